@@ -1,0 +1,103 @@
+"""Probe registry: one module per layer, one function per probe.
+
+A probe is declared with ``@probe(layer, name, targets=...)`` in its layer's module; this
+file names those modules explicitly (no registry filled by import side effects elsewhere).
+
+A probe function takes ``(target, ctx)`` and returns an iterable of ``Measurement``. It
+measures and nothing else: it never prints, never exits and never swallows an error. The
+runner times it out, catches what it raises and records ``status: error`` with the reason.
+``raise ProbeSkipped("why")`` records ``status: skipped``. ``ctx.note("why")`` records why a
+metric was dropped while the rest of the probe went on.
+
+A *window* probe (``window=True``) is a generator: the code before its first bare
+``yield`` runs when the run starts, the rest after every other probe has finished, so
+counters it reads twice cover the whole probe window; what it yields after that first
+``yield`` are its measurements.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from triage.model import LAYERS, Measurement
+
+# Explicit, ordered: bottom of the dependency graph first.
+MODULES = ("kernel", "dns", "kubernetes", "database", "app")
+
+LOCAL = "local"  # target name of probes that look at this host rather than a target
+
+TargetsFn = Callable[[Any], Sequence[tuple[str, Any]]]
+
+
+class ProbeSkipped(Exception):
+    """The probe does not apply here (wrong OS, nothing configured); the reason is recorded."""
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    layer: str
+    name: str
+    fn: Callable[..., Iterable[Measurement]]
+    targets: TargetsFn | None = None  # config -> [(target name, target object)]; None: one LOCAL target
+    window: bool = False
+    timeout_s: float | None = None  # overrides the config's per-probe timeout
+
+    def expand(self, config: Any) -> list[tuple[str, Any]]:
+        return [(LOCAL, None)] if self.targets is None else list(self.targets(config))
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may know: config, sample count, deadline. One per (probe, target) call."""
+
+    config: Any
+    samples: int
+    deadline: float  # time.monotonic() by which the probe must return
+    proc_root: str = "/proc"
+    sys_root: str = "/sys"
+    notes: list[str] = field(default_factory=list)
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+def probe(layer: str, name: str, *, targets: TargetsFn | None = None, window: bool = False,
+          timeout_s: float | None = None) -> Callable:
+    """Declare a probe. The spec rides on the function; ``all_probes`` collects it."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}")
+
+    def decorate(fn: Callable) -> Callable:
+        fn.__triage_probe__ = ProbeSpec(layer, name, fn, targets, window, timeout_s)  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def all_probes(layers: Iterable[str] | None = None) -> list[ProbeSpec]:
+    """Specs of every probe in ``MODULES`` (only those of ``layers`` when given), in order."""
+    wanted = set(layers) if layers is not None else set(LAYERS)
+    specs: list[ProbeSpec] = []
+    for module_name in MODULES:
+        if module_name not in wanted:
+            continue
+        try:
+            module = importlib.import_module(f"probes.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"probes.{module_name}":
+                continue  # layer not built yet
+            raise
+        for value in vars(module).values():
+            spec = getattr(value, "__triage_probe__", None)
+            if isinstance(spec, ProbeSpec) and spec.layer in wanted:
+                specs.append(spec)
+    return specs

@@ -1,0 +1,56 @@
+"""`triage probe`: run the probes, write a Snapshot."""
+
+from __future__ import annotations
+
+import typer
+
+from .env import current_environment
+
+
+def register(app: typer.Typer) -> None:
+    app.command("probe")(probe)
+
+
+def probe(
+    label: str = typer.Option("unlabelled", "--label", "-l", help="Platform version this run describes, e.g. 4.3.19."),
+    out: str = typer.Option(None, "--out", "-o", help="Write the snapshot JSON here (atomically)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table: a summary on stdout; json: the snapshot and nothing else."),
+    layers: str = typer.Option(None, "--layers", help="Comma list of layers: kernel,dns,kubernetes,database,app (default all)."),
+    config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present, else built-in defaults)."),
+    samples: int = typer.Option(None, "--samples", "-n", min=1, help="Samples per latency probe (overrides config)."),
+    deadline: float = typer.Option(600.0, "--deadline", min=0.1, help="Seconds the whole run may take; probes still running then are recorded as errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no summary on stderr."),
+) -> None:
+    """Run layered probes against this platform and record a snapshot.
+
+    Exits 0 whenever the snapshot was written: probe errors are recorded inside it and
+    summarised on stderr. Example: triage probe --label 4.3.19 --out after.json
+    """
+    from triage.config import load_config
+    from triage.errors import BadInput
+    from triage.fileio import atomic_write_text
+    from triage.runner import RunOptions, parse_layers, run_probes, summarise_errors
+
+    from .progress import progress_for
+
+    if fmt not in ("table", "json"):
+        raise BadInput(f"--format: expected table or json, got {fmt!r}")
+    env = current_environment(quiet=quiet)
+    cfg = load_config(config)
+    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
+    snapshot = run_probes(cfg, options, progress_for(env))
+    text = snapshot.to_json()
+    if out:
+        atomic_write_text(out, text)
+    if fmt == "json":
+        env.out(text)
+    else:
+        from triage.report.snapshot_view import render_table
+
+        env.out(render_table(snapshot, color=env.color))
+    if not quiet:
+        problems = summarise_errors(snapshot)
+        for line in problems:
+            env.err(f"triage: probe {line}")
+        if out:
+            env.err(f"triage: wrote {out} ({len(snapshot.results)} results, {len(problems)} not ok)")

@@ -1,0 +1,39 @@
+"""Rich progress for the runner, shown only on a terminal (see Environment.show_progress)."""
+
+from __future__ import annotations
+
+from triage.model import ProbeResult
+from triage.runner import Progress, SilentProgress
+
+from .env import Environment
+
+
+class RichProgress:
+    def __init__(self, env: Environment):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as _Progress, TextColumn, TimeElapsedColumn
+
+        self._console = Console(file=env.stderr, no_color=env.no_color)
+        self._bar = _Progress(TextColumn("[bold]probing[/bold] {task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TimeElapsedColumn(), console=self._console, transient=True)
+        self._task = None
+
+    def start(self, total: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task("", total=total)
+
+    def step(self, description: str) -> None:
+        self._bar.update(self._task, description=description)
+
+    def done(self, result: ProbeResult) -> None:
+        self._bar.advance(self._task)
+        if result.status == "error":
+            self._console.print(f"[yellow]![/yellow] {result.layer}.{result.probe} [{result.target}]: {result.error}",
+                                markup=False, highlight=False)
+
+    def finish(self) -> None:
+        self._bar.stop()
+
+
+def progress_for(env: Environment) -> Progress:
+    return RichProgress(env) if env.show_progress else SilentProgress()

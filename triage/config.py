@@ -1,0 +1,398 @@
+"""triage.yaml: load safely, validate with file:line in every error, expand ${ENV} references.
+
+Secrets (passwords in DSNs and URLs, header values) live only in the Config object; every
+name a target shows to the outside world goes through ``mask_secrets``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from .errors import InputFileError
+
+DEFAULT_CONFIG_NAME = "triage.yaml"
+DEFAULT_SAMPLES = 100
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
+_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\S+)")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
+
+
+def mask_secrets(text: str) -> str:
+    """Hide passwords in URLs/DSNs (``user:***@``) and in libpq ``password=...`` strings."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _KV_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """Something the platform serves. Which layers it fans out into depends on its keys."""
+
+    name: str
+    url: str | None = field(default=None, repr=False)
+    host: str | None = None
+    port: int | None = None
+    dsn: str | None = field(default=None, repr=False)
+    queries: tuple[Query, ...] = ()
+    method: str = "GET"
+    expect_status: tuple[int, ...] = (200,)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    verify: bool | str = True
+    timeout_s: float = 5.0
+    samples: int | None = None
+    fanout: bool = True
+
+    @property
+    def endpoint(self) -> tuple[str, int] | None:
+        """(host, port) this target is reached at, for the kernel and dns layers."""
+        if self.url:
+            parts = urlsplit(self.url)
+            default = 443 if parts.scheme == "https" else 80
+            if parts.hostname:
+                return parts.hostname, parts.port or default
+        if self.dsn:
+            host, port = dsn_endpoint(self.dsn)
+            if host:
+                return host, port
+        if self.host:
+            return self.host, self.port or 0
+        return None
+
+    @property
+    def shown(self) -> str:
+        """How the target appears in snapshots and reports: never with a secret."""
+        return mask_secrets(self.url or self.dsn or (f"{self.host}:{self.port}" if self.port else self.host or self.name))
+
+
+def dsn_endpoint(dsn: str) -> tuple[str | None, int]:
+    """Host and port of a PostgreSQL DSN, URL form or key=value form."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        return parts.hostname, parts.port or 5432
+    kv = dict(re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn))
+    host = kv.get("host", "").strip("'") or None
+    port = kv.get("port", "5432").strip("'")
+    return host, int(port) if port.isdigit() else 5432
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    resolvers: tuple[str, ...] = ("system",)
+    names: tuple[str, ...] = ()
+    qtypes: tuple[str, ...] = ("A", "AAAA")
+    cache_miss: bool = False
+    concurrency: int = 8
+    timeout_s: float = 2.0
+    samples: int | None = None
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str = "<built-in defaults>"
+    samples: int = DEFAULT_SAMPLES
+    probe_timeout_s: float = 120.0
+    targets: tuple[Target, ...] = ()
+    dns: DnsConfig = DnsConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
+
+    def endpoints(self) -> list[tuple[str, tuple[str, int]]]:
+        """(target name, (host, port)) for every target that fans out to a reachable port."""
+        out = []
+        for t in self.targets:
+            ep = t.endpoint
+            if ep and ep[1] and (t.fanout or not (t.url or t.dsn)):
+                out.append((t.name, ep))
+        return out
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+class _Fail(Exception):
+    def __init__(self, path: str, expected: str):
+        self.path = path
+        self.expected = expected
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+class _Reader:
+    """Walks the loaded YAML with the node tree beside it, so every error has a line."""
+
+    def __init__(self, source: str, lines: dict[str, int]):
+        self.source = source
+        self.lines = lines
+
+    def fail(self, path: str, expected: str) -> InputFileError:
+        line = self._line(path)
+        return InputFileError(self.source, expected, line=line, field=path or "(top level)")
+
+    def _line(self, path: str) -> int | None:
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+
+    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a mapping, got {_show(value)}")
+        for key in value:
+            if key not in allowed:
+                sub = f"{path}.{key}" if path else str(key)
+                raise self.fail(sub, f"unknown key, expected one of: {', '.join(allowed)}")
+        return value
+
+    def integer(self, value: Any, path: str, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(path, f"expected an integer {lo}-{hi}, got {_show(value)}")
+        return value
+
+    def number(self, value: Any, path: str, lo: float, hi: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise self.fail(path, f"expected a number {lo:g}-{hi:g}, got {_show(value)}")
+        return float(value)
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(path, f"expected a non-empty string, got {_show(value)}")
+        return self.expand(value, path)
+
+    def boolean(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"expected true or false, got {_show(value)}")
+        return value
+
+    def strings(self, value: Any, path: str, check: Callable[[str, str], str] | None = None) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list of strings, got {_show(value)}")
+        out = []
+        for i, item in enumerate(value):
+            s = self.string(item, f"{path}[{i}]")
+            out.append(check(s, f"{path}[{i}]") if check else s)
+        return tuple(out)
+
+    def expand(self, value: str, path: str) -> str:
+        def sub(m: re.Match) -> str:
+            if m[1] not in os.environ:
+                raise self.fail(path, f"environment variable {m[1]} is not set (referenced as ${{{m[1]}}})")
+            return os.environ[m[1]]
+
+        return _ENV_REF.sub(sub, value)
+
+
+def _line_map(node: Any, path: str, out: dict[str, int]) -> None:
+    import yaml
+
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            sub = f"{path}.{key}" if path else str(key)
+            out[sub] = key_node.start_mark.line + 1
+            _line_map(value_node, sub, out)
+            out[sub] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, f"{path}[{i}]", out)
+
+
+def _check_resolver(value: str, path: str, r: _Reader) -> str:
+    if value == "system":
+        return value
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    if not host:
+        host, port = value, ""
+    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
+        raise r.fail(path, f"expected 'system' or IP[:port], got {_show(value)}")
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise r.fail(path, f"expected 'system' or IP[:port], got {_show(value)}") from None
+    return value
+
+
+def _target(r: _Reader, raw: Any, path: str) -> Target:
+    d = r.mapping(raw, path, ("name", "url", "host", "port", "dsn", "queries", "method", "expect_status",
+                              "headers", "verify", "timeout", "samples", "fanout"))
+    if "name" not in d:
+        raise r.fail(f"{path}.name", "required: every target needs a name")
+    name = r.string(d["name"], f"{path}.name")
+    if not _NAME.match(name):
+        raise r.fail(f"{path}.name", f"expected letters, digits and . _ : @ / -, got {_show(name)}")
+    kw: dict[str, Any] = {"name": name}
+    if "url" in d:
+        url = r.string(d["url"], f"{path}.url")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise r.fail(f"{path}.url", f"expected an http:// or https:// URL with a host, got {_show(mask_secrets(url))}")
+        try:
+            parts.port
+        except ValueError:
+            raise r.fail(f"{path}.url", "expected a port 1-65535 in the URL") from None
+        kw["url"] = url
+    if "host" in d:
+        kw["host"] = r.string(d["host"], f"{path}.host")
+    if "port" in d:
+        kw["port"] = r.integer(d["port"], f"{path}.port", 1, 65535)
+    if "dsn" in d:
+        kw["dsn"] = r.string(d["dsn"], f"{path}.dsn")
+    if not any(k in kw for k in ("url", "host", "dsn")):
+        raise r.fail(path, "expected one of url (app), dsn (database) or host (+port)")
+    if "queries" in d:
+        qs = d["queries"]
+        if not isinstance(qs, list):
+            raise r.fail(f"{path}.queries", f"expected a list of {{name, sql}}, got {_show(qs)}")
+        queries = []
+        for i, q in enumerate(qs):
+            qd = r.mapping(q, f"{path}.queries[{i}]", ("name", "sql"))
+            for key in ("name", "sql"):
+                if key not in qd:
+                    raise r.fail(f"{path}.queries[{i}].{key}", "required field is missing")
+            queries.append(Query(r.string(qd["name"], f"{path}.queries[{i}].name"),
+                                 r.string(qd["sql"], f"{path}.queries[{i}].sql")))
+        kw["queries"] = tuple(queries)
+    if "method" in d:
+        method = r.string(d["method"], f"{path}.method").upper()
+        if method not in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
+            raise r.fail(f"{path}.method", f"expected an HTTP method, got {_show(method)}")
+        kw["method"] = method
+    if "expect_status" in d:
+        raw_codes = d["expect_status"]
+        codes = raw_codes if isinstance(raw_codes, list) else [raw_codes]
+        kw["expect_status"] = tuple(r.integer(c, f"{path}.expect_status", 100, 599) for c in codes)
+    if "headers" in d:
+        hd = d["headers"]
+        if not isinstance(hd, dict):
+            raise r.fail(f"{path}.headers", f"expected a mapping of header: value, got {_show(hd)}")
+        kw["headers"] = {str(k): r.string(v, f"{path}.headers.{k}") for k, v in hd.items()}
+    if "verify" in d:
+        v = d["verify"]
+        kw["verify"] = v if isinstance(v, bool) else r.string(v, f"{path}.verify")
+    if "timeout" in d:
+        kw["timeout_s"] = r.number(d["timeout"], f"{path}.timeout", 0.001, 600)
+    if "samples" in d:
+        kw["samples"] = r.integer(d["samples"], f"{path}.samples", 1, 1_000_000)
+    if "fanout" in d:
+        kw["fanout"] = r.boolean(d["fanout"], f"{path}.fanout")
+    return Target(**kw)
+
+
+def parse_config(text: str, source: str) -> Config:
+    import yaml
+
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputFileError(source, f"not valid YAML: {problem}", line=line) from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _line_map(node, "", lines)
+    r = _Reader(source, lines)
+    top = r.mapping(data, "", ("samples", "probe_timeout", "targets", "dns", "kubernetes"))
+    kw: dict[str, Any] = {"source": source}
+    if "samples" in top:
+        kw["samples"] = r.integer(top["samples"], "samples", 1, 1_000_000)
+    if "probe_timeout" in top:
+        kw["probe_timeout_s"] = r.number(top["probe_timeout"], "probe_timeout", 0.1, 86400)
+    raw_targets = top.get("targets") or []
+    if not isinstance(raw_targets, list):
+        raise r.fail("targets", f"expected a list of targets, got {_show(raw_targets)}")
+    targets = tuple(_target(r, t, f"targets[{i}]") for i, t in enumerate(raw_targets))
+    seen: set[str] = set()
+    for i, t in enumerate(targets):
+        if t.name in seen:
+            raise r.fail(f"targets[{i}].name", f"expected a unique name, {t.name!r} is used twice")
+        seen.add(t.name)
+    kw["targets"] = targets
+    if "dns" in top:
+        d = r.mapping(top["dns"], "dns", ("resolvers", "names", "qtypes", "cache_miss", "concurrency",
+                                          "timeout", "samples"))
+        dkw: dict[str, Any] = {}
+        if "resolvers" in d:
+            dkw["resolvers"] = r.strings(d["resolvers"], "dns.resolvers", lambda v, p: _check_resolver(v, p, r))
+        if "names" in d:
+            dkw["names"] = r.strings(d["names"], "dns.names")
+        if "qtypes" in d:
+            def qtype(v: str, p: str) -> str:
+                if v.upper() not in ("A", "AAAA"):
+                    raise r.fail(p, f"expected A or AAAA, got {_show(v)}")
+                return v.upper()
+            dkw["qtypes"] = r.strings(d["qtypes"], "dns.qtypes", qtype)
+        if "cache_miss" in d:
+            dkw["cache_miss"] = r.boolean(d["cache_miss"], "dns.cache_miss")
+        if "concurrency" in d:
+            dkw["concurrency"] = r.integer(d["concurrency"], "dns.concurrency", 1, 256)
+        if "timeout" in d:
+            dkw["timeout_s"] = r.number(d["timeout"], "dns.timeout", 0.001, 60)
+        if "samples" in d:
+            dkw["samples"] = r.integer(d["samples"], "dns.samples", 1, 1_000_000)
+        kw["dns"] = DnsConfig(**dkw)
+    if "kubernetes" in top:
+        k = r.mapping(top["kubernetes"], "kubernetes", ("kubeconfig", "context", "namespaces", "timeout"))
+        kkw: dict[str, Any] = {"enabled": True}
+        if "kubeconfig" in k:
+            kkw["kubeconfig"] = os.path.expanduser(r.string(k["kubeconfig"], "kubernetes.kubeconfig"))
+        if "context" in k:
+            kkw["context"] = r.string(k["context"], "kubernetes.context")
+        if "namespaces" in k:
+            kkw["namespaces"] = r.strings(k["namespaces"], "kubernetes.namespaces")
+        if "timeout" in k:
+            kkw["timeout_s"] = r.number(k["timeout"], "kubernetes.timeout", 0.1, 600)
+        kw["kubernetes"] = KubernetesConfig(**kkw)
+    return Config(**kw)
+
+
+def load_config(path: str | None = None) -> Config:
+    """``path`` if given; else ./triage.yaml when present; else built-in defaults."""
+    if path is None:
+        if not os.path.exists(DEFAULT_CONFIG_NAME):
+            return Config()
+        path = DEFAULT_CONFIG_NAME
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise InputFileError(path, "no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"cannot read config: {exc}") from None
+    return parse_config(text, path)

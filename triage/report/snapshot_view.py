@@ -1,0 +1,54 @@
+"""A terminal table of one snapshot: what each probe saw, at a glance."""
+
+from __future__ import annotations
+
+import statistics
+
+from triage.model import Measurement, Snapshot
+
+
+def summarise(m: Measurement) -> str:
+    """A short human summary of one measurement (no statistics beyond a median and p95)."""
+    unit = f" {m.unit}" if m.unit else ""
+    if m.kind == "samples":
+        if not m.values:
+            return "no samples"
+        vals = sorted(m.values)
+        p95 = vals[min(len(vals) - 1, int(0.95 * len(vals)))]
+        return f"p50 {statistics.median(vals):.4g}{unit}  p95 {p95:.4g}{unit}  n={len(vals)}"
+    if m.kind == "proportion":
+        rate = m.events / m.trials if m.trials else 0.0
+        return f"{m.events}/{m.trials} ({rate:.2%})"
+    if m.kind == "gauge":
+        return f"{m.value:g}{unit}"
+    text = str(m.value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def render_table(snapshot: Snapshot, *, color: bool = True, width: int | None = None) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"snapshot {snapshot.label} · {snapshot.host} · {snapshot.taken_at}", title_justify="left")
+    for col in ("layer", "probe", "target", "status", "metric", "value"):
+        table.add_column(col, overflow="fold")
+    styles = {"ok": "green", "error": "red", "skipped": "yellow"}
+    for r in snapshot.results:
+        status = f"[{styles.get(r.status, '')}]{r.status}[/]"
+        if r.status != "ok" or not r.measurements:
+            table.add_row(r.layer, r.probe, r.target, status, "", _escape(r.error or ""))
+            continue
+        for i, m in enumerate(r.measurements):
+            first = i == 0
+            table.add_row(r.layer if first else "", r.probe if first else "", _escape(r.target) if first else "",
+                          status if first else "", _escape(m.metric), _escape(summarise(m)))
+    console = Console(record=True, width=width or 120, no_color=not color, force_terminal=color,
+                      file=open("/dev/null", "w"))
+    console.print(table)
+    return console.export_text(styles=color)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

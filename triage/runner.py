@@ -1,0 +1,218 @@
+"""Run probes one at a time (concurrent probes would measure each other), each with a
+timeout, under a global deadline, and gather what they saw into a Snapshot.
+
+A probe that raises or overruns becomes ``status: error`` with its reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import socket
+import threading
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Protocol, Sequence
+
+import probes as probe_registry
+from probes import ProbeContext, ProbeSkipped, ProbeSpec
+
+from . import __version__
+from .config import Config, mask_secrets
+from .errors import BadInput
+from .model import LAYERS, Measurement, ProbeResult, Snapshot
+
+DEFAULT_DEADLINE_S = 600.0
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+    def step(self, description: str) -> None: ...
+    def done(self, result: ProbeResult) -> None: ...
+    def finish(self) -> None: ...
+
+
+class SilentProgress:
+    def start(self, total: int) -> None: pass
+    def step(self, description: str) -> None: pass
+    def done(self, result: ProbeResult) -> None: pass
+    def finish(self) -> None: pass
+
+
+@dataclass
+class RunOptions:
+    layers: Sequence[str] = LAYERS
+    label: str = "unlabelled"
+    deadline_s: float = DEFAULT_DEADLINE_S
+    samples: int | None = None  # overrides config.samples
+    proc_root: str = "/proc"
+    sys_root: str = "/sys"
+    extra: dict = field(default_factory=dict)  # top-level snapshot fields (e.g. platform info)
+
+
+def parse_layers(text: str | None) -> tuple[str, ...]:
+    """``kernel,dns`` → ('kernel', 'dns'); names are checked against the known layers."""
+    if not text:
+        return LAYERS
+    layers = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [layer for layer in layers if layer not in LAYERS]
+    if unknown or not layers:
+        raise BadInput(f"--layers: unknown layer {', '.join(unknown) or '(none)'}; expected a comma list of "
+                       f"{', '.join(LAYERS)}")
+    return layers
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _call_with_timeout(fn: Callable[[], object], timeout_s: float) -> object:
+    """Run ``fn`` in a daemon thread; TimeoutError if it overruns (the thread is abandoned:
+    Python cannot kill it, and probes check ``ctx.deadline`` to stop on their own)."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="triage-probe")
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise TimeoutError(f"timed out after {timeout_s:g}s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome.get("value")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text and not isinstance(exc, TimeoutError) else (text or type(exc).__name__)
+
+
+class _Call:
+    """One (probe, target) invocation and its bookkeeping."""
+
+    def __init__(self, spec: ProbeSpec, target_name: str, target: object, ctx: ProbeContext):
+        self.spec = spec
+        self.target_name = target_name
+        self.target = target
+        self.ctx = ctx
+        self.started = 0.0
+        self.elapsed = 0.0
+        self.generator: types.GeneratorType | None = None
+        self.failure: ProbeResult | None = None
+
+    def result(self, status: str, measurements: Iterable[Measurement] = (), error: str | None = None) -> ProbeResult:
+        ms = tuple(measurements)
+        bad = [m for m in ms if not isinstance(m, Measurement)]
+        if bad:
+            status, error, ms = "error", f"probe returned {type(bad[0]).__name__}, expected Measurement", ()
+        return ProbeResult(self.spec.layer, self.spec.name, self.target_name, status,
+                           mask_secrets(error) if error else None, self.elapsed, ms, tuple(self.ctx.notes))
+
+
+def _run_call(call: _Call, timeout_s: float) -> ProbeResult:
+    started = time.perf_counter()
+    try:
+        value = _call_with_timeout(lambda: list(call.spec.fn(call.target, call.ctx)), timeout_s)
+        call.elapsed = time.perf_counter() - started
+        return call.result("ok", value)  # type: ignore[arg-type]
+    except ProbeSkipped as exc:
+        call.elapsed = time.perf_counter() - started
+        return call.result("skipped", error=str(exc) or "skipped")
+    except Exception as exc:  # a broken probe never sinks the run
+        call.elapsed = time.perf_counter() - started
+        return call.result("error", error=_reason(exc))
+
+
+def _open_window(call: _Call, timeout_s: float) -> None:
+    started = time.perf_counter()
+    try:
+        gen = call.spec.fn(call.target, call.ctx)
+        _call_with_timeout(lambda: next(gen), timeout_s)
+        call.generator = gen
+    except StopIteration:
+        call.failure = call.result("error", error="window probe finished before its window opened")
+    except ProbeSkipped as exc:
+        call.failure = call.result("skipped", error=str(exc) or "skipped")
+    except Exception as exc:
+        call.failure = call.result("error", error=_reason(exc))
+    call.elapsed += time.perf_counter() - started
+
+
+def _close_window(call: _Call, timeout_s: float) -> ProbeResult:
+    if call.failure is not None:
+        return call.failure
+    started = time.perf_counter()
+    try:
+        value = _call_with_timeout(lambda: list(call.generator), timeout_s)  # type: ignore[arg-type]
+        call.elapsed += time.perf_counter() - started
+        return call.result("ok", value)  # type: ignore[arg-type]
+    except ProbeSkipped as exc:
+        call.elapsed += time.perf_counter() - started
+        return call.result("skipped", error=str(exc) or "skipped")
+    except Exception as exc:
+        call.elapsed += time.perf_counter() - started
+        return call.result("error", error=_reason(exc))
+
+
+def run_probes(config: Config, options: RunOptions, progress: Progress | None = None) -> Snapshot:
+    """Run every registered probe of ``options.layers`` and return the Snapshot.
+
+    KeyboardInterrupt propagates: the caller writes nothing, so no half-written file exists.
+    """
+    progress = progress or SilentProgress()
+    run_deadline = time.monotonic() + options.deadline_s
+    samples = options.samples or config.samples
+    taken_at = _utc_now()
+
+    calls: list[_Call] = []
+    results: list[ProbeResult] = []
+    for spec in probe_registry.all_probes(options.layers):
+        try:
+            targets = spec.expand(config)
+        except ProbeSkipped as exc:
+            results.append(ProbeResult(spec.layer, spec.name, probe_registry.LOCAL, "skipped", str(exc)))
+            continue
+        for target_name, target in targets:
+            ctx = ProbeContext(config=config, samples=samples, deadline=run_deadline,
+                               proc_root=options.proc_root, sys_root=options.sys_root)
+            calls.append(_Call(spec, target_name, target, ctx))
+
+    progress.start(len(calls))
+    windows = [c for c in calls if c.spec.window]
+    for call in windows:
+        _open_window(call, min(5.0, max(0.1, run_deadline - time.monotonic())))
+    by_call: dict[int, ProbeResult] = {}
+    for call in calls:
+        if call.spec.window:
+            continue
+        progress.step(f"{call.spec.layer}.{call.spec.name} {call.target_name}")
+        remaining = run_deadline - time.monotonic()
+        if remaining <= 0:
+            result = call.result("error", error=f"run deadline of {options.deadline_s:g}s reached before it started")
+        else:
+            per_probe = call.spec.timeout_s or config.probe_timeout_s
+            call.ctx.deadline = time.monotonic() + min(per_probe, remaining)
+            result = _run_call(call, min(per_probe, remaining) + 1.0)
+        by_call[id(call)] = result
+        progress.done(result)
+    for call in windows:
+        progress.step(f"{call.spec.layer}.{call.spec.name} {call.target_name}")
+        result = _close_window(call, 10.0)
+        by_call[id(call)] = result
+        progress.done(result)
+    progress.finish()
+
+    results.extend(by_call[id(c)] for c in calls)
+    return Snapshot(label=options.label, taken_at=taken_at, host=socket.gethostname(),
+                    tool_version=__version__, results=tuple(results), extra=dict(options.extra))
+
+
+def summarise_errors(snapshot: Snapshot) -> list[str]:
+    """One line per probe that did not finish ok, for stderr."""
+    return [f"{r.layer}.{r.probe} [{r.target}]: {r.status}: {r.error}"
+            for r in snapshot.results if r.status != "ok"]

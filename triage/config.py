@@ -52,6 +52,7 @@ class Target:
     timeout_s: float = 5.0
     samples: int | None = None
     fanout: bool = True
+    large_table_rows: int = 100_000  # database: a sequential scan of a table this big is flagged
 
     @property
     def endpoint(self) -> tuple[str, int] | None:
@@ -245,7 +246,8 @@ def _check_resolver(value: str, path: str, r: _Reader) -> str:
 
 def _target(r: _Reader, raw: Any, path: str) -> Target:
     d = r.mapping(raw, path, ("name", "url", "host", "port", "dsn", "queries", "method", "expect_status",
-                              "headers", "verify", "timeout", "samples", "fanout"))
+                              "headers", "verify", "timeout", "samples", "fanout",
+                              "large_table_rows"))
     if "name" not in d:
         raise r.fail(f"{path}.name", "required: every target needs a name")
     name = r.string(d["name"], f"{path}.name")
@@ -306,6 +308,8 @@ def _target(r: _Reader, raw: Any, path: str) -> Target:
         kw["samples"] = r.integer(d["samples"], f"{path}.samples", 1, 1_000_000)
     if "fanout" in d:
         kw["fanout"] = r.boolean(d["fanout"], f"{path}.fanout")
+    if "large_table_rows" in d:
+        kw["large_table_rows"] = r.integer(d["large_table_rows"], f"{path}.large_table_rows", 0, 10**12)
     return Target(**kw)
 
 

@@ -252,7 +252,7 @@ class Snapshot:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputFileError(source, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno});"
+            raise InputFileError(source, f"not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno});"
                                  " truncated or not a snapshot", line=None) from None
         return cls.from_dict(data, source)
 

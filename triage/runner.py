@@ -159,8 +159,9 @@ def _close_window(call: _Call, timeout_s: float) -> ProbeResult:
         return call.result("error", error=_reason(exc))
 
 
-def run_probes(config: Config, options: RunOptions, progress: Progress | None = None) -> Snapshot:
-    """Run every registered probe of ``options.layers`` and return the Snapshot.
+def run_probes(config: Config, options: RunOptions, progress: Progress | None = None,
+               specs: Sequence[ProbeSpec] | None = None) -> Snapshot:
+    """Run every registered probe of ``options.layers`` (or exactly ``specs``) and return the Snapshot.
 
     KeyboardInterrupt propagates: the caller writes nothing, so no half-written file exists.
     """
@@ -171,7 +172,7 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
 
     calls: list[_Call] = []
     results: list[ProbeResult] = []
-    for spec in probe_registry.all_probes(options.layers):
+    for spec in specs if specs is not None else probe_registry.all_probes(options.layers):
         try:
             targets = spec.expand(config)
         except ProbeSkipped as exc:

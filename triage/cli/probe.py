@@ -44,7 +44,7 @@ def probe(
         atomic_write_text(out, text)
     if fmt == "json":
         env.out(text)
-    else:
+    elif not (quiet and out):
         from triage.report.snapshot_view import render_table
 
         env.out(render_table(snapshot, color=env.color))

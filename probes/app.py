@@ -1,0 +1,166 @@
+"""App layer: the service's own HTTP endpoints, as its clients meet them.
+
+One probe, ``http``, per target with a ``url``: it sends ``samples`` requests over one
+``requests.Session`` (keep-alive, like a real client) and records latency, the proportion
+of failed or unexpected answers, the status classes seen and the response size.
+
+The same target's host is also resolved by the dns layer and connected to by the kernel
+layer (``Config.endpoints()``, unless ``fanout: false``), so an app regression can be
+split into DNS time, TCP connect time and the service's own time.
+
+Secrets: header values (which may come from ``${ENV}`` references) are sent, never
+recorded; error text is scrubbed of header values, the URL's password and its query string.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from probes import ProbeContext, ProbeSkipped, probe
+from triage.config import Target, mask_secrets
+from triage.model import Measurement
+
+# Give up on a target whose first attempts all failed at the transport level: it is down,
+# and a hundred more timeouts would only burn the run's deadline.
+GIVE_UP_AFTER = 3
+
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+
+
+class EndpointUnreachable(Exception):
+    """No request reached the endpoint; the message says why (already scrubbed)."""
+
+
+def _http_targets(config: Any) -> list[tuple[str, Target]]:
+    targets = [(t.name, t) for t in config.targets if t.url]
+    if not targets:
+        raise ProbeSkipped("no target with a url in the config")
+    return targets
+
+
+@dataclass
+class Tally:
+    """What a run of requests saw. Kept apart from the requests so it can be tested alone."""
+
+    expect_status: tuple[int, ...]
+    latencies_ms: list[float] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    status_codes: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # transport failures by kind
+    first_failure: str | None = None
+
+    @property
+    def attempts(self) -> int:
+        return sum(self.status_codes.values()) + sum(self.failures.values())
+
+    def answered(self, status: int, latency_ms: float, size: int) -> None:
+        self.status_codes[status] = self.status_codes.get(status, 0) + 1
+        self.latencies_ms.append(latency_ms)
+        self.sizes.append(size)
+
+    def failed(self, kind: str, reason: str) -> None:
+        self.failures[kind] = self.failures.get(kind, 0) + 1
+        if self.first_failure is None:
+            self.first_failure = f"{kind}: {reason}"
+
+    def measurements(self) -> Iterator[Measurement]:
+        attempts = self.attempts
+        unexpected = sum(n for code, n in self.status_codes.items() if code not in self.expect_status)
+        failed = sum(self.failures.values())
+        yield Measurement.samples("latency", self.latencies_ms, unit="ms")
+        # One number to judge: what a client would call an error (an answer it did not
+        # expect, or none at all). The exact codes ride along for the human reading it.
+        yield Measurement("errors", "proportion", "lower", events=unexpected + failed, trials=attempts,
+                          extra={"status_codes": {str(c): n for c, n in sorted(self.status_codes.items())},
+                                 "failures": dict(sorted(self.failures.items()))})
+        yield Measurement.proportion("request_failures", failed, attempts)
+        # A fixed set of classes, so both snapshots of a comparison carry the same metrics
+        # even when a code appears in only one of them; judged as proportions (exact test).
+        expected_classes = {f"{code // 100}xx" for code in self.expect_status}
+        for cls in STATUS_CLASSES:
+            events = sum(n for code, n in self.status_codes.items() if f"{code // 100}xx" == cls)
+            better = "higher" if cls in expected_classes else "lower"
+            yield Measurement.proportion(f"status_{cls}", events, attempts, better=better)
+        if self.sizes:
+            yield Measurement.gauge("response_size", statistics.median(self.sizes), unit="bytes", better="equal")
+
+
+def scrub(text: str, target: Target) -> str:
+    """Error text without the target's secrets: header values, URL password, query string."""
+    text = " ".join(text.split())
+    for value in target.headers.values():
+        if value:
+            text = text.replace(value, "***")
+    if target.url:
+        parts = urlsplit(target.url)
+        if parts.password:
+            text = text.replace(parts.password, "***")
+        if parts.query:
+            text = text.replace(parts.query, "***")
+    return mask_secrets(text)
+
+
+def _failure_kind(exc: Exception, requests: Any) -> str:
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection"
+    return "request"
+
+
+_URLLIB3_NOISE = re.compile(r"^.*?Max retries exceeded with url: \S+ \(Caused by \w+\((?P<inner>.*)\)\)$")
+
+
+def _short_reason(exc: Exception) -> str:
+    """requests wraps urllib3's reason in a long pool message; keep the inner cause."""
+    text = " ".join(str(exc).split())
+    m = _URLLIB3_NOISE.match(text)
+    return m["inner"] if m else text
+
+
+@probe("app", "http", targets=_http_targets)
+def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement]:
+    """Latency, errors and status classes of ``samples`` requests to the target's url."""
+    import requests
+
+    from triage import __version__
+
+    n = target.samples or ctx.samples
+    tally = Tally(expect_status=target.expect_status)
+    with requests.Session() as session:
+        # No proxies, .netrc or CA bundle from the environment: the probe measures the
+        # endpoint itself, with exactly the trust the config states.
+        session.trust_env = False
+        session.verify = target.verify
+        session.headers["User-Agent"] = f"triage/{__version__}"
+        session.headers.update(target.headers)
+        for i in range(n):
+            remaining = ctx.remaining()
+            if remaining <= 0.001:
+                ctx.note(f"stopped after {i} of {n} requests: probe deadline reached")
+                break
+            timeout = min(target.timeout_s, remaining)
+            started = time.perf_counter()
+            try:
+                # Redirects are not followed: a redirect to a login page is not a 200.
+                response = session.request(target.method, target.url, timeout=timeout, allow_redirects=False)
+                body = response.content
+            except requests.RequestException as exc:
+                tally.failed(_failure_kind(exc, requests), scrub(_short_reason(exc), target))
+                if not tally.status_codes and tally.attempts >= GIVE_UP_AFTER:
+                    break
+                continue
+            tally.answered(response.status_code, (time.perf_counter() - started) * 1000.0, len(body))
+    if not tally.attempts:
+        raise TimeoutError("probe deadline reached before the first request")
+    if not tally.status_codes:
+        raise EndpointUnreachable(scrub(f"all {tally.attempts} requests to {target.url} failed; "
+                                        f"first: {tally.first_failure}", target))
+    yield from tally.measurements()

@@ -1,0 +1,184 @@
+"""The baseline store: snapshots kept per label, every change a git commit.
+
+Layout: ``<store>/<label>/<run-id>.json`` where run-id is ``<taken_at>-<host>`` made
+filesystem-safe. A label keeps several runs; compare pools them. Writes are atomic and
+serialised by an exclusive lock on ``<store>/.triage.lock``. Only the store's own files are
+ever committed, even when the store sits inside a larger repository.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+from .errors import BadInput, StoreError
+from .fileio import atomic_write_text
+from .model import Snapshot
+
+DEFAULT_STORE = "baselines"
+STORE_ENV = "TRIAGE_STORE"
+LOCK_NAME = ".triage.lock"
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def resolve_store_path(option: str | None) -> str:
+    """--store, else $TRIAGE_STORE, else ./baselines."""
+    return option or os.environ.get(STORE_ENV) or DEFAULT_STORE
+
+
+def check_label(label: str) -> str:
+    if not _LABEL.match(label) or label in (".", ".."):
+        raise BadInput(f"label {label!r}: expected letters, digits and . _ + - (e.g. 4.3.19), at most 100 characters")
+    return label
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    label: str
+    run_id: str
+    path: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    commit: str
+    when: str
+    message: str
+
+
+class SnapshotStore:
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def labels(self) -> list[str]:
+        if not os.path.isdir(self.root):
+            return []
+        return sorted(name for name in os.listdir(self.root)
+                      if _LABEL.match(name) and os.path.isdir(os.path.join(self.root, name)))
+
+    def runs(self, label: str) -> list[StoredRun]:
+        directory = self._label_dir(label)
+        return [StoredRun(label, name[:-5], os.path.join(directory, name))
+                for name in sorted(os.listdir(directory), key=lambda n: n[:-5])
+                if name.endswith(".json") and not name.startswith(".")]
+
+    def load_label(self, label: str) -> list[Snapshot]:
+        """Every run of ``label``; a corrupt or foreign file is refused with its path."""
+        runs = self.runs(label)
+        if not runs:
+            raise StoreError(f"label {label!r} in store {self.root} has no runs")
+        return [Snapshot.load(run.path) for run in runs]
+
+    def _label_dir(self, label: str) -> str:
+        check_label(label)
+        directory = os.path.join(self.root, label)
+        if not os.path.isdir(directory):
+            known = ", ".join(self.labels()) or "(none)"
+            raise StoreError(f"unknown label {label!r} in store {self.root}; known labels: {known}")
+        return directory
+
+    def history(self, label: str) -> list[HistoryEntry]:
+        directory = self._label_dir(label)
+        repo = self._repo(create=False)
+        if repo is None:
+            return []
+        rel = os.path.relpath(directory, repo.working_tree_dir)
+        return [HistoryEntry(c.hexsha[:10], c.committed_datetime.isoformat(), c.message.strip())
+                for c in repo.iter_commits(paths=rel)]
+
+    # --- writing --------------------------------------------------------------------------
+
+    def save(self, label: str, snapshot_path: str) -> StoredRun:
+        """Validate ``snapshot_path`` fully, then store it under ``label`` and commit."""
+        check_label(label)
+        snapshot = Snapshot.load(snapshot_path)  # refuses corrupt/foreign input before touching the store
+        run_id = _UNSAFE.sub("_", f"{snapshot.taken_at}-{snapshot.host}").strip("_") or "run"
+        with self._locked():
+            directory = os.path.join(self.root, label)
+            os.makedirs(directory, exist_ok=True)
+            path = os.path.join(directory, f"{run_id}.json")
+            n = 1
+            while os.path.exists(path):
+                n += 1
+                path = os.path.join(directory, f"{run_id}-{n}.json")
+            atomic_write_text(path, snapshot.to_json())
+            self._commit([path], f"triage: save {label} run {os.path.basename(path)[:-5]}")
+        return StoredRun(label, os.path.basename(path)[:-5], path)
+
+    def remove(self, label: str) -> int:
+        runs = self.runs(label)
+        with self._locked():
+            for run in runs:
+                os.unlink(run.path)
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(self.root, label))
+            self._commit([r.path for r in runs], f"triage: remove {label} ({len(runs)} runs)")
+        return len(runs)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        os.makedirs(self.root, exist_ok=True)
+        lock_path = os.path.join(self.root, LOCK_NAME)
+        with open(lock_path, "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # Another save is in flight; wait for it rather than interleave commits.
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _repo(self, create: bool):
+        import git
+
+        try:
+            return git.Repo(self.root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            if not create:
+                return None
+        repo = git.Repo.init(self.root)
+        with open(os.path.join(self.root, ".gitignore"), "w") as fh:
+            fh.write(f"{LOCK_NAME}\n.triage-*.tmp\n")
+        return repo
+
+    def _commit(self, paths: list[str], message: str) -> None:
+        repo = self._repo(create=True)
+        ignore = os.path.join(self.root, ".gitignore")
+        if os.path.exists(ignore) and not repo.git.ls_files("--", ignore):
+            paths = [ignore, *paths]  # a new store's first commit carries its .gitignore
+        self._commit_paths(repo, paths, message)
+
+    @staticmethod
+    def _commit_paths(repo, paths: list[str], message: str) -> None:
+        """Commit exactly ``paths`` (additions or deletions), whatever else is staged."""
+        rel = [os.path.relpath(p, repo.working_tree_dir) for p in paths]
+        existing = [r for r, p in zip(rel, paths) if os.path.exists(p)]
+        if existing:
+            repo.git.add("--", *existing)
+        env = {}
+        reader = repo.config_reader()
+        # Use the user's identity when git has one; a bare CI box has none, so fall back.
+        if not reader.get_value("user", "name", "") and "GIT_AUTHOR_NAME" not in os.environ:
+            env.update(GIT_AUTHOR_NAME="triage", GIT_COMMITTER_NAME="triage")
+        if not reader.get_value("user", "email", "") and "GIT_AUTHOR_EMAIL" not in os.environ:
+            env.update(GIT_AUTHOR_EMAIL="triage@localhost", GIT_COMMITTER_EMAIL="triage@localhost")
+        tracked_or_new = [r for r in rel if os.path.exists(os.path.join(repo.working_tree_dir, r))
+                          or repo.git.ls_files("--", r)]
+        if tracked_or_new:
+            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *tracked_or_new, env=env)
+
+
+def load_side(spec: str, store: SnapshotStore) -> list[Snapshot]:
+    """A comparison side: a snapshot file path, else a stored label (all its runs)."""
+    if os.path.isfile(spec) or spec.endswith(".json") or os.sep in spec:
+        return [Snapshot.load(spec)]
+    return store.load_label(spec)

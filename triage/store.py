@@ -98,7 +98,10 @@ class SnapshotStore:
     def save(self, label: str, snapshot_path: str) -> StoredRun:
         """Validate ``snapshot_path`` fully, then store it under ``label`` and commit."""
         check_label(label)
-        snapshot = Snapshot.load(snapshot_path)  # refuses corrupt/foreign input before touching the store
+        return self.save_snapshot(label, Snapshot.load(snapshot_path))  # refuses bad input before touching the store
+
+    def save_snapshot(self, label: str, snapshot: Snapshot) -> StoredRun:
+        check_label(label)
         run_id = _UNSAFE.sub("_", f"{snapshot.taken_at}-{snapshot.host}").strip("_") or "run"
         with self._locked():
             directory = os.path.join(self.root, label)

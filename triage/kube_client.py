@@ -1,0 +1,342 @@
+"""Kubernetes API access for the kubernetes probes, through the official ``kubernetes`` client.
+
+The client does all the auth: kubeconfig contexts, exec credential plugins, client
+certificates, tokens, in-cluster service accounts. This module picks where the config comes
+from, sends bounded GETs (every one with the configured timeout) and turns failures into
+errors that say what went wrong; a 401/403 names the permission that is missing. Bodies come
+back as plain JSON, so the probes' parsers run the same on recorded captures.
+
+Credentials stay inside the client: no error text here is built from a header, a kubeconfig
+user entry or a response we did not parse.
+
+``kubernetes`` is imported inside functions: importing it takes about half a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote, urlencode
+
+from .errors import InputFileError
+
+NO_KUBECONFIG = "no kubeconfig: set kubernetes.kubeconfig in triage.yaml, --kubeconfig or KUBECONFIG"
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+PAGE_SIZE = 500  # items per list page; big lists are read in pages, as kubectl does
+
+
+def layer_enabled(kcfg: Any) -> bool:
+    """The layer runs with a ``kubernetes:`` config section, --kubeconfig/--context, or $KUBECONFIG."""
+    return bool(kcfg.enabled or kcfg.kubeconfig or kcfg.context or os.environ.get("KUBECONFIG"))
+
+
+def kubeconfig_source(kcfg: Any) -> str | None:
+    """Where the kubeconfig comes from: the configured path, else $KUBECONFIG (may be a
+    ``:``-separated list, merged by the client), else ~/.kube/config when it exists; None means
+    the in-cluster service account."""
+    if kcfg.kubeconfig:
+        return os.path.expanduser(kcfg.kubeconfig)
+    if os.environ.get("KUBECONFIG"):
+        return os.environ["KUBECONFIG"]
+    default = os.path.expanduser(DEFAULT_KUBECONFIG)
+    return default if os.path.isfile(default) else None
+
+
+def validate_kubeconfig(path: str, context: str | None) -> None:
+    """Cheap check of a kubeconfig named on the command line, so a typo is exit 2 rather than
+    a run of failed probes: the file exists, is a kubeconfig, and has ``context``."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise InputFileError(path, "no such kubeconfig file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"cannot read kubeconfig: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputFileError(path, "not valid YAML, expected a kubeconfig",
+                             line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict) or not isinstance(data.get("contexts"), list):
+        raise InputFileError(path, "expected a kubeconfig with a list of contexts", field="contexts")
+    if context is not None:
+        names = [c.get("name") for c in data["contexts"] if isinstance(c, dict)]
+        if context not in names:
+            raise InputFileError(path, f"no context {context!r} (--context); the file has: "
+                                 f"{', '.join(map(str, names)) or '(none)'}", field="contexts")
+
+
+# --- what a request reads, and the permission it needs -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Api:
+    """One GET against the API: builds the path and, when refused, the RBAC hint."""
+
+    resource: str = ""  # plural resource, e.g. nodes; empty for a non-resource URL
+    verb: str = "get"  # get | list (RBAC verb)
+    group: str = ""  # API group, "" for the core group
+    version: str = "v1"
+    namespace: str | None = None  # None with namespaced=True: across all namespaces
+    name: str | None = None
+    namespaced: bool = True
+    url: str | None = None  # non-resource URL such as /readyz
+
+    @property
+    def path(self) -> str:
+        if self.url:
+            return self.url
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespace:
+            base += f"/namespaces/{quote(self.namespace, safe='')}"
+        base += f"/{self.resource}"
+        return base + (f"/{quote(self.name, safe='')}" if self.name else "")
+
+    def permission(self) -> str:
+        """``'list' on 'nodes' (cluster-scoped); grant a ClusterRole with nodes list``."""
+        if self.url:
+            return (f"'{self.verb}' on non-resource URL '{self.url}'; grant a ClusterRole with "
+                    f"nonResourceURLs ['{self.url}'] verbs [{self.verb}] (system:public-info-viewer has it)")
+        full = f"{self.resource}.{self.group}" if self.group else self.resource
+        group = f" in apiGroup {self.group}" if self.group else ""
+        if self.namespaced and self.namespace:
+            return (f"'{self.verb}' on '{full}' in namespace '{self.namespace}'; grant a Role in "
+                    f"{self.namespace} (or a ClusterRole) with {self.resource} {self.verb}{group}")
+        scope = "in all namespaces" if self.namespaced else "(cluster-scoped)"
+        return f"'{self.verb}' on '{full}' {scope}; grant a ClusterRole with {self.resource} {self.verb}{group}"
+
+
+# --- errors: each names what failed; the runner records it as the probe's error ------------------
+
+
+class KubeError(Exception):
+    status: int = 0
+
+
+class KubeConfigError(KubeError):
+    """No usable kubeconfig or in-cluster account, or the client refused the kubeconfig."""
+
+
+class Unauthorized(KubeError):
+    status = 401
+
+
+class Forbidden(KubeError):
+    status = 403
+
+
+class NotFound(KubeError):
+    status = 404
+
+
+class Unreachable(KubeError):
+    """Connection refused, TLS failure or no answer within the timeout."""
+
+
+class ApiError(KubeError):
+    """Any other HTTP failure."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+_USER = re.compile(r'User "([^"]+)"')
+
+
+def _status_message(body: bytes) -> str:
+    """The ``message`` of a Kubernetes Status body, else the first line of the body (short)."""
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            text = data["message"]
+    except ValueError:
+        pass
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= 200 else first[:197] + "..."
+
+
+def error_for(status: int, body: bytes, api: Api, source: str) -> KubeError:
+    """The error a non-2xx answer to ``api`` becomes."""
+    message = _status_message(body)
+    if status == 401:
+        return Unauthorized(f"the API server refused the credentials of {source} (HTTP 401): the token "
+                            "is expired or invalid; log in again (oc login, or refresh the kubeconfig)")
+    if status == 403:
+        user = _USER.search(message)
+        who = f" as user {user.group(1)}" if user else ""
+        return Forbidden(f"needs {api.permission()} (HTTP 403{who})")
+    if status == 404:
+        return NotFound(f"{api.path} not found (HTTP 404)")
+    return ApiError(f"HTTP {status} from GET {api.path}: {message or '(empty body)'}", status)
+
+
+# --- the client ----------------------------------------------------------------------------------
+
+
+class KubeClient:
+    """An ``ApiClient`` with a per-request timeout; GETs return parsed JSON or raise KubeError."""
+
+    def __init__(self, api_client: Any, timeout_s: float, source: str):
+        self.api_client = api_client
+        self.timeout_s = timeout_s
+        self.source = source  # "context 'staging' of /path" — never a credential
+
+    def _send(self, path: str, query: Mapping[str, Any] | None) -> tuple[int, bytes]:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        from . import __version__
+
+        configuration = self.api_client.configuration
+        headers = {"Accept": "application/json", "User-Agent": f"triage/{__version__}"}
+        # The client computes its credentials (token, exec plugin, refresh hooks) as auth
+        # settings; we place them exactly as its generated API methods do.
+        for setting in configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        url = configuration.host.rstrip("/") + path
+        if query:
+            url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        try:
+            response = self.api_client.rest_client.request("GET", url, headers=headers,
+                                                           _request_timeout=self.timeout_s)
+        except ApiException as exc:
+            if not exc.status:  # TLS failure, reported by the client as status 0
+                raise Unreachable(f"cannot reach the API server at {configuration.host}: "
+                                  f"{(exc.reason or 'TLS error').splitlines()[-1]}") from None
+            return exc.status, exc.body if isinstance(exc.body, bytes) else str(exc.body or "").encode()
+        except urllib3.exceptions.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            if isinstance(reason, urllib3.exceptions.TimeoutError):
+                raise Unreachable(f"no answer from {configuration.host} within {self.timeout_s:g}s "
+                                  f"(GET {path})") from None
+            raise Unreachable(f"cannot reach the API server at {configuration.host}: "
+                              f"{type(reason).__name__}") from None
+        # Newer clients hand back an unread response, older ones read it already.
+        data = response.data if getattr(response, "data", None) is not None else response.read()
+        return response.status, data or b""
+
+    def timed(self, api: Api, query: Mapping[str, Any] | None = None) -> tuple[float, int]:
+        """(milliseconds, HTTP status) of one GET; 401/403/404 raise, other statuses are returned."""
+        started = time.perf_counter()
+        status, body = self._send(api.path, query)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        if status in (401, 403, 404):
+            raise error_for(status, body, api, self.source)
+        return elapsed_ms, status
+
+    def get(self, api: Api, query: Mapping[str, Any] | None = None) -> dict:
+        status, body = self._send(api.path, query)
+        if not 200 <= status < 300:
+            raise error_for(status, body, api, self.source)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise ApiError(f"GET {api.path}: the answer is not JSON", status) from None
+        if not isinstance(data, dict):
+            raise ApiError(f"GET {api.path}: expected a JSON object", status)
+        return data
+
+    def pages(self, api: Api, query: Mapping[str, Any] | None = None, *, max_items: int = 10_000,
+              page_size: int = PAGE_SIZE) -> Iterator[dict]:
+        """Items of a list, page by page (limit/continue); stops after ``max_items``."""
+        params = dict(query or {})
+        params["limit"] = page_size
+        seen = 0
+        while True:
+            data = self.get(api, params)
+            items = data.get("items") or []
+            for item in items:
+                if seen >= max_items:
+                    return
+                seen += 1
+                yield item
+            token = (data.get("metadata") or {}).get("continue")
+            if not token or not items:
+                return
+            params["continue"] = token
+
+    def list(self, api: Api, query: Mapping[str, Any] | None = None, *, max_items: int = 10_000) -> tuple[list[dict], bool]:
+        """(items, truncated): all items of a list, at most ``max_items``."""
+        items = list(self.pages(api, query, max_items=max_items + 1))
+        return items[:max_items], len(items) > max_items
+
+
+def _build(kcfg: Any) -> KubeClient:
+    from kubernetes import client as kclient
+    from kubernetes import config as kconfig
+
+    path = kubeconfig_source(kcfg)
+    if path is None:
+        if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            raise KubeConfigError(f"no kubeconfig found ({DEFAULT_KUBECONFIG} does not exist) and not "
+                                  "running in a pod; set kubernetes.kubeconfig in triage.yaml, --kubeconfig "
+                                  "or KUBECONFIG")
+        configuration = kclient.Configuration()
+        try:
+            kconfig.load_incluster_config(client_configuration=configuration)
+        except kconfig.ConfigException as exc:
+            raise KubeConfigError(f"in-cluster service account: {str(exc).splitlines()[0]}") from None
+        return KubeClient(kclient.ApiClient(configuration), kcfg.timeout_s, "the in-cluster service account")
+    context = kcfg.context
+    source = f"context '{context}' of {path}" if context else f"the current context of {path}"
+    try:
+        # persist_config=False: never write refreshed credentials back into the user's file.
+        api_client = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False)
+    except kconfig.ConfigException as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KubeConfigError(f"kubeconfig {path}: {text}") from None
+    except OSError as exc:
+        raise KubeConfigError(f"kubeconfig {path}: {exc.strerror or exc}") from None
+    return KubeClient(api_client, kcfg.timeout_s, source)
+
+
+_CLIENTS: "OrderedDict[tuple, KubeClient]" = OrderedDict()
+_CLIENTS_LOCK = threading.Lock()
+_CLIENTS_KEPT = 4
+
+
+def _file_identity(spec: str | None) -> tuple:
+    if spec is None:
+        return ()
+    out = []
+    for part in spec.split(os.pathsep):
+        try:
+            st = os.stat(part)
+            out.append((part, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((part, None, None))
+    return tuple(out)
+
+
+def client_for(kcfg: Any) -> KubeClient:
+    """The client for this kubernetes config, built once per run and reused by every probe (an
+    exec credential plugin then runs once, not once per probe). A changed kubeconfig file
+    builds a new one."""
+    source = kubeconfig_source(kcfg)
+    key = (source, kcfg.context, kcfg.timeout_s, _file_identity(source))
+    with _CLIENTS_LOCK:
+        cached = _CLIENTS.get(key)
+        if cached is not None:
+            _CLIENTS.move_to_end(key)
+            return cached
+    built = _build(kcfg)
+    with _CLIENTS_LOCK:
+        _CLIENTS[key] = built
+        while len(_CLIENTS) > _CLIENTS_KEPT:
+            _, old = _CLIENTS.popitem(last=False)
+            try:
+                old.api_client.close()
+            except Exception:  # noqa: BLE001 - closing a pool we no longer use must not fail a run
+                pass
+    return built

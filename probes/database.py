@@ -74,20 +74,40 @@ def _query_targets(config: Any) -> list[tuple[str, tuple[Target, Query]]]:
 # --- secrets and connections ----------------------------------------------------------------
 
 
-def _passwords(target: Target) -> list[str]:
-    """Every password this target may be using that we can know of, to scrub from text."""
-    found = []
+_KV_PASSWORD = re.compile(r"(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)")
+
+
+def _passwords(target: Target) -> set[str]:
+    """Every password this target may use that we can know of, to scrub from any text.
+
+    Read both by libpq's parser and textually: a DSN libpq cannot parse still holds a
+    password, and its parse error may quote it (``invalid percent-encoded token: "..."``).
+    """
+    from urllib.parse import unquote, urlsplit
+
+    dsn = target.dsn or ""
+    found: set[str] = set()
     try:
         from psycopg.conninfo import conninfo_to_dict
 
-        pw = conninfo_to_dict(target.dsn or "").get("password")
+        pw = conninfo_to_dict(dsn).get("password")
         if pw:
-            found.append(str(pw))
-    except Exception:  # an unparsable DSN: connect() reports it (scrubbed below) # noqa: BLE001
+            found.add(str(pw))
+    except Exception:  # noqa: BLE001 - unparsable: the textual reading below still applies
         pass
+    if "://" in dsn:
+        try:
+            raw = urlsplit(dsn).password
+        except ValueError:
+            raw = None
+        if raw:
+            found.update({raw, unquote(raw)})
+    for m in _KV_PASSWORD.finditer(dsn):
+        value = m.group(1)
+        found.update({value, value.strip("'"), value.split("&")[0]})  # & ends it in a URL query
     if os.environ.get("PGPASSWORD"):
-        found.append(os.environ["PGPASSWORD"])
-    return found
+        found.add(os.environ["PGPASSWORD"])
+    return {pw for pw in found if pw}
 
 
 def scrub(text: str, target: Target) -> str:
@@ -118,10 +138,22 @@ def _connect(target: Target, ctx: ProbeContext) -> Any:
     import psycopg
 
     try:
-        return psycopg.connect(target.dsn, **_connect_kwargs(target, ctx))
+        conn = psycopg.connect(target.dsn, **_connect_kwargs(target, ctx))
     except psycopg.Error as exc:
         # ``from None``: the original exception's text may hold the connection string.
         raise DatabaseUnreachable(scrub(f"{target.name}: {exc}", target)) from None
+    try:
+        # Every statement of ours is bounded, the catalog reads as much as the critical queries.
+        conn.execute(f"SET statement_timeout = {_statement_timeout_ms(target)}")
+    except psycopg.Error as exc:
+        conn.close()
+        # ``from None``: the original exception's text may hold the connection string.
+        raise DatabaseUnreachable(scrub(f"{target.name}: {exc}", target)) from None
+    return conn
+
+
+def _statement_timeout_ms(target: Target) -> int:
+    return max(1, int(target.timeout_s * 1000))
 
 
 def _sample_count(target: Target, ctx: ProbeContext) -> int:
@@ -179,6 +211,7 @@ class PlanSummary:
     indexes: tuple[str, ...]
     large_seq_scans: tuple[str, ...]
     total_cost: float
+    scans: tuple[tuple[str, str], ...] = ()  # (relation, how it is read), one per relation
 
     def fact(self) -> dict[str, Any]:
         return {"shape": self.shape, "node_types": list(self.node_types), "relations": list(self.relations),
@@ -241,6 +274,15 @@ def _node_label(node: Mapping[str, Any]) -> str:
     return kind
 
 
+def _access(node: Mapping[str, Any]) -> str:
+    """How a scan node reads its relation: 'Seq Scan', 'Index Scan using x', ...; a bitmap
+    heap scan names the indexes of the bitmap index scans beneath it."""
+    kind = ("Parallel " if node.get("Parallel Aware") else "") + node.get("Node Type", "?")
+    indexes = [node["Index Name"]] if node.get("Index Name") else \
+        sorted({n["Index Name"] for n in _walk(node) if n.get("Index Name")})
+    return f"{kind} using {', '.join(indexes)}" if indexes else kind
+
+
 def _shape(node: Mapping[str, Any]) -> str:
     children = node.get("Plans") or ()
     label = _node_label(node)
@@ -252,6 +294,11 @@ def summarise_plan(explain_json: Any, reltuples: Mapping[tuple[str, str], float]
     """The comparable part of a plan. ``reltuples``: (schema, relation) -> estimated rows."""
     root = _root_plan(explain_json)
     nodes = list(_walk(root))
+    access: dict[str, set[str]] = {}
+    for n in nodes:
+        rel = _relation(n)
+        if rel:
+            access.setdefault(rel, set()).add(_access(n))
     large = set()
     for n in nodes:
         if n.get("Node Type") == "Seq Scan" and n.get("Relation Name"):
@@ -265,14 +312,15 @@ def summarise_plan(explain_json: Any, reltuples: Mapping[tuple[str, str], float]
         indexes=tuple(sorted({n["Index Name"] for n in nodes if n.get("Index Name")})),
         large_seq_scans=tuple(sorted(large)),
         total_cost=float(root.get("Total Cost", 0.0)),
+        scans=tuple((rel, " + ".join(sorted(how))) for rel, how in sorted(access.items())),
     )
 
 
 def _reltuples(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
     out = {}
     for schema, rel in sorted(relations):
-        cur.execute("SELECT c.reltuples FROM pg_class c WHERE c.oid = to_regclass(format('%%I.%%I', %s, %s))",
-                    (schema, rel))
+        cur.execute("SELECT c.reltuples FROM pg_class c "
+                    "WHERE c.oid = to_regclass(format('%%I.%%I', %s::text, %s::text))", (schema, rel))
         row = cur.fetchone()
         if row is not None and row[0] is not None:
             out[(schema, rel)] = float(row[0])
@@ -286,10 +334,9 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
 
     target, q = item
     n = _sample_count(target, ctx)
-    timeout_ms = max(1, int(target.timeout_s * 1000))
+    timeout_ms = _statement_timeout_ms(target)
     with _connect(target, ctx) as conn:
         cur = conn.cursor()
-        cur.execute(f"SET statement_timeout = {timeout_ms}")
         try:
             cur.execute("BEGIN READ ONLY")
             cur.execute(f"EXPLAIN (FORMAT JSON, VERBOSE) {q.sql}")
@@ -331,6 +378,10 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
     yield Measurement.samples("latency", latencies, unit="ms")
     yield Measurement.proportion("timeouts", timeouts, timeouts + len(latencies))
     yield Measurement.fact("plan", plan.fact())
+    # One short fact per relation as well: when a plan flips, the evidence line reads
+    # "scan.manifest_blob changed Index Scan using ... -> Seq Scan", not a truncated blob.
+    for relation, how in plan.scans:
+        yield Measurement.fact(f"scan.{relation}", how)
     yield Measurement.gauge("seq_scans_on_large_tables", len(plan.large_seq_scans), unit="count")
     yield Measurement.gauge("estimated_cost", plan.total_cost, unit="cost")
 

@@ -400,3 +400,23 @@ def load_config(path: str | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(path, f"cannot read config: {exc}") from None
     return parse_config(text, path)
+
+
+def with_kubernetes(config: Config, kubeconfig: str | None = None, context: str | None = None) -> Config:
+    """``config`` with --kubeconfig/--context applied; either one turns the kubernetes layer on.
+    A kubeconfig named on the command line is checked now, so a typo is exit 2."""
+    import dataclasses
+
+    if kubeconfig is None and context is None:
+        return config
+    changes: dict[str, Any] = {"enabled": True}
+    if kubeconfig is not None:
+        changes["kubeconfig"] = os.path.expanduser(kubeconfig)
+    if context is not None:
+        changes["context"] = context
+    updated = dataclasses.replace(config.kubernetes, **changes)
+    if kubeconfig is not None:
+        from .kube_client import validate_kubeconfig
+
+        validate_kubeconfig(updated.kubeconfig, context)
+    return dataclasses.replace(config, kubernetes=updated)

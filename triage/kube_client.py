@@ -216,12 +216,7 @@ class KubeClient:
                                   f"{(exc.reason or 'TLS error').splitlines()[-1]}") from None
             return exc.status, exc.body if isinstance(exc.body, bytes) else str(exc.body or "").encode()
         except urllib3.exceptions.HTTPError as exc:
-            reason = getattr(exc, "reason", None) or exc
-            if isinstance(reason, urllib3.exceptions.TimeoutError):
-                raise Unreachable(f"no answer from {configuration.host} within {self.timeout_s:g}s "
-                                  f"(GET {path})") from None
-            raise Unreachable(f"cannot reach the API server at {configuration.host}: "
-                              f"{type(reason).__name__}") from None
+            raise _unreachable(exc, configuration.host, path, self.timeout_s) from None
         # Newer clients hand back an unread response, older ones read it already.
         data = response.data if getattr(response, "data", None) is not None else response.read()
         return response.status, data or b""
@@ -272,6 +267,29 @@ class KubeClient:
         return items[:max_items], len(items) > max_items
 
 
+def _configuration() -> Any:
+    import urllib3
+    from kubernetes import client as kclient
+
+    configuration = kclient.Configuration()
+    # At most one retry (a pooled connection the server closed is not a failure), so a request
+    # takes at most twice the timeout; never a retry on an HTTP status.
+    configuration.retries = urllib3.Retry(total=1, connect=1, read=1, status=0, redirect=0)
+    return configuration
+
+
+def _unreachable(exc: Exception, host: str, path: str, timeout_s: float) -> Unreachable:
+    import urllib3
+
+    reason = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the last failure
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3, but it is a refusal.
+    if isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
+            reason, urllib3.exceptions.NewConnectionError):
+        return Unreachable(f"no answer from {host} within {timeout_s:g}s (GET {path})")
+    detail = str(reason).rsplit(": ", 1)[-1].strip() or type(reason).__name__
+    return Unreachable(f"cannot reach the API server at {host}: {detail}")
+
+
 def _build(kcfg: Any) -> KubeClient:
     from kubernetes import client as kclient
     from kubernetes import config as kconfig
@@ -282,17 +300,23 @@ def _build(kcfg: Any) -> KubeClient:
             raise KubeConfigError(f"no kubeconfig found ({DEFAULT_KUBECONFIG} does not exist) and not "
                                   "running in a pod; set kubernetes.kubeconfig in triage.yaml, --kubeconfig "
                                   "or KUBECONFIG")
-        configuration = kclient.Configuration()
+        configuration = _configuration()
         try:
             kconfig.load_incluster_config(client_configuration=configuration)
         except kconfig.ConfigException as exc:
             raise KubeConfigError(f"in-cluster service account: {str(exc).splitlines()[0]}") from None
         return KubeClient(kclient.ApiClient(configuration), kcfg.timeout_s, "the in-cluster service account")
     context = kcfg.context
+    try:
+        if context is None:  # name the current context in messages
+            context = kconfig.list_kube_config_contexts(config_file=path)[1].get("name")
+    except (kconfig.ConfigException, OSError, AttributeError, TypeError):
+        pass  # the loader below reports what is wrong with the file
     source = f"context '{context}' of {path}" if context else f"the current context of {path}"
     try:
         # persist_config=False: never write refreshed credentials back into the user's file.
-        api_client = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False)
+        api_client = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False,
+                                                    client_configuration=_configuration())
     except kconfig.ConfigException as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KubeConfigError(f"kubeconfig {path}: {text}") from None

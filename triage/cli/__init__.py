@@ -17,7 +17,7 @@ from triage import __version__
 from triage.errors import ExitStatus, TriageError
 
 # Each module defines `register(app)`; listed explicitly so `--help` imports only these.
-COMMAND_MODULES = ("probe", "baseline",)
+COMMAND_MODULES = ("probe", "baseline", "repro", "compare",)
 
 app = typer.Typer(
     name="triage",
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("triage: interrupted; nothing was written", file=sys.stderr)
         status = int(ExitStatus.INTERRUPTED)
-    except typer._click.exceptions.Abort:
+    except typer.Abort:  # typer._click.exceptions has no Abort in typer 0.29
         print("triage: interrupted; nothing was written", file=sys.stderr)
         status = int(ExitStatus.INTERRUPTED)
     except typer._click.exceptions.ClickException as exc:  # usage errors: exit 2

@@ -12,7 +12,7 @@ def register(app: typer.Typer) -> None:
 
 
 def probe(
-    label: str = typer.Option("unlabelled", "--label", "-l", help="Platform version this run describes, e.g. 4.3.19."),
+    label: str = typer.Option("unlabelled", "--label", "-l", help="Platform version this run describes, e.g. 4.3.19; 'auto': the version the kubernetes probes find."),
     out: str = typer.Option(None, "--out", "-o", help="Write the snapshot JSON here (atomically)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table: a summary on stdout; json: the snapshot and nothing else."),
     layers: str = typer.Option(None, "--layers", help="Comma list of layers: kernel,dns,kubernetes,database,app (default all)."),
@@ -20,14 +20,17 @@ def probe(
     samples: int = typer.Option(None, "--samples", "-n", min=1, help="Samples per latency probe (overrides config)."),
     deadline: float = typer.Option(600.0, "--deadline", min=0.1, help="Seconds the whole run may take; probes still running then are recorded as errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no summary on stderr."),
+    kubeconfig: str = typer.Option(None, "--kubeconfig", help="Kubeconfig for the kubernetes layer (default: kubernetes.kubeconfig, $KUBECONFIG)."),
+    context: str = typer.Option(None, "--context", help="Kubeconfig context (default: the kubeconfig's current context)."),
 ) -> None:
     """Run layered probes against this platform and record a snapshot.
 
     Exits 0 whenever the snapshot was written: probe errors are recorded inside it and
     summarised on stderr. Example: triage probe --label 4.3.19 --out after.json
     """
-    from triage.config import load_config
+    from triage.config import load_config, with_kubernetes
     from triage.errors import BadInput
+    from triage.labels import check_auto_label, resolve_label
     from triage.fileio import atomic_write_text
     from triage.runner import RunOptions, parse_layers, run_probes, summarise_errors
 
@@ -36,9 +39,10 @@ def probe(
     if fmt not in ("table", "json"):
         raise BadInput(f"--format: expected table or json, got {fmt!r}")
     env = current_environment(quiet=quiet)
-    cfg = load_config(config)
+    cfg = with_kubernetes(load_config(config), kubeconfig, context)
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
-    snapshot = run_probes(cfg, options, progress_for(env))
+    check_auto_label(label, options.layers)
+    snapshot = resolve_label(run_probes(cfg, options, progress_for(env)))
     text = snapshot.to_json()
     if out:
         atomic_write_text(out, text)

@@ -118,6 +118,20 @@ class FaultProfile:
             out.append(f"cold-cache={_ms(self.cold_cache_ms)}")
         return tuple(out)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, to hand the profile to a child process as JSON."""
+        d = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "extra"}
+        d["drops"] = [[rule.rate, rule.qtype] for rule in self.drops]
+        d["search"] = list(self.search)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "FaultProfile":
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "extra"}
+        fields["drops"] = tuple(DropRule(rate, qtype) for rate, qtype in d.get("drops", ()))
+        fields["search"] = tuple(d.get("search", DEFAULT_SEARCH))
+        return cls(**fields)
+
     def resolv_conf(self, nameserver: str = "127.0.0.1") -> str:
         """The resolv.conf a client of this profile uses (the libc path bind-mounts it)."""
         lines = [f"nameserver {nameserver}"]
@@ -280,8 +294,8 @@ def _apply(fields: dict[str, Any], key: str, value: Any) -> None:
         fields["seed"] = _int(need(), k, 0, 2**63 - 1, "an integer")
     elif k == "ndots":
         fields["ndots"] = _int(need(), k, 0, 15, "an integer")
-    elif k == "search":
-        fields["search"] = _domains(need(), k)
+    elif k == "search":  # "search=" (empty): no search list at all
+        fields["search"] = () if value is None or value == "" else _domains(value, k)
     elif k == "timeout":
         fields["timeout_s"] = _int(need(), k, 1, 30, "whole seconds (glibc's unit)")
     elif k == "attempts":

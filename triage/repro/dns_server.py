@@ -22,11 +22,11 @@ import threading
 import time
 import zlib
 from collections import Counter
-from typing import Iterable
+from typing import Callable, Iterable
 
 from triage.errors import BadInput
 
-from .dns_profile import DEFAULT_SEARCH, FaultProfile, parse_profile
+from .dns_profile import FaultProfile, parse_profile
 
 DEFAULT_TTL = 30
 MAX_TCP_CONNECTIONS = 256
@@ -151,7 +151,7 @@ class EmbeddedDnsServer:
         self.requested_port = int(port)
         self.names = frozenset(_norm(n) for n in names)
         search = self.profile.search if search_domains is None else tuple(search_domains)
-        self.search_suffixes = tuple("." + _norm(s) for s in (search or DEFAULT_SEARCH))
+        self.search_suffixes = tuple("." + _norm(s) for s in search)
         self.ttl = int(ttl)
         self.max_tcp_connections = max_tcp_connections
         seed = self.profile.seed if seed is None else seed
@@ -440,24 +440,57 @@ def _norm(name: str) -> str:
     return name.strip().lower().rstrip(".")
 
 
+def serve_until_interrupted(profile: str | FaultProfile | None, *, names: Iterable[str] = (), bind: str = "127.0.0.1",
+                            port: int = 5353, exposed: bool = False,
+                            announce: Callable[[EmbeddedDnsServer], None] | None = None) -> dict:
+    """`triage repro dns serve`: run in the foreground until Ctrl-C or SIGTERM; return the stats.
+
+    ``announce`` is called once the server listens (the CLI prints the address there).
+    """
+    import signal
+
+    server = EmbeddedDnsServer(profile, names, bind, port, exposed=exposed)
+    stop = threading.Event()
+
+    def on_term(signum, frame) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term) if threading.current_thread() is threading.main_thread() else None
+    try:
+        with server:
+            if announce is not None:
+                announce(server)
+            try:
+                while not stop.wait(0.5):  # wakes for Ctrl-C; the server runs on its own thread
+                    pass
+            except KeyboardInterrupt:
+                pass
+        return server.stats()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 class ServerProcess:
     """An EmbeddedDnsServer in its own process, so the workload measuring it does not share
     its GIL (on 2 cores, a server in the client's process shows up in the client's latency).
 
-    Same constructor arguments as EmbeddedDnsServer; ``stats()`` asks the child over a pipe.
+    Same arguments as EmbeddedDnsServer. The child is ``python -m triage.repro.dns_server``
+    speaking JSON lines on stdin/stdout (not multiprocessing: spawn re-imports ``__main__``,
+    which breaks under ``python -`` and embedders); ``stats()`` asks it, EOF stops it.
     """
 
     def __init__(self, profile: str | FaultProfile | None = None, names: Iterable[str] = (),
                  bind: str = "127.0.0.1", port: int = 0, search_domains: Iterable[str] | None = None,
-                 **kwargs):
+                 *, ttl: int = DEFAULT_TTL, seed: int | None = None, exposed: bool = False):
         prof = profile if isinstance(profile, FaultProfile) else parse_profile(profile)
-        if not is_loopback(bind) and not kwargs.get("exposed"):
+        if not is_loopback(bind) and not exposed:
             raise BadInput(f"--bind {bind}: not a loopback address; the reproducer serves loopback unless "
                            "exposure is confirmed explicitly")
-        self._args = (prof, tuple(names), bind, int(port),
-                      None if search_domains is None else tuple(search_domains), kwargs)
+        self._config = {"profile": prof.to_dict(), "names": list(names), "bind": bind, "port": int(port),
+                        "search_domains": None if search_domains is None else list(search_domains),
+                        "ttl": ttl, "seed": seed, "exposed": exposed}
         self._proc = None
-        self._conn = None
         self._lock = threading.Lock()
         self.host, self.port = bind, 0
 
@@ -467,79 +500,104 @@ class ServerProcess:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "ServerProcess":
-        import multiprocessing
+    @staticmethod
+    def _call(proc, line: str, timeout: float = 30.0) -> dict:
+        """One command line out, one JSON line back (or RuntimeError if the child is gone)."""
+        import json
+        import select
 
-        ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_in_child, args=(child, self._args), daemon=True,
-                                 name="triage-dns-server")
-        self._proc.start()
-        child.close()
-        self._conn = parent
-        if not parent.poll(30):
+        try:
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            raise RuntimeError("embedded DNS server process is gone") from None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        reply = proc.stdout.readline() if ready else ""
+        if not reply:
+            raise RuntimeError("embedded DNS server process stopped answering")
+        return json.loads(reply)
+
+    def start(self) -> "ServerProcess":
+        import json
+        import subprocess
+        import sys
+
+        proc = subprocess.Popen([sys.executable, "-m", "triage.repro.dns_server"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._proc = proc
+        try:
+            reply = self._call(proc, json.dumps(self._config))
+        except BaseException:
             self.stop()
-            raise RuntimeError("embedded DNS server process did not start within 30 s")
-        reply = parent.recv()
-        if reply[0] == "error":
+            raise
+        if "error" in reply:
             self.stop()
-            raise BadInput(reply[1]) if reply[2] else RuntimeError(reply[1])
-        self.host, self.port = reply[1], reply[2]
+            raise BadInput(reply["error"]) if reply.get("bad_input") else RuntimeError(reply["error"])
+        self.host, self.port = reply["host"], reply["port"]
         return self
 
     def stats(self) -> dict:
         with self._lock:
-            self._conn.send("stats")
-            if not self._conn.poll(10):
-                raise RuntimeError("embedded DNS server process stopped answering")
-            return self._conn.recv()
+            if self._proc is None:
+                raise RuntimeError("embedded DNS server process is not running")
+            return self._call(self._proc, "stats", timeout=10)
 
     def stop(self) -> dict | None:
-        """Stop the child; returns its final stats (None if it was already gone)."""
+        """Stop the child; returns its final stats (None if it was already stopped)."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
+            return None
         final = None
-        if self._conn is not None:
+        try:
+            final = self._call(proc, "stop", timeout=10)
+        except (RuntimeError, ValueError):
+            pass
+        finally:
             try:
-                with self._lock:
-                    self._conn.send("stop")
-                    if self._conn.poll(10):
-                        final = self._conn.recv()
-            except (OSError, EOFError):
+                proc.stdin.close()
+            except OSError:
                 pass
-            self._conn.close()
-            self._conn = None
-        if self._proc is not None:
-            self._proc.join(timeout=10)
-            if self._proc.is_alive():
-                self._proc.terminate()
-                self._proc.join(timeout=5)
-            self._proc = None
+            try:
+                proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - whatever happened, do not leave it running
+                proc.kill()
+                proc.wait(timeout=5)
+            proc.stdout.close()
         return final
 
 
-def _serve_in_child(conn, args) -> None:
-    profile, names, bind, port, search, kwargs = args
+def _child_main() -> int:
+    """The ServerProcess child: config line in, ``{"host","port"}`` out, then stats/stop."""
+    import json
+    import signal
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    config = json.loads(sys.stdin.readline())
     try:
-        server = EmbeddedDnsServer(profile, names, bind, port, search, **kwargs).start()
+        server = EmbeddedDnsServer(FaultProfile.from_dict(config["profile"]), config["names"], config["bind"],
+                                   config["port"], config["search_domains"], ttl=config["ttl"],
+                                   seed=config["seed"], exposed=config["exposed"]).start()
     except BadInput as exc:
-        conn.send(("error", str(exc), True))
-        return
+        print(json.dumps({"error": str(exc), "bad_input": True}), flush=True)
+        return 0
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        conn.send(("error", f"{type(exc).__name__}: {exc}", False))
-        return
-    conn.send(("ready", server.host, server.port))
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        return 0
+    print(json.dumps({"host": server.host, "port": server.port}), flush=True)
     try:
-        while True:
-            try:
-                command = conn.recv()
-            except EOFError:  # parent went away
-                break
+        for line in sys.stdin:
+            command = line.strip()
             if command == "stats":
-                conn.send(server.stats())
+                print(json.dumps(server.stats()), flush=True)
             elif command == "stop":
-                server.stop()
-                conn.send(server.stats())
                 break
-    except KeyboardInterrupt:
-        pass
     finally:
         server.stop()
+    print(json.dumps(server.stats()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child_main())

@@ -1,0 +1,697 @@
+"""DNS layer probes: what resolution costs, seen three ways.
+
+- ``resolve`` (wire path): raw queries to each configured resolver, one connected UDP
+  socket per resolver, TCP when a reply is truncated. Only send -> receive is timed; the
+  reply is checked after the clock stops, so probe overhead stays small next to the few
+  tens of microseconds a loopback resolver takes (see bench/dns_probe.py).
+- ``getaddrinfo`` (system path): ``socket.getaddrinfo`` from a few threads, the path an
+  application takes (nsswitch, /etc/hosts, search list, ndots, parallel A/AAAA, glibc's
+  timeouts and retries).
+- ``expansion``: how many queries one lookup costs under the active resolv.conf, and the
+  resolv.conf settings themselves as facts.
+
+Source and parser are apart: ``parse_resolv_conf`` and ``queries_per_lookup`` are pure
+and run on recorded copies in tests/fixtures/dns/; ``read_resolv_conf`` is the source.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+
+from probes import ProbeSkipped, probe
+from triage.model import Measurement
+
+SYSTEM = "system"
+RESOLV_CONF_ENV = "TRIAGE_RESOLV_CONF"  # points every resolv.conf read at another file (tests, captures)
+DNS_PORT = 53
+RESOLV_CONF_TARGET = "resolv.conf"
+
+# A series (one name, resolver and qtype) that has never been answered stops after this
+# many failures in a row: an unreachable resolver then costs a few timeouts, not
+# samples x timeout. Five, so a resolver dropping half its queries is wrongly given up on
+# in 3% of runs at most (0.5 ** 5), and one dropping 10% practically never.
+DEAD_AFTER = 5
+
+NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
+_MAX_UDP_REPLY = 65535
+
+# glibc limits (resolv/res_init.c, resolv.h): values above are clamped, not refused.
+_GLIBC_MAXNS = 3
+_GLIBC_MAX_NDOTS = 15
+_GLIBC_MAX_TIMEOUT = 30
+_GLIBC_MAX_ATTEMPTS = 5
+
+
+# --- resolv.conf: pure parser ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvConf:
+    """What glibc's stub resolver takes from resolv.conf (defaults when a line is absent)."""
+
+    nameservers: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    ndots: int = 1
+    timeout: int = 5
+    attempts: int = 2
+    options: tuple[str, ...] = ()  # every option word as written (ndots:5, rotate, single-request, ...)
+    ignored_nameservers: tuple[str, ...] = ()  # beyond glibc's three, never used
+
+    @property
+    def no_tld_query(self) -> bool:
+        return any(o in ("no-tld-query", "no_tld_query") for o in self.options)
+
+
+def _atoi(text: str) -> int:
+    """C's atoi: optional sign and leading digits, 0 when there are none (``ndots:x`` is 0)."""
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+    n = len(digits) - len(digits.lstrip("0123456789"))
+    return sign * int(digits[:n]) if n else 0
+
+
+def _apply_options(conf: ResolvConf, words: Iterable[str]) -> ResolvConf:
+    changes: dict[str, Any] = {}
+    options = list(conf.options)
+    for word in words:
+        options.append(word)
+        for key, limit in (("ndots", _GLIBC_MAX_NDOTS), ("timeout", _GLIBC_MAX_TIMEOUT),
+                           ("attempts", _GLIBC_MAX_ATTEMPTS)):
+            if word.startswith(key + ":"):
+                changes[key] = min(_atoi(word[len(key) + 1:]), limit)
+    return replace(conf, options=tuple(options), **changes)
+
+
+def _nameserver(word: str) -> str | None:
+    """The address glibc would use, or None when it would skip the line."""
+    try:
+        ipaddress.ip_address(word.split("%", 1)[0])
+    except ValueError:
+        return None
+    return word
+
+
+def parse_resolv_conf(text: str) -> ResolvConf:
+    """Parse resolv.conf text the way glibc does (resolv/res_init.c).
+
+    - Keywords count only at the start of a line and followed by a space or tab; lines
+      starting with ``#`` or ``;`` are comments. There are no inline comments, but only
+      the first word after ``nameserver`` and ``domain`` is read.
+    - ``search`` and ``domain`` both set the search list; the last such line wins.
+    - Nameservers that are not IP addresses are skipped; at most three are used, the
+      rest are kept in ``ignored_nameservers``.
+    - ``options`` lines accumulate. ``ndots``/``timeout``/``attempts`` take C atoi
+      values (``ndots:x`` is 0) capped at glibc's limits (15, 30, 5); the last one wins.
+      Every option word is kept as written; unknown ones have no effect here.
+    """
+    conf = ResolvConf()
+    nameservers: list[str] = []
+    for line in text.splitlines():
+        if not line or line[0] in "#;":
+            continue
+        keyword, *words = line.split()
+        if len(line) == len(keyword) or line[len(keyword)] not in " \t":
+            continue  # glibc's MATCH: the keyword must be followed by a blank
+        if keyword == "nameserver" and words:
+            address = _nameserver(words[0])
+            if address:
+                nameservers.append(address)
+        elif keyword == "search" and words:
+            conf = replace(conf, search=tuple(words))
+        elif keyword == "domain" and words:
+            conf = replace(conf, search=(words[0],))
+        elif keyword == "options":
+            conf = _apply_options(conf, words)
+    return replace(conf, nameservers=tuple(nameservers[:_GLIBC_MAXNS]),
+                   ignored_nameservers=tuple(nameservers[_GLIBC_MAXNS:]))
+
+
+def apply_resolver_environment(conf: ResolvConf, environ: Mapping[str, str]) -> ResolvConf:
+    """glibc's per-process overrides: ``LOCALDOMAIN`` replaces the search list,
+    ``RES_OPTIONS`` adds options after the file's."""
+    if environ.get("LOCALDOMAIN", "").split():
+        conf = replace(conf, search=tuple(environ["LOCALDOMAIN"].split()))
+    if environ.get("RES_OPTIONS", "").split():
+        conf = _apply_options(conf, environ["RES_OPTIONS"].split())
+    return conf
+
+
+class LookupCost(NamedTuple):
+    """Queries one lookup sends (see ``queries_per_lookup``)."""
+
+    worst: int  # the name resolves nowhere: every candidate is asked
+    found_absolute: int  # the name as written resolves, after whatever comes before it
+
+
+def queries_per_lookup(name: str, search: Sequence[str], ndots: int, qtypes: Sequence[str] = ("A", "AAAA"),
+                       *, no_tld_query: bool = False) -> LookupCost:
+    """Queries one ``getaddrinfo`` costs under glibc's search rules (res_query.c).
+
+    Candidates: a name with a trailing dot is only tried as written. A name with at least
+    ``ndots`` dots is tried as written first, then with each search domain. A name with
+    fewer dots goes through the search list first and is tried as written last (unless it
+    has no dot and ``no-tld-query`` is set). Each candidate costs one query per qtype (A
+    and AAAA: glibc sends both, in parallel unless single-request).
+
+    Counted: queries that get an answer (NXDOMAIN or NODATA moves on to the next
+    candidate). Not counted: retransmissions after a timeout (up to attempts x
+    nameservers more per query), and a search domain equal to the root.
+    """
+    per_candidate = len(qtypes)
+    if name.endswith("."):
+        return LookupCost(per_candidate, per_candidate)
+    dots = name.count(".")
+    domains = len([d for d in search if d.strip(".")])
+    as_written_tried = dots > 0 or dots >= ndots or not no_tld_query
+    candidates = domains + (1 if as_written_tried else 0)
+    # dots >= ndots: asked as written first. Otherwise every search domain fails first (and
+    # a name never asked as written can only resolve through the list: the worst case).
+    found = 1 if dots >= ndots else candidates
+    return LookupCost(candidates * per_candidate, found * per_candidate)
+
+
+# --- resolv.conf: source ------------------------------------------------------------------
+
+
+def resolv_conf_path(ctx: Any = None) -> str:
+    override = os.environ.get(RESOLV_CONF_ENV)
+    if override:
+        return override
+    return os.path.join(getattr(ctx, "etc_root", None) or "/etc", "resolv.conf")
+
+
+def read_resolv_conf(ctx: Any = None) -> tuple[ResolvConf, str, list[str]]:
+    """(conf, path, notes): the file as glibc would use it in this process."""
+    path = resolv_conf_path(ctx)
+    notes: list[str] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            conf = parse_resolv_conf(fh.read())
+    except FileNotFoundError:
+        conf = ResolvConf()
+        notes.append(f"{path} does not exist: glibc defaults apply (nameserver 127.0.0.1, ndots 1)")
+    if not conf.search:
+        # glibc's default search list: the domain part of the host name.
+        host = socket.gethostname()
+        if "." in host.rstrip("."):
+            conf = replace(conf, search=(host.rstrip(".").split(".", 1)[1],))
+            notes.append(f"no search/domain line in {path}: search list from the host name ({conf.search[0]})")
+    conf = apply_resolver_environment(conf, os.environ)
+    if conf.ignored_nameservers:
+        notes.append(f"{path}: glibc uses the first {_GLIBC_MAXNS} nameservers, ignores "
+                     f"{', '.join(conf.ignored_nameservers)}")
+    return conf, path, notes
+
+
+# --- names and resolvers -------------------------------------------------------------------
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def probe_names(config: Any) -> list[str]:
+    """``dns.names`` plus the host of every target that fans out (IP literals need no DNS)."""
+    names: list[str] = list(config.dns.names)
+    for t in config.targets:
+        ep = t.endpoint
+        if ep and ep[0] and (t.fanout or not (t.url or t.dsn)) and not _is_ip(ep[0]):
+            names.append(ep[0])
+    seen: set[str] = set()
+    return [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
+
+
+def parse_resolver(spec: str) -> tuple[str, int]:
+    """``IP``, ``IP:port``, ``[IPv6]:port`` or a bare IPv6 -> (ip, port)."""
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif spec.count(":") == 1:
+        host, _, port = spec.partition(":")
+    else:
+        host, port = spec, ""
+    if not _is_ip(host) or (port and not (port.isdigit() and 1 <= int(port) <= 65535)):
+        raise ValueError(f"resolver {spec!r}: expected 'system' or IP[:port]")
+    return host, int(port) if port else DNS_PORT
+
+
+def show_resolver(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# --- wire path: the query loop -------------------------------------------------------------
+
+
+@dataclass
+class SeriesStats:
+    """Everything one (name, resolver, qtype) series saw."""
+
+    qtype: str
+    timeout_s: float
+    latencies_ms: list[float] = field(default_factory=list)
+    trials: int = 0
+    answered: int = 0
+    timeouts: int = 0
+    servfail: int = 0
+    nxdomain: int = 0
+    refused: int = 0
+    tcp_fallback: int = 0
+    socket_errors: int = 0
+    failures_in_a_row: int = 0
+    last_error: str | None = None
+    stopped: str | None = None  # why the series ended before its sample count
+
+    def measurements(self) -> list[Measurement]:
+        q = self.qtype
+        out = []
+        if self.latencies_ms:
+            out.append(Measurement.samples(f"latency_{q}", self.latencies_ms))
+        out += [Measurement.proportion(f"timeouts_{q}", self.timeouts, self.trials),
+                Measurement.proportion(f"servfail_{q}", self.servfail, self.trials),
+                Measurement.proportion(f"nxdomain_{q}", self.nxdomain, self.trials),
+                Measurement.proportion(f"refused_{q}", self.refused, self.trials),
+                Measurement.proportion(f"tcp_fallback_{q}", self.tcp_fallback, self.trials),
+                Measurement.proportion(f"socket_errors_{q}", self.socket_errors, self.trials)]
+        return out
+
+
+class _QueryTemplate:
+    """The wire bytes of one query, built once; per query only the id (and the
+    cache-miss label) are patched in place."""
+
+    PREFIX_LEN = 12  # hex characters of the cache-miss label
+
+    def __init__(self, name: str, qtype: str, cache_miss: bool):
+        import dns.message
+
+        qname = ("x" * self.PREFIX_LEN + "." + name) if cache_miss else name
+        self.wire = bytearray(dns.message.make_query(qname, qtype).to_wire())
+        self.cache_miss = cache_miss
+        if cache_miss and self.wire[12] != self.PREFIX_LEN:
+            raise ValueError(f"unexpected query layout for {qname!r}")
+
+    def next(self, qid: int) -> bytearray:
+        wire = self.wire
+        wire[0] = qid >> 8
+        wire[1] = qid & 0xFF
+        if self.cache_miss:
+            wire[13:13 + self.PREFIX_LEN] = os.urandom(self.PREFIX_LEN // 2).hex().encode()
+        return wire
+
+    def question(self) -> bytes:
+        return bytes(self.wire[12:]).lower()
+
+
+def _reply_matches(reply: bytes, wire: bytearray, question: bytes) -> bool:
+    """Is this the answer to ``wire``: same id, a response, the same question."""
+    return (len(reply) >= 12 and reply[0] == wire[0] and reply[1] == wire[1] and reply[2] & 0x80
+            and reply[12:12 + len(question)].lower() == question)
+
+
+def _timeval(seconds: float) -> bytes:
+    """struct timeval for SO_RCVTIMEO; never all zero, which would mean wait forever."""
+    whole = int(seconds)
+    micros = int(round((seconds - whole) * 1_000_000))
+    return struct.pack("ll", whole, max(micros, 1) if whole == 0 else micros)
+
+
+class WireResolver:
+    """A connected UDP socket to one resolver (TCP opened per truncated reply).
+
+    The receive timeout is a socket option (SO_RCVTIMEO) rather than Python's
+    settimeout(), so each receive is one system call, not poll() + recv().
+    """
+
+    def __init__(self, host: str, port: int, timeout_s: float):
+        family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM, 0,
+                                                   socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)[0]
+        self.family = family
+        self.addr = addr
+        self.timeout_s = timeout_s
+        self._timeout_ns = int(timeout_s * 1e9)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.connect(addr)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout_s))
+        except BaseException:
+            self.sock.close()
+            raise
+        self._qid = int.from_bytes(os.urandom(2), "big")
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "WireResolver":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _next_id(self) -> int:
+        self._qid = (self._qid + 1) & 0xFFFF
+        return self._qid
+
+    def _wait_for_reply(self, t0: int, wire: bytearray, question: bytes) -> tuple[bytes | None, int]:
+        """Slow path after a stray datagram (a late reply to an earlier timed-out query):
+        keep reading until ours arrives or the query's timeout runs out."""
+        clock = time.perf_counter_ns
+        while True:
+            left = (t0 + self._timeout_ns - clock()) / 1e9
+            if left <= 0:
+                return None, 0
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if not ready:
+                return None, 0
+            try:
+                reply = self.sock.recv(_MAX_UDP_REPLY)
+            except OSError:  # an ICMP error for an earlier query; ours may still come
+                continue
+            t1 = clock()
+            if _reply_matches(reply, wire, question):
+                return reply, t1
+
+    def _tcp_exchange(self, wire: bytearray) -> tuple[bytes | None, int]:
+        """(reply, elapsed ns) over a fresh TCP connection; (None, 0) on timeout."""
+        clock = time.perf_counter_ns
+        deadline = clock() + self._timeout_ns
+        t0 = clock()
+        with socket.socket(self.family, socket.SOCK_STREAM) as s:
+            try:
+                s.settimeout(self.timeout_s)
+                s.connect(self.addr)
+                s.sendall(struct.pack("!H", len(wire)) + bytes(wire))
+                head = self._recv_exact(s, 2, deadline)
+                reply = self._recv_exact(s, struct.unpack("!H", head)[0], deadline)
+            except (socket.timeout, TimeoutError):
+                return None, 0
+            return reply, clock() - t0
+
+    @staticmethod
+    def _recv_exact(s: socket.socket, n: int, deadline_ns: int) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < n:
+            left = (deadline_ns - time.perf_counter_ns()) / 1e9
+            if left <= 0:
+                raise TimeoutError
+            s.settimeout(left)
+            chunk = s.recv(n - len(chunks))
+            if not chunk:
+                raise ConnectionResetError("resolver closed the TCP connection mid-reply")
+            chunks += chunk
+        return bytes(chunks)
+
+    def query(self, template: _QueryTemplate, question: bytes, stats: SeriesStats) -> None:
+        """One query; its outcome goes into ``stats``. Only send -> receive is timed."""
+        wire = template.next(self._next_id())
+        if template.cache_miss:
+            question = bytes(wire[12:]).lower()
+        send, recv, clock = self.sock.send, self.sock.recv, time.perf_counter_ns
+        stats.trials += 1
+        t0 = clock()
+        try:
+            send(wire)
+            reply = recv(_MAX_UDP_REPLY)
+            t1 = clock()
+        except (BlockingIOError, socket.timeout, TimeoutError):
+            reply, t1 = None, 0
+        except OSError as exc:  # ICMP unreachable (ECONNREFUSED), no route: no answer, no latency
+            stats.socket_errors += 1
+            stats.failures_in_a_row += 1
+            stats.last_error = f"{type(exc).__name__}: {exc.strerror or exc}"
+            return
+        # The clock has stopped: everything below is outside the measurement.
+        if reply is not None and not _reply_matches(reply, wire, question):
+            reply, t1 = self._wait_for_reply(t0, wire, question)
+        if reply is None:
+            stats.timeouts += 1
+            stats.failures_in_a_row += 1
+            stats.latencies_ms.append(self.timeout_s * 1000.0)
+            return
+        elapsed_ns = t1 - t0
+        if reply[2] & 0x02:  # TC: the answer did not fit, ask again over TCP as a stub would
+            stats.tcp_fallback += 1
+            try:
+                reply, tcp_ns = self._tcp_exchange(wire)
+            except OSError as exc:  # refused or reset: no full answer, no latency to record
+                stats.socket_errors += 1
+                stats.failures_in_a_row += 1
+                stats.last_error = f"TCP {type(exc).__name__}: {exc.strerror or exc}"
+                return
+            if reply is None or not _reply_matches(reply, wire, question):
+                stats.timeouts += 1
+                stats.failures_in_a_row += 1
+                stats.latencies_ms.append((elapsed_ns / 1e6) + self.timeout_s * 1000.0)
+                return
+            elapsed_ns += tcp_ns
+        stats.answered += 1
+        stats.failures_in_a_row = 0
+        stats.latencies_ms.append(round(elapsed_ns / 1e6, 6))
+        rcode = reply[3] & 0x0F
+        if rcode == SERVFAIL:
+            stats.servfail += 1
+        elif rcode == NXDOMAIN:
+            stats.nxdomain += 1
+        elif rcode == REFUSED:
+            stats.refused += 1
+
+
+def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
+                    *, cache_miss: bool = False, deadline: float | None = None,
+                    interval_s: float = 0.0) -> tuple[list[SeriesStats], list[str]]:
+    """Query ``name`` ``samples`` times per qtype at host:port, qtypes interleaved
+    (A AAAA A AAAA ...) so drift hits them alike. Returns the stats and notes on early stops.
+
+    Stops a qtype early when it was never answered and failed DEAD_AFTER times in a
+    row, and stops everything when ``deadline`` (time.monotonic) leaves no room for
+    one more full timeout. ``interval_s`` paces the rounds (a pause after each; the bench
+    uses it to compare against dnsperf's own pacing).
+    """
+    templates = [_QueryTemplate(name, q, cache_miss) for q in qtypes]
+    questions = [t.question() for t in templates]
+    series = [SeriesStats(q, timeout_s) for q in qtypes]
+    notes: list[str] = []
+    with WireResolver(host, port, timeout_s) as resolver:
+        for i in range(samples):
+            active = [k for k, s in enumerate(series) if s.stopped is None]
+            if not active:
+                break
+            if deadline is not None and deadline - time.monotonic() < timeout_s:
+                notes.append(f"deadline reached after {i} of {samples} samples per qtype")
+                break
+            for k in active:
+                s = series[k]
+                resolver.query(templates[k], questions[k], s)
+                if s.answered == 0 and s.failures_in_a_row >= DEAD_AFTER:
+                    cause = s.last_error if s.socket_errors == s.failures_in_a_row else "timeouts"
+                    s.stopped = f"{DEAD_AFTER} failures in a row ({cause}) and no answer"
+                    notes.append(f"{s.qtype}: stopped after {s.trials} of {samples} queries: {s.stopped}")
+            if interval_s:
+                time.sleep(interval_s)
+    for s in series:
+        if not s.latencies_ms:
+            notes.append(f"latency_{s.qtype} dropped: no answer and no timeout to record "
+                         f"({s.socket_errors} socket errors: {s.last_error})")
+    return series, notes
+
+
+# --- probes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WireTarget:
+    name: str
+    resolver: str  # "system" or IP[:port] as configured
+
+
+def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
+    names = probe_names(config)
+    if not names:
+        raise ProbeSkipped("no names to resolve: set dns.names or give targets a host")
+    out = []
+    for resolver in config.dns.resolvers:
+        try:
+            label = resolver if resolver == SYSTEM else show_resolver(*parse_resolver(resolver))
+        except ValueError:
+            label = resolver  # the probe itself raises, recorded as this target's error
+        out += [(f"{n}@{label}", WireTarget(n, resolver)) for n in names]
+    return out
+
+
+def _samples(ctx: Any) -> int:
+    return ctx.config.dns.samples or ctx.samples
+
+
+@probe("dns", "resolve", targets=_resolve_targets)
+def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
+    """Wire-path latency and outcome rates of one name at one resolver, per qtype."""
+    dns_cfg = ctx.config.dns
+    if target.resolver == SYSTEM:
+        conf, path, _ = read_resolv_conf(ctx)
+        if conf.nameservers:
+            host, port = conf.nameservers[0].split("%", 1)[0], DNS_PORT
+            if len(conf.nameservers) > 1:
+                ctx.note(f"system resolver: {show_resolver(host, port)}, the first of "
+                         f"{len(conf.nameservers)} nameservers in {path}")
+        else:
+            host, port = "127.0.0.1", DNS_PORT
+            ctx.note(f"system resolver: {path} lists no nameserver, glibc's default 127.0.0.1 used")
+    else:
+        host, port = parse_resolver(target.resolver)
+    series, notes = run_wire_series(host, port, target.name, dns_cfg.qtypes, _samples(ctx), dns_cfg.timeout_s,
+                                    cache_miss=dns_cfg.cache_miss, deadline=ctx.deadline)
+    for note in notes:
+        ctx.note(note)
+    out = [Measurement.fact("resolver", show_resolver(host, port)),
+           Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")]
+    for s in series:
+        out += s.measurements()
+    return out
+
+
+# getaddrinfo -----------------------------------------------------------------------------
+
+
+def _system_targets(config: Any) -> list[tuple[str, str]]:
+    if SYSTEM not in config.dns.resolvers:
+        raise ProbeSkipped("dns.resolvers does not include 'system'")
+    names = probe_names(config)
+    if not names:
+        raise ProbeSkipped("no names to resolve: set dns.names or give targets a host")
+    return [(n, n) for n in names]
+
+
+@dataclass
+class _Lookups:
+    """Shared by the lookup threads; list appends and the lock keep it consistent."""
+
+    samples: int
+    deadline: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    issued: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+    temporary: int = 0
+    in_a_row: int = 0
+    succeeded: int = 0
+    gave_up: bool = False
+    in_flight: dict[int, int] = field(default_factory=dict)  # thread id -> start ns
+
+    crash: BaseException | None = None  # not a lookup failure: a bug or a bad name; re-raised
+
+    def claim(self, worker: int) -> int | None:
+        """Start ns of the next lookup for ``worker``, or None when there is no more to do."""
+        with self.lock:
+            if self.gave_up or self.issued >= self.samples or time.monotonic() >= self.deadline:
+                return None
+            self.issued += 1
+            started = self.in_flight[worker] = time.perf_counter_ns()
+            return started
+
+
+def _lookup_worker(name: str, state: _Lookups) -> None:
+    me = threading.get_ident()
+    while (t0 := state.claim(me)) is not None:
+        error: socket.gaierror | None = None
+        try:
+            socket.getaddrinfo(name, None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            error = exc
+        except BaseException as exc:  # e.g. UnicodeError for a name IDNA cannot encode
+            with state.lock:
+                del state.in_flight[me]
+                state.issued -= 1
+                state.crash = state.crash or exc
+                state.gave_up = True
+            return
+        t1 = time.perf_counter_ns()
+        with state.lock:
+            del state.in_flight[me]
+            state.latencies_ms.append(round((t1 - t0) / 1e6, 6))
+            if error is None:
+                state.succeeded += 1
+                state.in_a_row = 0
+                continue
+            state.failures += 1
+            state.in_a_row += 1
+            if error.errno == socket.EAI_AGAIN:
+                state.temporary += 1
+            if state.succeeded == 0 and state.in_a_row >= DEAD_AFTER:
+                state.gave_up = True
+
+
+@probe("dns", "getaddrinfo", targets=_system_targets)
+def getaddrinfo(name: str, ctx: Any) -> list[Measurement]:
+    """The application's path: getaddrinfo(name, AF_UNSPEC) from dns.concurrency threads."""
+    samples = _samples(ctx)
+    state = _Lookups(samples=samples, deadline=ctx.deadline)
+    # Daemon threads rather than a ThreadPoolExecutor: getaddrinfo cannot be cancelled,
+    # and an executor's threads are joined at interpreter exit, so a lookup stuck on an
+    # unreachable nameserver would hold the finished CLI for glibc's full timeout.
+    workers = [threading.Thread(target=_lookup_worker, args=(name, state), daemon=True,
+                                name=f"triage-getaddrinfo-{i}")
+               for i in range(min(ctx.config.dns.concurrency, samples))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(max(0.0, ctx.deadline - time.monotonic()) + 0.2)
+    now = time.perf_counter_ns()
+    with state.lock:
+        latencies = list(state.latencies_ms)
+        failures, temporary, done = state.failures, state.temporary, len(state.latencies_ms)
+        unfinished = [now - t0 for t0 in state.in_flight.values()]
+        gave_up, crash = state.gave_up, state.crash
+    if crash is not None:
+        raise crash
+    if unfinished:
+        # Still waiting on glibc at the deadline: a failure for the app; the time so far is
+        # a lower bound of its latency, kept so the tail stays visible.
+        latencies += [round(ns / 1e6, 6) for ns in unfinished]
+        failures += len(unfinished)
+        ctx.note(f"{len(unfinished)} lookups unfinished at the deadline: counted as failures, "
+                 f"their time so far as latency")
+    trials = done + len(unfinished)
+    if gave_up:
+        ctx.note(f"stopped after {trials} of {samples} lookups: {DEAD_AFTER} failures in a row and no success")
+    elif trials < samples:
+        ctx.note(f"deadline reached after {trials} of {samples} lookups")
+    out = [Measurement.proportion("failures", failures, trials),
+           Measurement.proportion("temporary_failures", temporary, trials)]
+    if latencies:
+        out.insert(0, Measurement.samples("latency", latencies))
+    return out
+
+
+# expansion -------------------------------------------------------------------------------
+
+
+def _expansion_targets(config: Any) -> list[tuple[str, str | None]]:
+    return [(RESOLV_CONF_TARGET, None)] + [(n, n) for n in probe_names(config)]
+
+
+@probe("dns", "expansion", targets=_expansion_targets)
+def expansion(name: str | None, ctx: Any) -> list[Measurement]:
+    """resolv.conf as facts (target ``resolv.conf``), and per name the queries one lookup costs."""
+    conf, path, notes = read_resolv_conf(ctx)
+    if name is None:
+        for note in notes:
+            ctx.note(note)
+        return [Measurement.fact("nameservers", list(conf.nameservers)),
+                Measurement.fact("search", list(conf.search)),
+                Measurement.fact("ndots", conf.ndots),
+                Measurement.fact("timeout", conf.timeout),
+                Measurement.fact("attempts", conf.attempts),
+                Measurement.fact("options", list(conf.options))]
+    cost = queries_per_lookup(name, conf.search, conf.ndots, ctx.config.dns.qtypes, no_tld_query=conf.no_tld_query)
+    return [Measurement.gauge("queries_worst", cost.worst, unit="queries"),
+            Measurement.gauge("queries_found", cost.found_absolute, unit="queries")]

@@ -1,0 +1,110 @@
+"""Who is to blame: regressed layers become root suspects or downstream of one.
+
+The dependency graph (DESIGN.md) says who can make whom look slow. A regressed layer none
+of whose dependencies regressed is a *root suspect*; one with a regressed dependency is
+*downstream* of it (reported, never hidden). Several roots are allowed: the 2020 Quay hunt
+had two unrelated problems at once. Changed facts of a layer (kernel release, sysctls,
+DNS config, query plans) are attached to it as evidence. A dependency that could not be
+judged (its probes failed) is named in the sentence: it cannot be ruled out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .model import LAYERS
+
+DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
+    "kernel": (),
+    "dns": ("kernel",),
+    "kubernetes": ("kernel", "dns"),
+    "database": ("kernel", "dns"),
+    "app": ("kernel", "dns", "kubernetes", "database"),
+}
+
+MAX_EVIDENCE_METRICS = 5
+
+
+def below(layer: str) -> tuple[str, ...]:
+    """Every layer ``layer`` depends on, directly or not, bottom of the stack first."""
+    seen: set[str] = set()
+    todo = list(DEPENDENCIES.get(layer, ()))
+    while todo:
+        dep = todo.pop()
+        if dep not in seen:
+            seen.add(dep)
+            todo.extend(DEPENDENCIES.get(dep, ()))
+    return tuple(sorted(seen, key=lambda l: LAYERS.index(l) if l in LAYERS else len(LAYERS)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    metric: str  # layer.probe.target.metric
+    kind: str  # "regressed" or "changed"
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "kind": self.kind, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Evidence":
+        return cls(d["metric"], d["kind"], d["text"])
+
+
+@dataclass(frozen=True)
+class Suspect:
+    layer: str
+    role: str  # "root" or "downstream"
+    because: str
+    evidence: tuple[Evidence, ...] = ()
+    downstream_of: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer": self.layer, "role": self.role, "because": self.because,
+                "evidence": [e.to_dict() for e in self.evidence], "downstream_of": list(self.downstream_of)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Suspect":
+        return cls(d["layer"], d["role"], d["because"], tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
+                   tuple(d.get("downstream_of") or ()))
+
+
+def _join(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def attribute(layers: Mapping[str, str], metrics: Sequence[Any]) -> tuple[Suspect, ...]:
+    """One Suspect per regressed layer, roots first, bottom of the stack first.
+
+    ``metrics`` are MetricComparison rows (anything with layer, verdict, id, kind,
+    severity() and describe()).
+    """
+    regressed = [l for l, s in layers.items() if s == "regressed"]
+    suspects: list[Suspect] = []
+    for layer in regressed:
+        deps = below(layer)
+        culprits = tuple(d for d in deps if layers.get(d) == "regressed")
+        unknown = [d for d in deps if layers.get(d) in ("failed", "inconclusive")]
+        rows = sorted((m for m in metrics if m.layer == layer and m.verdict == "regressed"), key=lambda m: m.severity())
+        changed = [m for m in metrics if m.layer == layer and m.kind == "fact" and m.verdict == "changed"]
+        lead = rows[0].describe() if rows else "a budgeted fact changed"
+        more = f" and {len(rows) - 1} more metric{'s' if len(rows) > 2 else ''}" if len(rows) > 1 else ""
+        head = f"{layer} regressed: {lead}{more}"
+        if culprits:
+            role = "downstream"
+            tail = f"below it {_join(culprits)} regressed → downstream of {_join(culprits)}"
+        else:
+            role = "root"
+            if not deps:
+                tail = f"{layer} is the bottom of the stack → root suspect"
+            else:
+                tail = f"nothing below it ({_join(deps)}) regressed → root suspect"
+            if unknown:
+                tail = (f"nothing below it regressed, but {_join(unknown)} could not be judged "
+                        f"({'; '.join(f'{u} {layers[u]}' for u in unknown)}) → root suspect, not ruled out below")
+        evidence = [Evidence(m.id, "regressed", m.describe()) for m in rows[:MAX_EVIDENCE_METRICS]]
+        evidence += [Evidence(m.id, "changed", m.describe()) for m in changed]
+        suspects.append(Suspect(layer, role, f"{head}; {tail}", tuple(evidence), culprits))
+    suspects.sort(key=lambda s: (s.role != "root", LAYERS.index(s.layer) if s.layer in LAYERS else len(LAYERS)))
+    return tuple(suspects)

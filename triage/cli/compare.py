@@ -1,0 +1,51 @@
+"""`triage compare`: judge a candidate against a baseline, name the layer to blame."""
+
+from __future__ import annotations
+
+import typer
+
+from .env import current_environment
+
+FORMATS = ("table", "json", "markdown")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare)
+
+
+def compare(
+    baseline: str = typer.Argument(..., help="Baseline: a snapshot file, or a stored label (all its runs pooled)."),
+    candidate: str = typer.Argument(..., help="Candidate: a snapshot file, or a stored label."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table (terminal), json (DESIGN.md contract, nothing else "
+                            "on stdout) or markdown (a plain table)."),
+    budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML: per-metric floors by glob on "
+                               "layer.probe.target.metric, facts whose change is a regression."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics (Holm)."),
+    store: str = typer.Option(None, "--store", "-s", help="Baseline store for labels (default: $TRIAGE_STORE, else ./baselines)."),
+    show_all: bool = typer.Option(False, "--all", "-a", help="Show unchanged metrics too."),
+) -> int:
+    """Compare two platform versions and say which layer regressed.
+
+    Exit codes: 0 no regression, 3 regression, 4 inconclusive (probes failed or too few
+    samples), 2 bad input. Example: triage compare 4.3.18 4.3.19 --budget budgets.yaml
+    """
+    from triage.compare import compare_sides
+    from triage.errors import BadInput
+
+    if fmt not in FORMATS:
+        raise BadInput(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    env = current_environment()
+    result = compare_sides(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
+    if fmt == "json":
+        from triage.report.json_out import render as render_json
+
+        env.out(render_json(result))
+    elif fmt == "markdown":
+        from triage.report.markdown_table import render as render_markdown
+
+        env.out(render_markdown(result, show_all=show_all))
+    else:
+        from triage.report.terminal import TerminalOptions, render as render_terminal
+
+        env.out(render_terminal(result, TerminalOptions(color=env.color, show_all=show_all)))
+    return int(result.exit_status)

@@ -1,0 +1,138 @@
+"""`triage repro dns` and `triage repro dns serve`: the built-in DNS-slowness reproducer."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import typer
+
+from .env import Environment, current_environment
+
+repro_app = typer.Typer(help="Built-in reproducers of the incidents triage was built from.", no_args_is_help=True)
+dns_app = typer.Typer(help="DNS slowness: an app-like workload against a DNS fault profile, or the fault server alone.")
+
+PROFILE_HELP = ("Fault profile: a spec like 'delay=3ms,jitter=1ms,drop=2%:AAAA' or a YAML file; 'healthy' is none. "
+                "Keys: delay, jitter[=pareto:], drop[=N%:QTYPE], aaaa-blackhole, search-nxdomain[=MS], servfail=N%, "
+                "truncate, overload=N[:servfail], clash[=MS], neg-ttl, cold-cache[=MS], seed; client: ndots, search, "
+                "timeout, attempts.")
+EXPOSE_FLAG = "--i-know-this-exposes-dns"
+
+
+def register(app: typer.Typer) -> None:
+    repro_app.add_typer(dns_app, name="dns")
+    app.add_typer(repro_app, name="repro")
+
+
+class _RichProgress:
+    """One bar per side, seconds of --duration elapsed; only on a terminal."""
+
+    def __init__(self, env: Environment):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                             console=Console(file=env.stderr, no_color=env.no_color), transient=True)
+        self._task = None
+
+    def side_started(self, index: int, total: int, profile: str, duration_s: float) -> None:
+        from rich.markup import escape
+
+        self._bar.start()
+        self._task = self._bar.add_task(f"side {index + 1}/{total} {escape(profile)}", total=duration_s)
+
+    def tick(self, elapsed_s: float) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, completed=elapsed_s)
+
+    def side_done(self) -> None:
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+            self._task = None
+        self._bar.stop()
+
+
+@dns_app.callback(invoke_without_command=True)
+def dns(
+    ctx: typer.Context,
+    profile: str = typer.Option("healthy", "--profile", "-p", help=PROFILE_HELP),
+    compare: Optional[Tuple[str, str]] = typer.Option(None, "--compare", metavar="A B",
+                                                      help="Run two profiles side by side, e.g. --compare healthy 'delay=3ms,drop=1%:AAAA'."),
+    names: str = typer.Option(",".join(("db.quay.svc", "cache.quay.svc", "storage.quay.svc")), "--names",
+                              help="Comma list of the backend names each request resolves (K = how many)."),
+    workers: int = typer.Option(16, "--workers", "-w", help="Worker threads serving requests (W)."),
+    pool: int = typer.Option(8, "--pool", help="Connection pool size (P); a request holds one throughout."),
+    hold_ms: float = typer.Option(20.0, "--hold-ms", help="Work per request with the connection held (D), ms."),
+    rate: float = typer.Option(200.0, "--rate", help="Requests per second arriving (open loop); 0: closed loop."),
+    duration: float = typer.Option(10.0, "--duration", "-d", help="Seconds per side."),
+    max_queries: int = typer.Option(200_000, "--max-queries", help="Stop a side after about this many DNS queries."),
+    path: str = typer.Option("auto", "--path", help="auto, libc (glibc in a private namespace) or wire (dnspython stub)."),
+    resolver: str = typer.Option(None, "--resolver", help="Aim at a real resolver IP[:port] instead of the embedded server."),
+    system: bool = typer.Option(False, "--system", help="Aim at this machine's own resolver configuration."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json (JSON and nothing else on stdout)."),
+    save_snapshots: str = typer.Option(None, "--save-snapshots", help="Write each side as a v1 snapshot into DIR, for `triage compare`."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no notes on stderr."),
+) -> None:
+    """Run an app-like workload (W workers; each request holds a pooled connection, resolves K
+    names, works D ms) against one DNS fault profile, or two side by side with --compare.
+
+    Example: triage repro dns --compare healthy 'delay=3ms,drop=1%:AAAA' --duration 5
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from triage.errors import BadInput
+    from triage.repro.dns_workload import WorkloadOptions, run_dns_repro
+
+    if fmt not in ("table", "json"):
+        raise BadInput(f"--format: expected table or json, got {fmt!r}")
+    env = current_environment(quiet=quiet)
+    options = WorkloadOptions(names=tuple(n.strip() for n in names.split(",") if n.strip()), workers=workers,
+                              pool_size=pool, hold_ms=hold_ms, rate=rate, duration_s=duration,
+                              max_queries=max_queries, path=path, resolver=resolver, system=system)
+    progress = _RichProgress(env) if env.show_progress else None
+    report = run_dns_repro(list(compare) if compare else [profile], options, progress, save_snapshots)
+    if fmt == "json":
+        from triage.report.repro_view import render_json
+
+        env.out(render_json(report))
+    else:
+        from triage.report.repro_view import render_table
+
+        env.out(render_table(report, color=env.color))
+    if not quiet:
+        if fmt == "json":
+            env.err(f"triage: path {report.path}: {report.path_detail}")
+        for written in report.saved:
+            env.err(f"triage: wrote {written}")
+
+
+@dns_app.command("serve")
+def serve(
+    profile: str = typer.Option("healthy", "--profile", "-p", help=PROFILE_HELP),
+    port: int = typer.Option(5353, "--port", help="UDP and TCP port (0: any free one)."),
+    bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on (loopback unless confirmed)."),
+    names: List[str] = typer.Option([], "--name", help="A configured name (repeatable); every other name answers too."),
+    exposed: bool = typer.Option(False, EXPOSE_FLAG,
+                                 help="Confirm that a non-loopback --bind is meant: anyone who can reach it gets answers."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the address line; no stats at exit."),
+) -> None:
+    """Serve the synthetic zone with a fault profile in the foreground until Ctrl-C.
+
+    Example: triage repro dns serve --profile delay=5ms --port 5353
+    """
+    from triage.errors import BadInput
+    from triage.repro.dns_server import is_loopback, serve_until_interrupted
+
+    if not is_loopback(bind) and not exposed:
+        raise BadInput(f"--bind {bind}: not a loopback address; anyone who can reach it would get answers. "
+                       f"Add {EXPOSE_FLAG} if that is what you want")
+    env = current_environment(quiet=quiet)
+
+    def announce(server) -> None:
+        env.out(f"serving DNS on {server.address} (UDP and TCP), profile {server.profile.spec}; Ctrl-C stops")
+
+    stats = serve_until_interrupted(profile, names=names, bind=bind, port=port, exposed=exposed, announce=announce)
+    if not quiet:
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(stats["dropped_by_reason"].items())) or "none"
+        env.err(f"triage: stopped after {stats['queries']} queries (answered {stats['answered']}, "
+                f"nxdomain {stats['nxdomain']}, servfail {stats['servfail']}, truncated {stats['truncated']}, "
+                f"dropped {stats['dropped']}: {dropped})")

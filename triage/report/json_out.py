@@ -1,0 +1,12 @@
+"""The comparison as JSON (DESIGN.md contract): what `--format json` prints and nothing else.
+
+``Comparison.from_dict`` reads it back, so a saved comparison can be rendered again later.
+"""
+
+from __future__ import annotations
+
+from triage.compare import Comparison
+
+
+def render(comparison: Comparison) -> str:
+    return comparison.to_json()

@@ -90,3 +90,9 @@ def test_baseline_save_list_and_refusal(tmp_path):
     assert len(list(git.Repo(tmp_path / "D").iter_commits())) == 2
     unknown = triage("baseline", "show", "t9", cwd=tmp_path, env={"TRIAGE_STORE": str(tmp_path / "D")})
     assert unknown.returncode == 2 and "known labels: t1" in unknown.stderr
+
+
+def test_unknown_command_is_a_usage_error_not_a_crash():
+    out = triage("frobnicate")
+    assert out.returncode == 2
+    assert "No such command" in out.stderr

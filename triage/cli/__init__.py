@@ -50,6 +50,10 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"triage.cli.{_name}").register(app)
 
 
+# Typer vendors click in newer releases and depends on it in older ones: find the base class either way.
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns (and exits with) the status of the contract."""
     try:

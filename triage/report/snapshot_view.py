@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 
 from triage.model import Measurement, Snapshot
@@ -21,7 +22,7 @@ def summarise(m: Measurement) -> str:
         return f"{m.events}/{m.trials} ({rate:.2%})"
     if m.kind == "gauge":
         return f"{m.value:g}{unit}"
-    text = str(m.value)
+    text = m.value if isinstance(m.value, str) else json.dumps(m.value, sort_keys=True)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -197,7 +197,7 @@ def read_resolv_conf(ctx: Any = None) -> tuple[ResolvConf, str, list[str]]:
     except FileNotFoundError:
         conf = ResolvConf()
         notes.append(f"{path} does not exist: glibc defaults apply (nameserver 127.0.0.1, ndots 1)")
-    if not conf.search:
+    if not conf.search and not os.environ.get("LOCALDOMAIN", "").split():
         # glibc's default search list: the domain part of the host name.
         host = socket.gethostname()
         if "." in host.rstrip("."):
@@ -228,8 +228,10 @@ def probe_names(config: Any) -> list[str]:
         ep = t.endpoint
         if ep and ep[0] and (t.fanout or not (t.url or t.dsn)) and not _is_ip(ep[0]):
             names.append(ep[0])
-    seen: set[str] = set()
-    return [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
+    unique: dict[str, str] = {}  # DNS names are case-insensitive: the first spelling wins
+    for n in names:
+        unique.setdefault(n.lower(), n)
+    return list(unique.values())
 
 
 def parse_resolver(spec: str) -> tuple[str, int]:
@@ -539,7 +541,7 @@ def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
     if target.resolver == SYSTEM:
         conf, path, _ = read_resolv_conf(ctx)
         if conf.nameservers:
-            host, port = conf.nameservers[0].split("%", 1)[0], DNS_PORT
+            host, port = conf.nameservers[0], DNS_PORT
             if len(conf.nameservers) > 1:
                 ctx.note(f"system resolver: {show_resolver(host, port)}, the first of "
                          f"{len(conf.nameservers)} nameservers in {path}")

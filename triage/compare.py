@@ -652,7 +652,7 @@ def _judge_gauge(row: _Row, a: _Pooled, b: _Pooled) -> None:
     base, cand = statistics.median(a.values), statistics.median(b.values)
     note = "single value, no test" if len(a.values) == 1 and len(b.values) == 1 else \
         f"median of {len(a.values)} vs {len(b.values)} runs, no test"
-    row.components.append(dict(name="value", baseline=base, candidate=cand, change=cand - base,
+    row.components.append(dict(name="value", baseline=base, candidate=cand, change=float(cand - base),
                                base_for_floor=base, note=note))
 
 

@@ -415,8 +415,18 @@ def _tail_rows(np: Any, a: Any, b: Any, pooled: Any, q: float, ci_level: float, 
     ci_low, ci_high = boot[:, k_low].tolist(), boot[:, k_high].tolist()
     threshold = _row_quantile(np, pooled, q)[:, None]
     upper = q >= 0.5
-    beyond_a = ((a > threshold) if upper else (a < threshold)).sum(axis=1).tolist()
-    beyond_b = ((b > threshold) if upper else (b < threshold)).sum(axis=1).tolist()
+    # Ties at the threshold (timeouts recorded as the timeout value) can leave nothing
+    # strictly beyond it. Whether to count the tied values too is decided from the pooled
+    # values alone (whichever count is nearer the nominal N(1 − q)), so the test stays exact.
+    strict_a = (a > threshold) if upper else (a < threshold)
+    strict_b = (b > threshold) if upper else (b < threshold)
+    tied_a, tied_b = a == threshold, b == threshold
+    nominal = (na + nb) * (1 - q if upper else q)
+    strict = strict_a.sum(axis=1) + strict_b.sum(axis=1)
+    inclusive = strict + tied_a.sum(axis=1) + tied_b.sum(axis=1)
+    include_ties = (np.abs(inclusive - nominal) < np.abs(strict - nominal))[:, None]
+    beyond_a = (strict_a | (include_ties & tied_a)).sum(axis=1).tolist()
+    beyond_b = (strict_b | (include_ties & tied_b)).sum(axis=1).tolist()
     qa, qb = qa.tolist(), qb.tolist()
     out = []
     tables: dict[int, tuple[int, Any, Any]] = {}  # by pooled count beyond: mostly one for all rows

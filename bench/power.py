@@ -1,0 +1,116 @@
+"""Power of `triage compare`: how often an injected regression of a stated size is caught.
+
+Each trial is a full comparison of a 40-metric family (the false_alarms mixtures: 32
+heavy-tailed latency sets and 8 proportions) where exactly one metric is made worse, so
+Holm pays for all 40 as it would in real use. Reported: the share of trials in which that
+metric's verdict is `regressed` (the others' false alarms are bench/false_alarms.py's job).
+
+- median shifts of +5/10/25/50% at realistic medians: DNS 0.1 ms and app 5 ms, at the
+  default sample counts 100 and 200 (and DNS absolute shifts, since +25% of 0.1 ms is
+  0.025 ms, under the 0.05 ms floor by design);
+- timeout rates 1% -> 2% and 1% -> 3% at 2,000 trials (a proportion metric);
+- a slow minority in samples: 1% or 2% of app requests at 5 s, no median move.
+
+Targets: >= 95% for +25% at 200 samples; >= 90% for timeouts 1% -> 3% at 2,000 trials.
+Prints figures; never a test. Run: python bench/power.py [--trials 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from false_alarms import MIXTURES, PROPORTIONS, family_results, snapshot  # noqa: E402
+
+from triage.compare import compare_snapshots  # noqa: E402
+
+DNS_INDEX = 0  # MIXTURES[0]: dns resolve, median 0.1 ms
+APP_INDEX = 3  # MIXTURES[3]: app http, median 5 ms
+TIMEOUT_INDEX = 3  # PROPORTIONS[3]: app timeouts, 1% of 2,000 trials
+
+
+def detection(trials: int, seed: int, *, metric: int | None = None, draw: dict | None = None, n: int | None = None,
+              rate_index: int | None = None, rate: float | None = None) -> float:
+    """Share of trials where the one worsened metric is judged regressed."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(trials):
+        if metric is not None:
+            size = {"n": n} if n else {}
+            base = family_results(rng, shifted={metric: size})
+            cand = family_results(rng, shifted={metric: {**size, **(draw or {})}})
+            target = f"target-{metric:02d}"
+        else:
+            base = family_results(rng)
+            cand = family_results(rng, rate_override={rate_index: rate})
+            target = f"rates-{rate_index:02d}"
+        c = compare_snapshots([snapshot("A", base)], [snapshot("B", cand)])
+        hits += any(m.target == target and m.verdict == "regressed" for m in c.metrics)
+    return hits / trials
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    t = args.trials
+    started = time.perf_counter()
+    print(f"power: {t} trials per cell, one worsened metric in a 40-metric family, alpha 0.01 family-wise, "
+          f"default floors (10% and 0.05 ms)")
+    print("median shift (whole distribution scaled)     +5%     +10%    +25%    +50%")
+    for name, index in (("DNS 0.1 ms", DNS_INDEX), ("app 5 ms  ", APP_INDEX)):
+        for n in (100, 200):
+            cells = [detection(t, args.seed + k, metric=index, n=n, draw={"scale": 1 + s})
+                     for k, s in enumerate((0.05, 0.10, 0.25, 0.50))]
+            print(f"  {name} n={n:<4}                        " + "  ".join(f"{c:6.1%}" for c in cells))
+    print("DNS 0.1 ms, absolute shift                   +0.05ms +0.1ms  +0.3ms")
+    for n in (100, 200):
+        cells = [detection(t, args.seed + 10 + k, metric=DNS_INDEX, n=n, draw={"add_ms": s})
+                 for k, s in enumerate((0.05, 0.1, 0.3))]
+        print(f"  n={n:<4}                                     " + "  ".join(f"{c:6.1%}" for c in cells))
+    assert PROPORTIONS[TIMEOUT_INDEX][3:] == (2000, 0.01)
+    print("timeout rate at 2,000 trials (Fisher's exact)  1%->2%  1%->3%")
+    cells = [detection(t, args.seed + 20 + k, rate_index=TIMEOUT_INDEX, rate=r) for k, r in enumerate((0.02, 0.03))]
+    print("  app timeouts                                " + "  ".join(f"{c:6.1%}" for c in cells))
+    print("slow minority: share of app samples at 5 s    1%      2%     (n=200 / n=1000)")
+    app = MIXTURES[APP_INDEX]
+    for n in (200, 1000):
+        cells = []
+        for k, share in enumerate((0.01, 0.02)):
+            # No timeouts in the baseline's mixture; the candidate adds them.
+            quiet = replace(app, timeout_share=0.0)
+            noisy = replace(app, timeout_share=share, timeout_ms=5000.0)
+            cells.append(_minority(t, args.seed + 30 + k, quiet, noisy, n))
+        print(f"  n={n:<5}                                     " + "  ".join(f"{c:6.1%}" for c in cells))
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+def _minority(trials: int, seed: int, quiet, noisy, n: int) -> float:
+    """Detection of a slow minority: swap the app mixture per side."""
+    import false_alarms
+
+    rng = np.random.default_rng(seed)
+    hits = 0
+    original = false_alarms.MIXTURES
+    try:
+        for _ in range(trials):
+            false_alarms.MIXTURES = original[:APP_INDEX] + (quiet,) + original[APP_INDEX + 1:]
+            base = false_alarms.family_results(rng, shifted={APP_INDEX: {"n": n}})
+            false_alarms.MIXTURES = original[:APP_INDEX] + (noisy,) + original[APP_INDEX + 1:]
+            cand = false_alarms.family_results(rng, shifted={APP_INDEX: {"n": n}})
+            c = compare_snapshots([snapshot("A", base)], [snapshot("B", cand)])
+            hits += any(m.target == f"target-{APP_INDEX:02d}" and m.verdict == "regressed" for m in c.metrics)
+    finally:
+        false_alarms.MIXTURES = original
+    return hits / trials
+
+
+if __name__ == "__main__":
+    main()

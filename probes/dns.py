@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from probes import ProbeSkipped, probe
+from triage.config import split_resolver
 from triage.model import Measurement
 
 SYSTEM = "system"
@@ -513,7 +514,8 @@ def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samp
 @dataclass(frozen=True)
 class WireTarget:
     name: str
-    resolver: str  # "system" or IP[:port] as configured
+    resolver: str  # "system" or IP[:port] as configured (without a NAME= alias)
+    label_is_alias: bool = False
 
 
 def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
@@ -522,11 +524,12 @@ def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
         raise ProbeSkipped("no names to resolve: set dns.names or give targets a host")
     out = []
     for resolver in config.dns.resolvers:
+        alias, address = split_resolver(resolver)
         try:
-            label = resolver if resolver == SYSTEM else show_resolver(*parse_resolver(resolver))
+            label = alias or (address if address == SYSTEM else show_resolver(*parse_resolver(address)))
         except ValueError:
             label = resolver  # the probe itself raises, recorded as this target's error
-        out += [(f"{n}@{label}", WireTarget(n, resolver)) for n in names]
+        out += [(f"{n}@{label}", WireTarget(n, address, alias is not None)) for n in names]
     return out
 
 
@@ -554,8 +557,12 @@ def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
                                     cache_miss=dns_cfg.cache_miss, deadline=ctx.deadline)
     for note in notes:
         ctx.note(note)
-    out = [Measurement.fact("resolver", show_resolver(host, port)),
-           Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")]
+    out = [Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")]
+    if target.label_is_alias:
+        # A named resolver is declared the same on both sides; its address is no evidence.
+        ctx.note(f"resolver address {show_resolver(host, port)}")
+    else:
+        out.insert(0, Measurement.fact("resolver", show_resolver(host, port)))
     for s in series:
         out += s.measurements()
     return out
@@ -565,7 +572,7 @@ def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
 
 
 def _system_targets(config: Any) -> list[tuple[str, str]]:
-    if SYSTEM not in config.dns.resolvers:
+    if SYSTEM not in (split_resolver(r)[1] for r in config.dns.resolvers):
         raise ProbeSkipped("dns.resolvers does not include 'system'")
     names = probe_names(config)
     if not names:

@@ -7,15 +7,17 @@ The policy (numbers in triage/stats.py, floors in triage/budget.py):
   the two tail quantiles on the worse side (p95/p99; p5/p1 when higher is better), each
   tail tested only when enough pooled values lie beyond it.
 - proportion: the rate, Fisher's exact test.
-- gauge: one value per run, no test; regressed when it moves the worse way past the floors.
+- gauge: one value per run, no test; regressed when it moves the worse way past the floors
+  (NotReady nodes 0 -> 1). A gauge marked ``"counter": true`` (optionally ``"window_s"``) is
+  an event count over the probe window (RSTs, drops): a Poisson count, judged by an exact
+  conditional test, since 0 -> 1 events between two runs is noise, not a regression.
 - fact: changed or not; evidence, a regression only when a budget says so.
-- The family: every tested component of every metric. Holm–Bonferroni over that family at
-  ``alpha`` (family-wise, default 0.01) decides; Benjamini–Hochberg q-values are shown.
-  Testing components rather than metrics lets each one carry its own size, interval and
-  adjusted p, and the family-wise guarantee covers the metrics all the same (a metric is
-  rejected only if one of its components is). A component regresses when its Holm-adjusted
-  p <= alpha, its change passes both floors the worse way, and its 95% interval excludes
-  zero (so the size shown never contradicts the verdict).
+- The family: every tested metric. A metric's p-value is the Bonferroni minimum over its
+  tested components (k × the smallest), Holm–Bonferroni across metrics at ``alpha``
+  (family-wise, default 0.01) decides, Benjamini–Hochberg q-values are shown beside. Each
+  component gets the adjusted p of its metric's Holm step computed from its own p, so a
+  component regresses when that is <= alpha, its change passes both floors the worse way
+  and its 95% interval excludes zero (the size shown never contradicts the verdict).
 - Fewer than 8 samples (or trials) on a side: inconclusive, never regressed. A metric on
   one side only: absent (failed when the other side's probe errored). A probe that errored
   with no successful run on that side makes its layer failed: never ok by omission.
@@ -307,10 +309,10 @@ class Comparison:
     baseline: SideInfo
     candidate: SideInfo
     layers: Mapping[str, str]
-    metrics: tuple[MetricComparison, ...]
+    metrics: tuple[MetricComparison, ...]  # most severe first
     suspects: tuple[Any, ...] = ()  # attribution.Suspect
     alpha: float = DEFAULT_ALPHA
-    tests: int = 0  # size of the Holm family
+    tests: int = 0  # size of the Holm family: metrics with at least one tested component
     budget: str | None = None
     reason: str = ""
     layer_notes: Mapping[str, str] = field(default_factory=dict)
@@ -451,6 +453,8 @@ class _Pooled:
     events: int = 0
     trials: int = 0
     conflict: str = ""  # kinds or units disagree between runs
+    counter: bool = True  # gauge: every run marked it an event count over its window
+    window_s: float | None = 0.0  # summed windows of counter runs; None once a run has none
 
 
 @dataclass
@@ -507,6 +511,10 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> _Side:
                     pooled.trials += m.trials
                 elif m.kind == "gauge":
                     pooled.values.append(m.value)
+                    pooled.counter = pooled.counter and m.extra.get("counter") is True
+                    window = m.extra.get("window_s")
+                    ok_window = isinstance(window, (int, float)) and not isinstance(window, bool) and window > 0
+                    pooled.window_s = pooled.window_s + window if ok_window and pooled.window_s is not None else None
                 else:
                     pooled.values.append(m.value)
     failures = tuple(
@@ -656,6 +664,24 @@ def _judge_gauge(row: _Row, a: _Pooled, b: _Pooled) -> None:
                                base_for_floor=base, note=note))
 
 
+def _judge_counter(row: _Row, a: _Pooled, b: _Pooled) -> None:
+    """Events counted over each side's window(s): Poisson counts, exact conditional test.
+    The change is the candidate's count scaled to the baseline's window, minus the baseline's."""
+    from . import stats
+
+    count_a, count_b = int(round(sum(a.values))), int(round(sum(b.values)))
+    if a.window_s and b.window_s:
+        scaled_b, exposure = count_b * a.window_s / b.window_s, (a.window_s, b.window_s)
+        note = f"event counts over {a.window_s:g} s vs {b.window_s:g} s, exact Poisson test"
+    else:
+        scaled_b, exposure = float(count_b), (1.0, 1.0)
+        note = "event counts over equal windows, exact Poisson test"
+    p_greater, p_less = stats.poisson_counts_test(count_a, count_b, *exposure)
+    p_worse, p_better = _directional(row.better, p_greater, p_less)
+    row.components.append(dict(name="count", baseline=count_a, candidate=count_b, change=scaled_b - count_a,
+                               base_for_floor=count_a, p=p_worse, p_better=p_better, note=note))
+
+
 def _judge_fact(row: _Row, a: _Pooled, b: _Pooled) -> None:
     va, vb = _distinct(a.values), _distinct(b.values)
     changed = {_canonical(v) for v in va} != {_canonical(v) for v in vb}
@@ -677,7 +703,7 @@ def _finish_component(row: _Row, c: dict[str, Any], alpha: float) -> Component:
                          note=c["note"] + (" (budget: a change is a regression)" if changed and row.regress_on_change else ""))
     worse, better = _moves(row.better, change, row.floors, c.get("base_for_floor")) if row.floors else (False, False)
     verdict = "unchanged"
-    if row.kind == "gauge":
+    if row.kind == "gauge" and c["name"] == "value":  # a state: no test, floors only
         verdict = "regressed" if worse else "improved" if better else "unchanged"
     else:
         p_adj, pb_adj = c.get("p_adjusted"), c.get("p_better_adjusted")
@@ -708,7 +734,7 @@ def _lead_and_reason(row: _Row, comps: list[Component], alpha: float) -> tuple[i
             medians = [i for i in hits if comps[i].name == "median"]
             lead = medians[0] if medians else max(hits, key=size)
             c = comps[lead]
-            if row.kind == "gauge":
+            if row.kind == "gauge" and c.name == "value":
                 why = f"moved {'worse' if verdict == 'regressed' else 'better'} past the floors ({c.note})"
             elif row.kind == "fact":
                 why = c.note
@@ -720,7 +746,7 @@ def _lead_and_reason(row: _Row, comps: list[Component], alpha: float) -> tuple[i
         return 0, ("changed" if comps[0].verdict == "changed" else "unchanged"), comps[0].note
     lead = 0
     c = comps[0]
-    if row.kind == "gauge":
+    if row.kind == "gauge" and c.name == "value":
         return lead, "unchanged", f"within the floors ({c.note})"
     # Not regressed: say the nearest miss, so a reader sees why.
     significant = [x for x in comps if x.p_adjusted is not None and x.p_adjusted <= alpha]
@@ -813,6 +839,8 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
                 row.reason = f"too few trials ({a.trials} vs {b.trials}; {MIN_SAMPLES} a side needed)"
                 continue
             _judge_proportion(row, a, b)
+        elif ref.kind == "gauge" and a.counter and b.counter:
+            _judge_counter(row, a, b)
         elif ref.kind == "gauge":
             _judge_gauge(row, a, b)
         else:
@@ -826,7 +854,7 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
                 setattr(row, attr, _samples_summary(lazy.values, lazy.runs))
 
     tests = _adjust(rows)
-    metrics = tuple(_freeze(row, alpha) for row in rows)
+    metrics = tuple(sorted((_freeze(row, alpha) for row in rows), key=MetricComparison.severity))
     layers, notes = _layer_statuses(metrics, a_side, b_side)
     suspects = attribute(layers, metrics)
     verdict, reason = _overall(metrics, layers)
@@ -835,17 +863,40 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
 
 
 def _adjust(rows: list[_Row]) -> int:
-    """Holm and Benjamini–Hochberg over every tested component (worse direction), and a
-    separate Holm family for the 'improved' direction. Returns the family size."""
-    from .stats import benjamini_hochberg, holm
+    """Holm–Bonferroni and Benjamini–Hochberg across tested metrics; returns the family size.
 
-    worse = [c for r in rows for c in r.components if c.get("p") is not None]
-    for c, adj, q in zip(worse, holm([c["p"] for c in worse]), benjamini_hochberg([c["p"] for c in worse])):
-        c["p_adjusted"], c["q"] = adj, q
-    better = [c for r in rows for c in r.components if c.get("p_better") is not None]
-    for c, adj in zip(better, holm([c["p_better"] for c in better])):
-        c["p_better_adjusted"] = adj
-    return len(worse)
+    A metric's p-value is the Bonferroni minimum of its k tested components (k × the
+    smallest), valid however the components depend on each other. A component's adjusted p
+    is Holm's at its metric's step with k × its own p in place of the metric's: it is
+    <= alpha only if the metric is rejected *and* that component alone meets the step's
+    threshold, so the component that passes the floors is the one that is significant.
+    The 'improved' direction is a separate family built the same way.
+    """
+    family = 0
+    for p_key, adj_key, q_key in (("p", "p_adjusted", "q"), ("p_better", "p_better_adjusted", None)):
+        members = [comps for comps in ([c for c in r.components if c.get(p_key) is not None] for r in rows) if comps]
+        m = len(members)
+        if p_key == "p":
+            family = m
+        metric_p = [min(1.0, len(comps) * min(c[p_key] for c in comps)) for comps in members]
+        order = sorted(range(m), key=lambda i: metric_p[i])
+        running = 0.0
+        for step, i in enumerate(order):
+            previous = running
+            running = max(running, min(1.0, (m - step) * metric_p[i]))
+            k = len(members[i])
+            for c in members[i]:
+                c[adj_key] = max(previous, min(1.0, (m - step) * k * c[p_key]))
+        if q_key is None:
+            continue
+        tail_min = [1.0] * (m + 1)  # BH: running minimum of m p_(j) / j from the largest p down
+        for pos in range(m - 1, -1, -1):
+            tail_min[pos] = min(tail_min[pos + 1], m * metric_p[order[pos]] / (pos + 1))
+        for pos, i in enumerate(order):
+            k = len(members[i])
+            for c in members[i]:
+                c[q_key] = min(1.0, max(tail_min[pos], min(tail_min[pos + 1], m * k * c[p_key] / (pos + 1))))
+    return family
 
 
 def _freeze(row: _Row, alpha: float) -> MetricComparison:

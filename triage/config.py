@@ -227,20 +227,37 @@ def _line_map(node: Any, path: str, out: dict[str, int]) -> None:
             _line_map(item, f"{path}[{i}]", out)
 
 
+def split_resolver(spec: str) -> tuple[str | None, str]:
+    """``NAME=IP[:port]`` -> (NAME, address); anything else -> (None, spec).
+
+    A name keeps metrics comparable when the address differs between the platforms
+    compared (each cluster's DNS service, the demo's two servers)."""
+    name, sep, address = spec.partition("=")
+    return (name, address) if sep else (None, spec)
+
+
 def _check_resolver(value: str, path: str, r: _Reader) -> str:
-    if value == "system":
-        return value
-    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
-    if not host:
-        host, port = value, ""
-    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
-        raise r.fail(path, f"expected 'system' or IP[:port], got {_show(value)}")
     import ipaddress
 
+    expected = f"expected 'system', IP[:port], [IPv6]:port or NAME=IP[:port], got {_show(value)}"
+    name, address = split_resolver(value)
+    if name is not None and not _NAME.match(name):
+        raise r.fail(path, expected)
+    if address == "system":
+        return value
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ("" if not rest else "x")
+    elif address.count(":") == 1:
+        host, _, port = address.partition(":")
+    else:
+        host, port = address, ""
+    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
+        raise r.fail(path, expected)
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host)
     except ValueError:
-        raise r.fail(path, f"expected 'system' or IP[:port], got {_show(value)}") from None
+        raise r.fail(path, expected) from None
     return value
 
 

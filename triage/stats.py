@@ -29,6 +29,7 @@ check every function against scipy.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -175,6 +176,29 @@ def _hypergeom_tail_table(np: Any, total: int, successes: int, draws: int) -> tu
     return lo, at_least, at_most
 
 
+def binomial_tails(k: int, n: int, p: float) -> tuple[float, float]:
+    """(P(X >= k), P(X <= k)) for X ~ Binomial(n, p), exactly (log-space ratio recursion)."""
+    if n == 0:
+        return 1.0, 1.0
+    if not 0 < p < 1:
+        raise ValueError(f"p must be strictly between 0 and 1, got {p}")
+    if not 0 <= k <= n:
+        raise ValueError(f"k={k} outside [0, {n}]")
+    np = _np()
+    j = np.arange(0, n, dtype=np.float64)
+    log_pmf = np.concatenate(([0.0], np.cumsum(np.log(n - j) - np.log(j + 1) + math.log(p) - math.log1p(-p))))
+    pmf = np.exp(log_pmf - log_pmf.max())
+    pmf /= pmf.sum()
+    return min(1.0, float(pmf[k:].sum())), min(1.0, float(pmf[: k + 1].sum()))
+
+
+def poisson_counts_test(count_a: int, count_b: int, exposure_a: float = 1.0, exposure_b: float = 1.0) -> tuple[float, float]:
+    """Exact conditional test of two Poisson event counts (b vs a): given the total, b's
+    count is Binomial(total, e_b / (e_a + e_b)) when the rates are equal. (p_greater, p_less)."""
+    share = exposure_b / (exposure_a + exposure_b) if exposure_a > 0 and exposure_b > 0 else 0.5
+    return binomial_tails(count_b, count_a + count_b, share)
+
+
 def fisher_exact_one_sided(events_a: int, trials_a: int, events_b: int, trials_b: int) -> tuple[float, float]:
     """Fisher's exact test of candidate (b) vs baseline (a) rates: (p_greater, p_less),
     p_greater against "b's rate is higher". Conditional on the total events."""
@@ -260,15 +284,28 @@ def compare_samples(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
             raise ValueError(f"pair {i}: need at least 2 values a side, got {len(a)} and {len(b)}")
         groups.setdefault((len(a), len(b), tuple(tails[i])), []).append(i)
     out: list[SamplesResult | None] = [None] * len(pairs)
-    for (na, nb, qs), members in groups.items():
-        # Chunks bound memory: the pairwise matrix is rows x (points a side)^2 floats.
-        for start in range(0, len(members), 256):
-            chunk = members[start:start + 256]
-            a = np.sort(np.array([pairs[i][0] for i in chunk], dtype=np.float64), axis=1)
-            b = np.sort(np.array([pairs[i][1] for i in chunk], dtype=np.float64), axis=1)
-            results = _compare_group(np, a, b, qs, ci_level, seed, resamples)
-            for i, r in zip(chunk, results):
-                out[i] = r
+    # Chunks bound memory (the pairwise matrix is rows x (points a side)^2 floats) and run on
+    # a couple of threads: numpy's sort/partition release the GIL. Each chunk's results
+    # depend on its own rows only, so the output is the same whatever the scheduling.
+    chunks = [(key, members[start:start + 128]) for key, members in groups.items()
+              for start in range(0, len(members), 128)]
+
+    def run(job: tuple[tuple[int, int, tuple[float, ...]], list[int]]) -> None:
+        (_, _, qs), chunk = job
+        a = np.sort(np.array([pairs[i][0] for i in chunk], dtype=np.float64), axis=1)
+        b = np.sort(np.array([pairs[i][1] for i in chunk], dtype=np.float64), axis=1)
+        for i, r in zip(chunk, _compare_group(np, a, b, qs, ci_level, seed, resamples)):
+            out[i] = r
+
+    workers = min(len(chunks), os.cpu_count() or 1, 4)
+    if workers <= 1 or len(pairs) < 64:
+        for job in chunks:
+            run(job)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="triage-stats") as pool:
+            list(pool.map(run, chunks))
     return out  # type: ignore[return-value]
 
 
@@ -356,8 +393,10 @@ def _hodges_lehmann_rows(np: Any, a: Any, b: Any, ci_level: float) -> tuple[Any,
     c = min(max(c, 1), (pairs + 1) // 2)
     exact = na <= EXACT_PAIRWISE_MAX and nb <= EXACT_PAIRWISE_MAX
     if not exact:
-        a = _thin(np, a, min(na, THINNED_POINTS))
-        b = _thin(np, b, min(nb, THINNED_POINTS))
+        # Thinned, the estimate is already approximate (to ~2% of the interval's half-width),
+        # so single precision (7 digits) costs nothing and selects ~25% faster.
+        a = _thin(np, a, min(na, THINNED_POINTS)).astype(np.float32)
+        b = _thin(np, b, min(nb, THINNED_POINTS)).astype(np.float32)
     m = a.shape[1] * b.shape[1]
     # Interval ends: order statistics c and pairs + 1 − c (1-based); from thinned samples the
     # same fraction of the way through, to the nearest one. The median interpolates.
@@ -371,7 +410,7 @@ def _hodges_lehmann_rows(np: Any, a: Any, b: Any, ci_level: float) -> tuple[Any,
         diffs = (b[s:s + step, :, None] - a[s:s + step, None, :]).reshape(-1, m)
         part = np.partition(diffs, kth, axis=1)
         out[0, s:s + step] = part[:, low_k]
-        out[1, s:s + step] = (part[:, mid_lo] + part[:, mid_hi]) / 2
+        out[1, s:s + step] = (part[:, mid_lo].astype(np.float64) + part[:, mid_hi]) / 2
         out[2, s:s + step] = part[:, high_k]
     return out[1], out[0], out[2], exact
 

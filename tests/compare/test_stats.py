@@ -218,3 +218,14 @@ def test_exceedance_test_is_valid_with_heavy_ties():
     assert rate <= 0.06
     mw_rate = sum(r.shift.p_greater <= 0.05 for r in res) / len(res)
     assert mw_rate <= 0.06
+
+
+def test_binomial_tails_and_poisson_counts_match_scipy():
+    for k, n, p in [(0, 10, 0.5), (7, 10, 0.5), (50, 50, 0.5), (30, 200, 0.1), (3, 4, 0.3)]:
+        ge, le = stats.binomial_tails(k, n, p)
+        assert ge == pytest.approx(ss.binom.sf(k - 1, n, p), rel=1e-9)
+        assert le == pytest.approx(ss.binom.cdf(k, n, p), rel=1e-9)
+    assert stats.binomial_tails(0, 0, 0.5) == (1.0, 1.0)
+    greater, less = stats.poisson_counts_test(3, 12, 10.0, 20.0)
+    assert greater == pytest.approx(ss.binomtest(12, 15, 2 / 3, alternative="greater").pvalue, rel=1e-9)
+    assert less == pytest.approx(ss.binomtest(12, 15, 2 / 3, alternative="less").pvalue, rel=1e-9)

@@ -254,3 +254,34 @@ def test_system_resolver_is_the_first_nameserver_of_resolv_conf(tmp_path, dns_se
     got = by_metric(resolve(WireTarget("db.quay.svc", "system"), ctx))
     assert got["resolver"].value == "127.0.0.1:53"
     assert ctx.notes[0] == f"system resolver: 127.0.0.1:53, the first of 2 nameservers in {tmp_path}/resolv.conf"
+
+
+def test_named_resolver_keeps_metrics_comparable_across_addresses():
+    from probes.dns import _resolve_targets
+    from triage.config import parse_config
+
+    a = parse_config("dns:\n  resolvers: ['cluster-dns=127.0.0.1:5301']\n  names: [db.quay.svc]\n", "a.yaml")
+    b = parse_config("dns:\n  resolvers: ['cluster-dns=127.0.0.1:5302']\n  names: [db.quay.svc]\n", "b.yaml")
+    (name_a, target_a), = _resolve_targets(a)
+    (name_b, target_b), = _resolve_targets(b)
+    assert name_a == name_b == "db.quay.svc@cluster-dns"
+    assert (target_a.resolver, target_b.resolver) == ("127.0.0.1:5301", "127.0.0.1:5302")
+
+
+def test_named_resolver_records_its_address_as_a_note_not_a_fact(dns_server):
+    import time as _time
+
+    server = dns_server()
+
+    from probes import ProbeContext
+    from probes.dns import resolve, _resolve_targets
+    from triage.config import parse_config
+
+    cfg = parse_config(f"dns:\n  resolvers: ['cluster-dns=127.0.0.1:{server.port}']\n  names: [db.quay.svc]\n"
+                       "  qtypes: [A]\n", "t.yaml")
+    (_, target), = _resolve_targets(cfg)
+    ctx = ProbeContext(config=cfg, samples=10, deadline=_time.monotonic() + 30)
+    got = {m.metric: m for m in resolve(target, ctx)}
+    assert "resolver" not in got
+    assert len(got["latency_A"].values) == 10
+    assert f"resolver address 127.0.0.1:{server.port}" in ctx.notes

@@ -49,7 +49,7 @@ def test_bad_port_names_file_line_field_and_expectation():
     ("sample: 10\n", "triage.yaml:1: sample: unknown key, expected one of"),
     ("targets:\n  - name: a\n", "triage.yaml:2: targets[0]: expected one of url"),
     ("targets:\n  - url: http://x/\n", "triage.yaml:2: targets[0].name: required"),
-    ("dns:\n  resolvers: [system, 'not-an-ip']\n", "triage.yaml:2: dns.resolvers[1]: expected 'system' or IP[:port]"),
+    ("dns:\n  resolvers: [system, 'not-an-ip']\n", "triage.yaml:2: dns.resolvers[1]: expected 'system', IP[:port]"),
     ("targets:\n  - name: a\n    url: ftp://x/\n", "triage.yaml:3: targets[0].url: expected an http"),
     ("samples: [1\n", "triage.yaml:2: not valid YAML"),
     ("targets:\n  - {name: a, host: h}\n  - {name: a, host: h}\n", "triage.yaml:3: targets[1].name: expected a unique name"),
@@ -87,3 +87,17 @@ def test_defaults_when_no_file(tmp_path, monkeypatch):
     with pytest.raises(InputFileError) as err:
         load_config(str(tmp_path / "missing.yaml"))
     assert "missing.yaml: no such config file" in str(err.value)
+
+
+@pytest.mark.parametrize("spec, ok", [
+    ("system", True), ("127.0.0.1", True), ("127.0.0.1:5353", True), ("[::1]:5353", True), ("::1", True),
+    ("cluster-dns=127.0.0.1:5353", True), ("bad name=127.0.0.1", False), ("x=not-ip", False),
+    ("127.0.0.1:99999", False), ("[::1]x", False),
+])
+def test_resolver_specs(spec, ok):
+    text = f"dns:\n  resolvers: ['{spec}']\n"
+    if ok:
+        assert parse_config(text, "t.yaml").dns.resolvers == (spec,)
+    else:
+        with pytest.raises(InputFileError, match="dns.resolvers"):
+            parse_config(text, "t.yaml")

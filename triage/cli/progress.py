@@ -9,12 +9,12 @@ from .env import Environment
 
 
 class RichProgress:
-    def __init__(self, env: Environment):
+    def __init__(self, env: Environment, title: str = "probing"):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress as _Progress, TextColumn, TimeElapsedColumn
 
         self._console = Console(file=env.stderr, no_color=env.no_color)
-        self._bar = _Progress(TextColumn("[bold]probing[/bold] {task.description}"), BarColumn(),
+        self._bar = _Progress(TextColumn(f"[bold]{title}[/bold] {{task.description}}"), BarColumn(),
                               MofNCompleteColumn(), TimeElapsedColumn(), console=self._console, transient=True)
         self._task = None
 
@@ -35,5 +35,5 @@ class RichProgress:
         self._bar.stop()
 
 
-def progress_for(env: Environment) -> Progress:
-    return RichProgress(env) if env.show_progress else SilentProgress()
+def progress_for(env: Environment, title: str = "probing") -> Progress:
+    return RichProgress(env, title) if env.show_progress else SilentProgress()

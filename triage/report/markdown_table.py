@@ -27,6 +27,13 @@ class MetricCells:
     q: str
     verdict: str
     reason: str
+    sizes: str = ""  # " (n=200)"-style suffixes, baseline and candidate, for wide views
+    candidate_size: str = ""
+
+    @property
+    def judged(self) -> bool:
+        """A verdict that speaks for itself; others (failed, absent, ...) need their reason."""
+        return self.verdict in ("regressed", "improved", "unchanged", "changed")
 
 
 def _value(m: MetricComparison, value: object) -> str:
@@ -67,11 +74,11 @@ def metric_cells(m: MetricComparison) -> MetricCells:
         change = f"{format_signed(lead.change)}{unit} ({format_relative(lead.relative, lead.change)})"
         ci = f"{format_range(lead.ci_low, lead.ci_high)}{unit}" if lead.ci_low is not None else "–"
         base, cand = _value(m, lead.baseline), _value(m, lead.candidate)
-        if m.kind == "samples" and m.baseline and m.candidate:
-            base += f" (n={m.baseline.n})"
-            cand += f" (n={m.candidate.n})"
+    sizes = ("", "")
+    if m.kind == "samples" and m.baseline and m.candidate:
+        sizes = (f" (n={m.baseline.n})", f" (n={m.candidate.n})")
     p_adj = format_p(lead.p_adjusted) if lead.p_adjusted is not None else ("no test" if m.kind == "gauge" else "–")
-    return MetricCells(name, lead.name, base, cand, change, ci, p_adj, format_p(lead.q), m.verdict, m.reason)
+    return MetricCells(name, lead.name, base, cand, change, ci, p_adj, format_p(lead.q), m.verdict, m.reason, *sizes)
 
 
 def escape(text: str) -> str:
@@ -111,8 +118,9 @@ def render(comparison: Comparison, *, show_all: bool = False) -> str:
     lines.append("|" + "---|" * len(header))
     for m in rows:
         x = metric_cells(m)
-        verdict = x.verdict if x.verdict in ("regressed", "improved", "unchanged", "changed") else f"{x.verdict}: {x.reason}"
-        cells = (x.metric, x.component, x.baseline, x.candidate, x.change, x.ci, x.p_adjusted, x.q, verdict)
+        verdict = x.verdict if x.judged else f"{x.verdict}: {x.reason}"
+        cells = (x.metric, x.component, x.baseline + x.sizes, x.candidate + x.candidate_size, x.change, x.ci,
+                 x.p_adjusted, x.q, verdict)
         lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
     hidden = len(c.metrics) - len(rows)
     lines.append("")
@@ -122,6 +130,6 @@ def render(comparison: Comparison, *, show_all: bool = False) -> str:
         for f in info.failures:
             lines.append(f"- probe failed on the {side_name}: {escape(f'{f.layer}.{f.probe} [{f.target}]: {f.error}')}"
                          + (f" ({f.runs} of {f.of_runs} runs)" if f.of_runs > 1 else ""))
-    lines.append(f"Holm–Bonferroni over {c.tests} tests at α = {c.alpha:g} (family-wise); "
+    lines.append(f"Holm–Bonferroni over {c.tests} tested metrics at α = {c.alpha:g} (family-wise); "
                  f"q = Benjamini–Hochberg; intervals are {CI_LABEL}s.")
     return "\n".join(lines) + "\n"

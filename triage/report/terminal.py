@@ -46,8 +46,11 @@ def render(comparison: Comparison, options: TerminalOptions = TerminalOptions())
     from rich.table import Table
     from rich.text import Text
 
+    import shutil
+
     c = comparison
-    console = Console(record=True, width=options.width or 140, no_color=not options.color,
+    width = options.width or max(100, shutil.get_terminal_size((140, 24)).columns)
+    console = Console(record=True, width=width, no_color=not options.color,
                       force_terminal=options.color, color_system="standard" if options.color else None,
                       file=io.StringIO(), highlight=False)
 
@@ -80,24 +83,49 @@ def render(comparison: Comparison, options: TerminalOptions = TerminalOptions())
         console.print(Panel(Group(*parts), title="suspects", title_align="left", border_style="red"))
 
     rows = [m for m in c.sorted_metrics() if options.show_all or m.verdict not in HIDDEN_BY_DEFAULT]
+    cells = [metric_cells(m) for m in rows]
     if rows:
+        # Narrow terminals lose the q-values first, then the interval (JSON and Markdown keep all).
+        show_q, show_ci = width >= 150, width >= 120
+        fixed = {"comp.": 8, "adj. p": 9, "q": 9 if show_q else 0, "verdict": 13}
+        columns = 4 + (1 if show_ci else 0) + 2 + (1 if show_q else 0)
+        # rich cannot shrink unbreakable numbers below their length and then crops the last
+        # column, so the wrapping columns get explicit shares of what the fixed ones leave.
+        spare = max(40, width - 2 * columns - sum(fixed.values()))
+        natural = {"metric": max(len(x.metric) for x in cells),
+                   "values": max(len(f"{x.baseline} → {x.candidate}") for x in cells),
+                   "change": max(len(x.change) for x in cells),
+                   "ci": max(len(x.ci) for x in cells) if show_ci else 0}
+        # Long fact values may wrap; metric ids should not.
+        caps = {"metric": 48, "values": 26, "change": 20, "ci": 22}
+        natural = {k: min(caps[k], max(6, v)) if k != "ci" or show_ci else 0 for k, v in natural.items()}
+        total = sum(natural.values())
+        w = dict(natural) if total <= spare else {k: max(6, int(v * spare / total)) for k, v in natural.items()}
         table = Table(title="metrics (most severe first)", title_justify="left", box=box.SIMPLE_HEAD)
-        id_width = min(48, max(len(m.id) for m in rows))
-        for col, kw in (("metric", {"overflow": "fold", "min_width": id_width}), ("comp.", {}), ("baseline", {"justify": "right"}),
-                        ("candidate", {"justify": "right"}), ("change", {"justify": "right"}),
-                        (CI_LABEL, {"justify": "right"}), ("adj. p", {"justify": "right"}), ("q", {"justify": "right"}),
-                        ("verdict", {"overflow": "fold", "min_width": 9})):
-            table.add_column(col, **kw)
-        for m in rows:
-            x = metric_cells(m)
+        table.add_column("metric", overflow="fold", width=w["metric"])
+        table.add_column("comp.", no_wrap=True, width=fixed["comp."])
+        table.add_column("baseline → candidate", justify="right", overflow="fold", width=w["values"])
+        table.add_column("change", justify="right", overflow="fold", width=w["change"])
+        if show_ci:
+            table.add_column(CI_LABEL, justify="right", overflow="fold", width=w["ci"])
+        table.add_column("adj. p", justify="right", no_wrap=True, width=fixed["adj. p"])
+        if show_q:
+            table.add_column("q", justify="right", no_wrap=True, width=fixed["q"])
+        table.add_column("verdict", no_wrap=True, width=fixed["verdict"])
+        for x in cells:
             style = STATUS_STYLE.get(x.verdict, "")
-            verdict = Text(x.verdict, style=style)
-            if x.verdict not in ("regressed", "improved", "unchanged", "changed"):
-                verdict.append(f": {x.reason}", style="")
-            table.add_row(Text(x.metric), x.component, Text(x.baseline), Text(x.candidate),
-                          Text(x.change, style=style if x.verdict in ("regressed", "improved") else ""),
-                          Text(x.ci), x.p_adjusted, x.q, verdict)
+            row = [Text(x.metric), x.component, Text(f"{x.baseline} → {x.candidate}"),
+                   Text(x.change, style=style if x.verdict in ("regressed", "improved") else "")]
+            row += [Text(x.ci)] if show_ci else []
+            row += [x.p_adjusted] + ([x.q] if show_q else []) + [Text(x.verdict, style=style)]
+            table.add_row(*row)
         console.print(table)
+        for x in cells:
+            if not x.judged:
+                line = Text("  ")
+                line.append(x.verdict, style=STATUS_STYLE.get(x.verdict, ""))
+                line.append(f" {x.metric}: {x.reason}")
+                console.print(line)
     hidden = len(c.metrics) - len(rows)
     footer = []
     if hidden:
@@ -106,7 +134,7 @@ def render(comparison: Comparison, options: TerminalOptions = TerminalOptions())
         for f in info.failures:
             runs = f" ({f.runs} of {f.of_runs} runs)" if f.of_runs > 1 else ""
             footer.append(f"[magenta]probe failed on the {side_name}:[/] {escape(f'{f.layer}.{f.probe} [{f.target}]: {f.error}')}{runs}")
-    footer.append(f"[dim]Holm–Bonferroni over {c.tests} tests at α = {c.alpha:g} (family-wise); q = Benjamini–Hochberg; "
+    footer.append(f"[dim]Holm–Bonferroni over {c.tests} tested metrics at α = {c.alpha:g} (family-wise); q = Benjamini–Hochberg; "
                   f"a regression must also pass its practical floors.[/]")
     for line in footer:
         console.print(line)

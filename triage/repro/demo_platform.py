@@ -69,6 +69,7 @@ def _serve(conn, profile: str, backends: tuple[str, ...], seed: int) -> None:
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = 256  # http.server's 5 overflows under the kernel probe's connects: 1 s SYN retries
 
         with Server(("127.0.0.1", 0), App) as app:
             import threading

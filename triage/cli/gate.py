@@ -1,0 +1,69 @@
+"""`triage gate`: the CI step. Probe now, judge against a stored baseline, exit with the verdict."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from .env import current_environment
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gate")(gate)
+
+
+def gate(
+    baseline: str = typer.Option(..., "--baseline", help="Stored label to judge against, e.g. 4.3.18."),
+    store: str = typer.Option(None, "--store", "-s", help="Baseline store (default $TRIAGE_STORE, else ./baselines)."),
+    config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
+    budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML: per-metric floors by glob."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics."),
+    label: str = typer.Option("candidate", "--label", "-l", help="Label of this run (e.g. 4.3.19)."),
+    layers: str = typer.Option(None, "--layers", help="Layers to probe (default: those the baseline has)."),
+    samples: int = typer.Option(None, "--samples", "-n", min=1, help="Samples per latency probe (overrides config)."),
+    deadline: float = typer.Option(600.0, "--deadline", min=0.1, help="Seconds the probe run may take."),
+    junit: str = typer.Option(None, "--junit", help="Also write JUnit XML here (one testcase per metric)."),
+    report: str = typer.Option(None, "--report", help="Write the Markdown report here (default triage-report.md)."),
+    save_as: str = typer.Option(None, "--save-as", help="Store this run under LABEL when the gate passes."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the verdict line."),
+) -> int:
+    """Gate an upgrade in CI: probe this platform, compare with the baseline, exit 0/3/4.
+
+    Writes the Markdown report and appends it to $GITHUB_STEP_SUMMARY when set.
+    Example: triage gate --baseline 4.3.18 --label 4.3.19 --junit junit.xml --save-as 4.3.19
+    """
+    import shlex
+
+    from triage.config import load_config
+    from triage.fileio import atomic_write_text
+    from triage.gate import run_gate
+    from triage.reporting import render_report
+    from triage.runner import RunOptions, parse_layers
+
+    from .progress import progress_for
+
+    env = current_environment(quiet=quiet)
+    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
+    result = run_gate(load_config(config), baseline, options, store=store, budget_path=budget, alpha=alpha,
+                      save_as=save_as, layers_given=layers is not None, progress=progress_for(env))
+    c = result.comparison
+    flags = "".join(f" {k} {shlex.quote(v)}" for k, v in (("--store", store), ("--config", config), ("--budget", budget))
+                    if v)
+    commands = (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}{flags}",)
+    markdown = render_report(c, "markdown", commands=commands)
+    report_path = report or "triage-report.md"
+    atomic_write_text(report_path, markdown)
+    if junit:
+        atomic_write_text(junit, render_report(c, "junit"))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+    roots = [s.layer for s in c.suspects if s.role == "root"]
+    line = f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}"
+    env.out(line)
+    if not quiet:
+        env.err(f"triage: report {report_path}" + (f", junit {junit}" if junit else "")
+                + (f"; saved run {result.saved.run_id} as {result.saved.label}" if result.saved else ""))
+    return int(c.exit_status)

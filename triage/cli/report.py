@@ -1,0 +1,44 @@
+"""`triage report`: a Markdown, JSON or JUnit triage report from a comparison."""
+
+from __future__ import annotations
+
+import typer
+
+from .env import current_environment
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    first: str = typer.Argument(..., help="A comparison JSON (`triage compare --format json`), or the baseline "
+                                "(snapshot file or stored label) when CANDIDATE is given."),
+    candidate: str = typer.Argument(None, help="Candidate snapshot file or stored label."),
+    fmt: str = typer.Option("markdown", "--format", "-f", help="markdown (GitHub-flavoured), json or junit (XML)."),
+    out: str = typer.Option(None, "--out", "-o", help="Write the report here (atomically) instead of stdout."),
+    charts: bool = typer.Option(True, "--charts/--no-charts", help="Mermaid latency charts for root-suspect metrics."),
+    show_all: bool = typer.Option(False, "--all", "-a", help="List unchanged metrics too."),
+    budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML (per-metric floors), when comparing here."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate, when comparing here."),
+    store: str = typer.Option(None, "--store", "-s", help="Baseline store for labels (default $TRIAGE_STORE, else ./baselines)."),
+) -> int:
+    """Write a triage report for an incident doc, a PR comment or CI.
+
+    Exit code follows the verdict: 0 ok, 3 regression, 4 inconclusive, 2 bad input.
+    Examples: triage report 4.3.18 4.3.19 -o triage-report.md;
+    triage compare a.json b.json --format json > cmp.json && triage report cmp.json --format junit -o junit.xml
+    """
+    from triage.fileio import atomic_write_text
+    from triage.reporting import comparison_for_report, render_report, reproduce_commands
+
+    comparison = comparison_for_report(first, candidate, store=store, budget_path=budget, alpha=alpha)
+    text = render_report(comparison, fmt, charts=charts, show_all=show_all,
+                         commands=reproduce_commands(comparison, store=store, budget=budget))
+    env = current_environment()
+    if out:
+        atomic_write_text(out, text)
+        env.err(f"triage: wrote {out} (verdict {comparison.verdict})")
+    else:
+        env.out(text)
+    return int(comparison.exit_status)

@@ -1,0 +1,43 @@
+"""`triage gate`: probe the platform now, judge it against a stored baseline, and (when it
+passes) keep the run. The CI entry point: the verdict is the exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .compare import DEFAULT_ALPHA, Comparison, compare_snapshots
+from .budget import load_budget
+from .config import Config
+from .model import Snapshot
+from .runner import Progress, RunOptions, run_probes
+from .store import SnapshotStore, StoredRun, check_label, resolve_store_path
+
+
+@dataclass(frozen=True)
+class GateResult:
+    comparison: Comparison
+    snapshot: Snapshot
+    saved: StoredRun | None
+
+
+def run_gate(config: Config, baseline_label: str, options: RunOptions, *, store: str | None = None,
+             budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, save_as: str | None = None,
+             layers_given: bool = False, progress: Progress | None = None) -> GateResult:
+    """Everything that can be refused (label, budget, save-as name) is checked before probing."""
+    snapshots = SnapshotStore(resolve_store_path(store))
+    baseline = snapshots.load_label(baseline_label)
+    budget = load_budget(budget_path)
+    if save_as:
+        check_label(save_as)
+    if not layers_given:
+        # Probe what the baseline knows about: a layer it never measured can only be "absent".
+        seen = {r.layer for snap in baseline for r in snap.results if r.status == "ok"}
+        options = replace(options, layers=tuple(layer for layer in options.layers if layer in seen) or options.layers)
+    snapshot = run_probes(config, options, progress)
+    comparison = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
+                                   candidate_spec=f"{snapshot.label} (now)", budget=budget, alpha=alpha,
+                                   sources=("label", "file"))
+    saved = None
+    if save_as and comparison.verdict == "ok":
+        saved = snapshots.save_snapshot(save_as, snapshot)
+    return GateResult(comparison, snapshot, saved)

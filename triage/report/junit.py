@@ -1,0 +1,49 @@
+"""JUnit XML of a comparison: one testcase per metric, a failure per regression, so CI
+systems (GitHub, GitLab, Jenkins) list regressions natively."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from triage.compare import CI_LABEL, Comparison
+
+from .markdown_table import metric_cells
+
+# Verdicts that fail the test case; the ones that merely could not be judged are skipped.
+FAILING = ("regressed",)
+ERRORING = ("failed",)
+SKIPPED = ("inconclusive", "absent")
+
+
+def render(comparison: Comparison) -> str:
+    c = comparison
+    suite = ET.Element("testsuite", name=f"triage {c.baseline.title} -> {c.candidate.title}")
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("verdict", c.verdict), ("alpha", f"{c.alpha:g}"),
+                        ("root_suspects", ",".join(s.layer for s in c.suspects if s.role == "root"))):
+        ET.SubElement(props, "property", name=name, value=value)
+    for m in c.sorted_metrics():
+        counts["tests"] += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{m.layer}.{m.probe}", name=f"{m.target}.{m.metric}")
+        x = metric_cells(m)
+        detail = f"{m.id}: {x.baseline} -> {x.candidate}"
+        if m.kind != "fact":
+            detail += f"; change {x.change} ({CI_LABEL} {x.ci}); adj. p {x.p_adjusted}"
+        if m.verdict in FAILING:
+            counts["failures"] += 1
+            failure = ET.SubElement(case, "failure", message=f"{m.layer} regressed: {m.describe()}", type="regression")
+            failure.text = detail
+        elif m.verdict in ERRORING:
+            counts["errors"] += 1
+            ET.SubElement(case, "error", message=m.reason or "probe failed", type="probe-failure")
+        elif m.verdict in SKIPPED:
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=f"{m.verdict}: {m.reason}")
+        else:
+            ET.SubElement(case, "system-out").text = detail
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+

@@ -1,0 +1,195 @@
+"""The Markdown triage report: fit for an incident doc or a pull-request comment.
+
+GitHub-flavoured Markdown: a verdict line, the layer table, suspects with their evidence and
+the dependency reasoning, a small Mermaid chart per root-suspect latency metric, the metric
+table, changed facts per layer, probe failures, the environment and the commands to
+reproduce. Every piece of text that came from a probe, a config or a snapshot is escaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from triage import __version__
+from triage.attribution import DEPENDENCIES
+from triage.compare import CI_LABEL, Comparison, MetricComparison, format_number, short_value
+
+from .markdown_table import escape, metric_cells
+
+_STATUS_MARK = {"regressed": "🔴", "failed": "⚠️", "inconclusive": "❔", "improved": "🟢", "ok": "✅", "absent": "–"}
+_HIDDEN = ("unchanged", "ignored")
+MAX_CHARTS = 6
+
+
+@dataclass(frozen=True)
+class MarkdownOptions:
+    charts: bool = True
+    show_all: bool = False
+    commands: tuple[str, ...] = ()  # how to reproduce; the caller knows what it ran
+    title: str | None = None
+
+
+def _code(text: str) -> str:
+    """Inline code that survives any backticks inside it."""
+    text = text.replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
+def _layers(c: Comparison) -> list[str]:
+    lines = ["## Layers", "", "| layer | status | depends on | notes |", "|---|---|---|---|"]
+    for layer, status in c.layers.items():
+        deps = ", ".join(DEPENDENCIES.get(layer, ())) or "–"
+        lines.append(f"| {escape(layer)} | {_STATUS_MARK.get(status, '')} {status} | {deps} | "
+                     f"{escape(c.layer_notes.get(layer, ''))} |")
+    return lines + [""]
+
+
+def _suspects(c: Comparison) -> list[str]:
+    if not c.suspects:
+        return []
+    lines = ["## Suspects", ""]
+    for s in c.suspects:
+        role = "root suspect" if s.role == "root" else "downstream"
+        lines += [f"### {escape(s.layer)}: {role}", "", escape(s.because), ""]
+        deps = DEPENDENCIES.get(s.layer, ())
+        if deps:
+            states = ", ".join(f"{d} {c.layers.get(d, 'absent')}" for d in deps)
+            lines += [f"Depends on: {escape(states)}.", ""]
+        for e in s.evidence:
+            lines.append(f"- **{e.kind}** {escape(e.text)}")
+        lines.append("")
+    return lines
+
+
+def _chart(m: MetricComparison, c: Comparison) -> list[str]:
+    """A bar per quantile and side: where the distribution moved, at a glance."""
+    b, k = m.baseline, m.candidate
+    if b is None or k is None or b.p50 is None or k.p50 is None:
+        return []
+    labels, values = [], []
+    for q in ("p50", "p95", "p99"):
+        for name, side in ((c.baseline.title, b), (c.candidate.title, k)):
+            value = getattr(side, q)
+            if value is not None:
+                labels.append(f"{q} {name}")
+                values.append(value)
+    # Mermaid strings cannot hold quotes or brackets: keep labels to safe characters.
+    safe = ['"' + "".join(ch for ch in label if ch.isalnum() or ch in " ._-:") + '"' for label in labels]
+    unit = m.unit or ""
+    title = "".join(ch for ch in f"{m.id} ({unit})" if ch.isalnum() or ch in " ._-:()@/")
+    return ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{', '.join(safe)}]",
+            f'    y-axis "{unit or "value"}"', f"    bar [{', '.join(format_number(v).replace(',', '') for v in values)}]",
+            "```", ""]
+
+
+def _charts(c: Comparison) -> list[str]:
+    roots = {s.layer for s in c.suspects if s.role == "root"}
+    picks = [m for m in c.sorted_metrics()
+             if m.layer in roots and m.verdict == "regressed" and m.kind == "samples"][:MAX_CHARTS]
+    if not picks:
+        return []
+    lines = ["## Root-suspect latency", ""]
+    for m in picks:
+        lines += _chart(m, c)
+    return lines
+
+
+def _quantiles(m: MetricComparison, side) -> str:
+    if side is None:
+        return "absent"
+    if m.kind == "samples" and side.p50 is not None:
+        return " / ".join(format_number(getattr(side, q)) for q in ("p50", "p95", "p99")) + f" (n={side.n})"
+    return ""
+
+
+def _metrics(c: Comparison, show_all: bool) -> list[str]:
+    rows = [m for m in c.sorted_metrics() if m.kind != "fact" and (show_all or m.verdict not in _HIDDEN)]
+    header = ("metric", "unit", f"{c.baseline.title} p50 / p95 / p99", f"{c.candidate.title} p50 / p95 / p99",
+              "judged", "change", CI_LABEL, "adj. p", "verdict")
+    lines = ["## Metrics", "", "| " + " | ".join(escape(h) for h in header) + " |", "|" + "---|" * len(header)]
+    for m in rows:
+        x = metric_cells(m)
+        base = _quantiles(m, m.baseline) or x.baseline
+        cand = _quantiles(m, m.candidate) or x.candidate
+        verdict = x.verdict if x.judged else f"{x.verdict}: {x.reason}"
+        cells = (x.metric, m.unit or "", base, cand, x.component, x.change, x.ci, x.p_adjusted, verdict)
+        lines.append("| " + " | ".join(escape(str(v)) for v in cells) + " |")
+    hidden = sum(1 for m in c.metrics if m.kind != "fact") - len(rows)
+    lines.append("")
+    if hidden:
+        lines += [f"{hidden} unchanged metrics not shown.", ""]
+    lines += [f"Holm–Bonferroni over {c.tests} tested metrics at family-wise α = {c.alpha:g}; "
+              "a regression must also pass the practical floors.", ""]
+    return lines
+
+
+def _facts(c: Comparison) -> list[str]:
+    changed = [m for m in c.sorted_metrics() if m.kind == "fact" and m.verdict in ("changed", "regressed")]
+    if not changed:
+        return []
+    lines = ["## Changed facts", ""]
+    for layer in c.layers:
+        mine = [m for m in changed if m.layer == layer]
+        if not mine:
+            continue
+        lines += [f"### {escape(layer)}", "", f"| fact | {escape(c.baseline.title)} | {escape(c.candidate.title)} |",
+                  "|---|---|---|"]
+        for m in mine:
+            b = short_value(m.baseline.value) if m.baseline else "absent"
+            k = short_value(m.candidate.value) if m.candidate else "absent"
+            lines.append(f"| {escape(m.id)} | {escape(b)} | {escape(k)} |")
+        lines.append("")
+    return lines
+
+
+def _failures(c: Comparison) -> list[str]:
+    rows = [(name, f) for name, info in (("baseline", c.baseline), ("candidate", c.candidate)) for f in info.failures]
+    if not rows:
+        return []
+    lines = ["## Probe failures", "", "| side | probe | target | runs | error |", "|---|---|---|---|---|"]
+    for name, f in rows:
+        lines.append(f"| {name} | {escape(f.layer + '.' + f.probe)} | {escape(f.target)} | {f.runs}/{f.of_runs} | "
+                     f"{escape(f.error)} |")
+    return lines + [""]
+
+
+def _environment(c: Comparison) -> list[str]:
+    lines = ["## Environment", "", f"| | {escape(c.baseline.title)} | {escape(c.candidate.title)} |", "|---|---|---|"]
+    for field, getter in (("source", lambda i: f"{i.source} {i.spec}"), ("hosts", lambda i: ", ".join(i.hosts)),
+                          ("runs", lambda i: str(i.runs)), ("taken at", lambda i: ", ".join(i.taken_at))):
+        lines.append(f"| {field} | {escape(getter(c.baseline))} | {escape(getter(c.candidate))} |")
+    lines += ["", f"Report by triage {__version__}" + (f"; budget {escape(c.budget)}" if c.budget else "") + ".", ""]
+    return lines
+
+
+def _reproduce(commands: tuple[str, ...]) -> list[str]:
+    if not commands:
+        return []
+    # A fenced block is inert Markdown; only a fence inside could break out of it.
+    body = [cmd.replace("```", "'''") for cmd in commands]
+    return ["## Reproduce", "", "```bash", *body, "```", ""]
+
+
+def render(comparison: Comparison, options: MarkdownOptions = MarkdownOptions()) -> str:
+    c = comparison
+    title = options.title or f"triage: {c.baseline.title} → {c.candidate.title}"
+    roots = [s.layer for s in c.suspects if s.role == "root"]
+    downstream = [s.layer for s in c.suspects if s.role == "downstream"]
+    summary = f"**Verdict: {c.verdict}**"
+    if roots:
+        summary += f": root suspect {', '.join(roots)}"
+        if downstream:
+            summary += f"; downstream {', '.join(downstream)}"
+    # With suspects named the summary says it all; otherwise the reason says why (ok, inconclusive).
+    lines = [f"# {escape(title)}", "", f"{summary}." if roots else f"{summary}: {escape(c.reason)}", ""]
+    lines += _layers(c)
+    lines += _suspects(c)
+    if options.charts:
+        lines += _charts(c)
+    lines += _metrics(c, options.show_all)
+    lines += _facts(c)
+    lines += _failures(c)
+    lines += _environment(c)
+    lines += _reproduce(options.commands)
+    return "\n".join(lines).rstrip() + "\n"

@@ -18,7 +18,9 @@ The policy (numbers in triage/stats.py, floors in triage/budget.py):
   component gets the adjusted p of its metric's Holm step computed from its own p, so a
   component regresses when that is <= alpha, its change passes both floors the worse way
   and its 95% interval excludes zero (the size shown never contradicts the verdict).
-- Fewer than 8 samples (or trials) on a side: inconclusive, never regressed. A metric on
+- Fewer than 8 samples on a side: inconclusive, never regressed (a rank test's normal
+  approximation cannot judge fewer); proportions need trials on both sides, nothing more,
+  since Fisher's test is exact at any size. A metric on
   one side only: absent (failed when the other side's probe errored). A probe that errored
   with no successful run on that side makes its layer failed: never ok by omission.
 
@@ -834,9 +836,12 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
             samples_rows.append(row)
             samples_data.append((a.values, b.values))
         elif ref.kind == "proportion":
-            if a.trials < MIN_SAMPLES or b.trials < MIN_SAMPLES:
+            # Fisher's test is exact at any number of trials (few trials just cannot reach
+            # significance), so no minimum beyond having trials: a host counter's rate over
+            # 3 datagrams is judged "unchanged", not a reason to call the run inconclusive.
+            if a.trials == 0 or b.trials == 0:
                 row.verdict = "inconclusive"
-                row.reason = f"too few trials ({a.trials} vs {b.trials}; {MIN_SAMPLES} a side needed)"
+                row.reason = f"no trials on the {'baseline' if a.trials == 0 else 'candidate'} side"
                 continue
             _judge_proportion(row, a, b)
         elif ref.kind == "gauge" and a.counter and b.counter:

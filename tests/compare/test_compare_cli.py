@@ -134,6 +134,7 @@ def test_too_few_samples_is_inconclusive(run_triage, fixture_path):
     rows = {m["id"]: m for m in res.json()["metrics"]}
     assert rows["dns.resolve.quay-db.latency"]["verdict"] == "inconclusive"
     assert "too few samples (200 vs 5" in rows["dns.resolve.quay-db.latency"]["reason"]
+    assert rows["dns.resolve.quay-db.timeouts"]["verdict"] == "unchanged"  # 0/200 vs 0/5: exact test, no minimum
 
 
 def test_table_view_without_colour(run_triage, fixture_path):

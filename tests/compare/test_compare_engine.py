@@ -345,3 +345,16 @@ def test_counters_pool_events_and_windows_across_runs():
     comp = m.lead_component
     assert (comp.baseline, comp.candidate, comp.change) == (3, 30, pytest.approx(57.0))
     assert m.verdict == "regressed"
+
+
+def test_proportions_need_trials_not_a_minimum_count():
+    """Fisher's test is exact at any size: a host counter's rate over a handful of datagrams is
+    judged (and cannot reach significance), it does not make the comparison inconclusive."""
+    key = ("kernel", "counters", "local")
+    thin = one(key, Measurement.proportion("udp_in_error_rate", 0, 2), Measurement.proportion("udp_in_error_rate", 1, 3))
+    m = row(thin, "kernel.counters.local.udp_in_error_rate")
+    assert m.verdict == "unchanged" and thin.verdict == "ok" and m.p > 0.5
+    extreme = one(key, Measurement.proportion("errors", 0, 200), Measurement.proportion("errors", 5, 5))
+    assert row(extreme, "kernel.counters.local.errors").verdict == "regressed"  # 5 of 5 failed: exact p ~ 4e-10
+    empty = one(key, Measurement.proportion("errors", 0, 200), Measurement.proportion("errors", 0, 0))
+    assert row(empty, "kernel.counters.local.errors").verdict == "inconclusive" and empty.verdict == "inconclusive"

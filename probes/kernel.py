@@ -20,12 +20,12 @@ from triage.model import Measurement
 LOOPBACK = "loopback"
 
 # (section.field in /proc/net/snmp or /proc/net/netstat, metric name). Deltas over the window.
+# Only counters of trouble in the kernel's own path: resets and failed connection attempts
+# (OutRsts, EstabResets, AttemptFails) follow what applications do, so a rise there is a
+# symptom of a layer above and would wrongly make the kernel a root suspect.
 COUNTERS = (
     ("Tcp.RetransSegs", "tcp_retrans_segs"),
     ("Tcp.InErrs", "tcp_in_errs"),
-    ("Tcp.OutRsts", "tcp_out_rsts"),
-    ("Tcp.AttemptFails", "tcp_attempt_fails"),
-    ("Tcp.EstabResets", "tcp_estab_resets"),
     ("Udp.InErrors", "udp_in_errors"),
     ("Udp.RcvbufErrors", "udp_rcvbuf_errors"),
     ("Udp.SndbufErrors", "udp_sndbuf_errors"),
@@ -161,7 +161,8 @@ def _read_counters(ctx: ProbeContext) -> dict[str, int]:
     return counters
 
 
-def counter_measurements(before: dict[str, int], after: dict[str, int], ctx: ProbeContext) -> Iterator[Measurement]:
+def counter_measurements(before: dict[str, int], after: dict[str, int], window_s: float,
+                         ctx: ProbeContext) -> Iterator[Measurement]:
     """Deltas of the curated counters; rates where the kernel also counts the denominator."""
     def delta(key: str) -> int | None:
         if key in before and key in after:
@@ -174,7 +175,7 @@ def counter_measurements(before: dict[str, int], after: dict[str, int], ctx: Pro
         if d is None:
             missing.append(key)
             continue
-        yield Measurement.gauge(metric, d)
+        yield Measurement.counter(metric, d, window_s)
     for events_key, trials_key, metric in RATES:
         events, trials = delta(events_key), delta(trials_key)
         if events is not None and trials is not None and trials > 0:
@@ -182,11 +183,11 @@ def counter_measurements(before: dict[str, int], after: dict[str, int], ctx: Pro
     for key in ("softnet_dropped", "softnet_time_squeeze"):
         d = delta(key)
         if d is not None:
-            yield Measurement.gauge(key, d)
+            yield Measurement.counter(key, d, window_s)
     for name in CONNTRACK_STATS:
         d = delta(f"conntrack.{name}")
         if d is not None:
-            yield Measurement.gauge(f"conntrack_{name}", d)
+            yield Measurement.counter(f"conntrack_{name}", d, window_s)
     if missing:
         ctx.note(f"counters not on this kernel: {', '.join(missing)}")
 
@@ -216,10 +217,10 @@ def _conntrack_fill(ctx: ProbeContext) -> Iterator[Measurement]:
 def counters(target: None, ctx: ProbeContext) -> Iterator[Measurement | None]:
     """Network counters read at the start and the end of the run: what the run window saw."""
     _linux_only()
-    before = _read_counters(ctx)
+    before, opened = _read_counters(ctx), time.monotonic()
     yield None  # the other probes run here
     after = _read_counters(ctx)
-    yield from counter_measurements(before, after, ctx)
+    yield from counter_measurements(before, after, time.monotonic() - opened, ctx)
     yield from _conntrack_fill(ctx)
 
 
@@ -235,14 +236,15 @@ def nic(interface: str, ctx: ProbeContext) -> Iterator[Measurement | None]:
     """Per-interface errors and drops over the run window, and its MTU."""
     import psutil
 
-    before = psutil.net_io_counters(pernic=True).get(interface)
+    before, opened = psutil.net_io_counters(pernic=True).get(interface), time.monotonic()
     yield None
     after = psutil.net_io_counters(pernic=True).get(interface)
+    window_s = time.monotonic() - opened
     if before is None or after is None:
         ctx.note(f"interface {interface} disappeared during the run")
         return
     for field in ("errin", "errout", "dropin", "dropout"):
-        yield Measurement.gauge(field, max(0, getattr(after, field) - getattr(before, field)))
+        yield Measurement.counter(field, max(0, getattr(after, field) - getattr(before, field)), window_s)
     stats = psutil.net_if_stats().get(interface)
     if stats is not None:
         yield Measurement.fact("mtu", stats.mtu)

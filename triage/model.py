@@ -102,6 +102,13 @@ class Measurement:
         return cls(metric=metric, kind="gauge", unit=unit, better=better, value=value)
 
     @classmethod
+    def counter(cls, metric: str, events: int, window_s: float) -> "Measurement":
+        """Events counted over a window (retransmits, drops): a gauge that compare judges as a
+        Poisson count, scaled by the window, instead of by floors alone."""
+        return cls(metric=metric, kind="gauge", unit="count", better="lower", value=int(events),
+                   extra={"counter": True, "window_s": round(float(window_s), 6)})
+
+    @classmethod
     def fact(cls, metric: str, value: Any) -> "Measurement":
         return cls(metric=metric, kind="fact", better="equal", value=value)
 

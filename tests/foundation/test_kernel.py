@@ -65,6 +65,8 @@ def test_counter_window_reports_deltas_and_rates(proc_capture):
     c.proc_root = after
     got = {m.metric: m for m in gen}
     assert got["tcp_retrans_segs"].value == 50
+    assert got["tcp_retrans_segs"].extra["counter"] is True and got["tcp_retrans_segs"].extra["window_s"] >= 0
+    assert "tcp_out_rsts" not in got  # resets follow applications: a symptom, not kernel trouble
     assert got["tcp_syn_retrans"].value == 30
     assert got["tcp_listen_overflows"].value == 30
     assert got["udp_rcvbuf_errors"].value == 16

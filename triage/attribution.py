@@ -24,6 +24,10 @@ DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
 }
 
 MAX_EVIDENCE_METRICS = 5
+# A cluster of 100 nodes changes 400 per-node facts in one upgrade; the suspect's evidence
+# names the first few (aggregates like kernel_versions before per-node ones) and counts the
+# rest, which the report's changed-facts table lists in full.
+MAX_EVIDENCE_FACTS = 8
 
 
 def below(layer: str) -> tuple[str, ...]:
@@ -104,7 +108,12 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[Any]) -> tuple[Suspec
                 tail = (f"nothing below it regressed, but {_join(unknown)} could not be judged "
                         f"({'; '.join(f'{u} {layers[u]}' for u in unknown)}) → root suspect, not ruled out below")
         evidence = [Evidence(m.id, "regressed", m.describe()) for m in rows[:MAX_EVIDENCE_METRICS]]
-        evidence += [Evidence(m.id, "changed", m.describe()) for m in changed]
+        changed.sort(key=lambda m: ("[" in m.metric, m.id))
+        evidence += [Evidence(m.id, "changed", m.describe()) for m in changed[:MAX_EVIDENCE_FACTS]]
+        if len(changed) > MAX_EVIDENCE_FACTS:
+            rest = len(changed) - MAX_EVIDENCE_FACTS
+            evidence.append(Evidence(f"{layer}.*", "changed", f"and {rest} more changed fact{'s' if rest > 1 else ''} "
+                                     f"in {layer}"))
         suspects.append(Suspect(layer, role, f"{head}; {tail}", tuple(evidence), culprits))
     suspects.sort(key=lambda s: (s.role != "root", LAYERS.index(s.layer) if s.layer in LAYERS else len(LAYERS)))
     return tuple(suspects)

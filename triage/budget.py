@@ -157,25 +157,9 @@ def _absolute(r: Any, value: Any, path: str) -> float:
 
 
 def parse_budget(text: str, source: str) -> Budget:
-    import yaml
+    from .yamlfile import read_yaml
 
-    from .config import _line_map, _Reader  # the config file's line-aware YAML reader
-
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputFileError(source, f"not valid YAML: {problem}", line=mark.line + 1 if mark else None) from None
-    lines: dict[str, int] = {}
-    if node is not None:
-        _line_map(node, "", lines)
-    r = _Reader(source, lines)
+    data, r = read_yaml(text, source)
     top = r.mapping(data, "", ("relative", "absolute", "rules"))
     relative = DEFAULT_RELATIVE
     if "relative" in top:
@@ -203,7 +187,7 @@ def parse_budget(text: str, source: str) -> Budget:
             raise r.fail(f"{path}.match", f"expected a glob like dns.*.*.latency, got {match!r}")
         if len(d) == 1:
             raise r.fail(path, "rule sets nothing: add relative, absolute, regress_on_change or ignore")
-        kw: dict[str, Any] = {"match": match, "line": lines.get(path)}
+        kw: dict[str, Any] = {"match": match, "line": r.lines.get(path)}
         if "relative" in d:
             kw["relative"] = _relative(r, d["relative"], f"{path}.relative")
             kw["sets_relative"] = True

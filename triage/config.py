@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .errors import InputFileError
+from .yamlfile import YamlReader, read_yaml, show
 
 DEFAULT_CONFIG_NAME = "triage.yaml"
 DEFAULT_SAMPLES = 100
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
 _KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\S+)")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
@@ -129,104 +129,6 @@ class Config:
 # --- loading -------------------------------------------------------------------------------
 
 
-class _Fail(Exception):
-    def __init__(self, path: str, expected: str):
-        self.path = path
-        self.expected = expected
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 50 else text[:47] + "..."
-
-
-class _Reader:
-    """Walks the loaded YAML with the node tree beside it, so every error has a line."""
-
-    def __init__(self, source: str, lines: dict[str, int]):
-        self.source = source
-        self.lines = lines
-
-    def fail(self, path: str, expected: str) -> InputFileError:
-        line = self._line(path)
-        return InputFileError(self.source, expected, line=line, field=path or "(top level)")
-
-    def _line(self, path: str) -> int | None:
-        while True:
-            if path in self.lines:
-                return self.lines[path]
-            if not path:
-                return None
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-
-    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(path, f"expected a mapping, got {_show(value)}")
-        for key in value:
-            if key not in allowed:
-                sub = f"{path}.{key}" if path else str(key)
-                raise self.fail(sub, f"unknown key, expected one of: {', '.join(allowed)}")
-        return value
-
-    def integer(self, value: Any, path: str, lo: int, hi: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise self.fail(path, f"expected an integer {lo}-{hi}, got {_show(value)}")
-        return value
-
-    def number(self, value: Any, path: str, lo: float, hi: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise self.fail(path, f"expected a number {lo:g}-{hi:g}, got {_show(value)}")
-        return float(value)
-
-    def string(self, value: Any, path: str) -> str:
-        if not isinstance(value, str) or not value:
-            raise self.fail(path, f"expected a non-empty string, got {_show(value)}")
-        return self.expand(value, path)
-
-    def boolean(self, value: Any, path: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(path, f"expected true or false, got {_show(value)}")
-        return value
-
-    def strings(self, value: Any, path: str, check: Callable[[str, str], str] | None = None) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.fail(path, f"expected a list of strings, got {_show(value)}")
-        out = []
-        for i, item in enumerate(value):
-            s = self.string(item, f"{path}[{i}]")
-            out.append(check(s, f"{path}[{i}]") if check else s)
-        return tuple(out)
-
-    def expand(self, value: str, path: str) -> str:
-        def sub(m: re.Match) -> str:
-            if m[1] not in os.environ:
-                raise self.fail(path, f"environment variable {m[1]} is not set (referenced as ${{{m[1]}}})")
-            return os.environ[m[1]]
-
-        return _ENV_REF.sub(sub, value)
-
-
-def _line_map(node: Any, path: str, out: dict[str, int]) -> None:
-    import yaml
-
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            sub = f"{path}.{key}" if path else str(key)
-            out[sub] = key_node.start_mark.line + 1
-            _line_map(value_node, sub, out)
-            out[sub] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, f"{path}[{i}]", out)
-
-
 def split_resolver(spec: str) -> tuple[str | None, str]:
     """``NAME=IP[:port]`` -> (NAME, address); anything else -> (None, spec).
 
@@ -236,10 +138,10 @@ def split_resolver(spec: str) -> tuple[str | None, str]:
     return (name, address) if sep else (None, spec)
 
 
-def _check_resolver(value: str, path: str, r: _Reader) -> str:
+def _check_resolver(value: str, path: str, r: YamlReader) -> str:
     import ipaddress
 
-    expected = f"expected 'system', IP[:port], [IPv6]:port or NAME=IP[:port], got {_show(value)}"
+    expected = f"expected 'system', IP[:port], [IPv6]:port or NAME=IP[:port], got {show(value)}"
     name, address = split_resolver(value)
     if name is not None and not _NAME.match(name):
         raise r.fail(path, expected)
@@ -261,7 +163,7 @@ def _check_resolver(value: str, path: str, r: _Reader) -> str:
     return value
 
 
-def _target(r: _Reader, raw: Any, path: str) -> Target:
+def _target(r: YamlReader, raw: Any, path: str) -> Target:
     d = r.mapping(raw, path, ("name", "url", "host", "port", "dsn", "queries", "method", "expect_status",
                               "headers", "verify", "timeout", "samples", "fanout",
                               "large_table_rows"))
@@ -269,13 +171,13 @@ def _target(r: _Reader, raw: Any, path: str) -> Target:
         raise r.fail(f"{path}.name", "required: every target needs a name")
     name = r.string(d["name"], f"{path}.name")
     if not _NAME.match(name):
-        raise r.fail(f"{path}.name", f"expected letters, digits and . _ : @ / -, got {_show(name)}")
+        raise r.fail(f"{path}.name", f"expected letters, digits and . _ : @ / -, got {show(name)}")
     kw: dict[str, Any] = {"name": name}
     if "url" in d:
         url = r.string(d["url"], f"{path}.url")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise r.fail(f"{path}.url", f"expected an http:// or https:// URL with a host, got {_show(mask_secrets(url))}")
+            raise r.fail(f"{path}.url", f"expected an http:// or https:// URL with a host, got {show(mask_secrets(url))}")
         try:
             parts.port
         except ValueError:
@@ -292,7 +194,7 @@ def _target(r: _Reader, raw: Any, path: str) -> Target:
     if "queries" in d:
         qs = d["queries"]
         if not isinstance(qs, list):
-            raise r.fail(f"{path}.queries", f"expected a list of {{name, sql}}, got {_show(qs)}")
+            raise r.fail(f"{path}.queries", f"expected a list of {{name, sql}}, got {show(qs)}")
         queries = []
         for i, q in enumerate(qs):
             qd = r.mapping(q, f"{path}.queries[{i}]", ("name", "sql"))
@@ -305,7 +207,7 @@ def _target(r: _Reader, raw: Any, path: str) -> Target:
     if "method" in d:
         method = r.string(d["method"], f"{path}.method").upper()
         if method not in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
-            raise r.fail(f"{path}.method", f"expected an HTTP method, got {_show(method)}")
+            raise r.fail(f"{path}.method", f"expected an HTTP method, got {show(method)}")
         kw["method"] = method
     if "expect_status" in d:
         raw_codes = d["expect_status"]
@@ -314,7 +216,7 @@ def _target(r: _Reader, raw: Any, path: str) -> Target:
     if "headers" in d:
         hd = d["headers"]
         if not isinstance(hd, dict):
-            raise r.fail(f"{path}.headers", f"expected a mapping of header: value, got {_show(hd)}")
+            raise r.fail(f"{path}.headers", f"expected a mapping of header: value, got {show(hd)}")
         kw["headers"] = {str(k): r.string(v, f"{path}.headers.{k}") for k, v in hd.items()}
     if "verify" in d:
         v = d["verify"]
@@ -331,24 +233,7 @@ def _target(r: _Reader, raw: Any, path: str) -> Target:
 
 
 def parse_config(text: str, source: str) -> Config:
-    import yaml
-
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputFileError(source, f"not valid YAML: {problem}", line=line) from None
-    lines: dict[str, int] = {}
-    if node is not None:
-        _line_map(node, "", lines)
-    r = _Reader(source, lines)
+    data, r = read_yaml(text, source)
     top = r.mapping(data, "", ("samples", "probe_timeout", "targets", "dns", "kubernetes"))
     kw: dict[str, Any] = {"source": source}
     if "samples" in top:
@@ -357,7 +242,7 @@ def parse_config(text: str, source: str) -> Config:
         kw["probe_timeout_s"] = r.number(top["probe_timeout"], "probe_timeout", 0.1, 86400)
     raw_targets = top.get("targets") or []
     if not isinstance(raw_targets, list):
-        raise r.fail("targets", f"expected a list of targets, got {_show(raw_targets)}")
+        raise r.fail("targets", f"expected a list of targets, got {show(raw_targets)}")
     targets = tuple(_target(r, t, f"targets[{i}]") for i, t in enumerate(raw_targets))
     seen: set[str] = set()
     for i, t in enumerate(targets):
@@ -376,7 +261,7 @@ def parse_config(text: str, source: str) -> Config:
         if "qtypes" in d:
             def qtype(v: str, p: str) -> str:
                 if v.upper() not in ("A", "AAAA"):
-                    raise r.fail(p, f"expected A or AAAA, got {_show(v)}")
+                    raise r.fail(p, f"expected A or AAAA, got {show(v)}")
                 return v.upper()
             dkw["qtypes"] = r.strings(d["qtypes"], "dns.qtypes", qtype)
         if "cache_miss" in d:

@@ -63,14 +63,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"triage: error: {exc}", file=sys.stderr)
         status = int(exc.exit_status)
-    except KeyboardInterrupt:
-        print("triage: interrupted; nothing was written", file=sys.stderr)
+    except (KeyboardInterrupt, typer.Abort):
         status = int(ExitStatus.INTERRUPTED)
-    except typer.Abort:  # typer._click.exceptions has no Abort in typer 0.29
-        print("triage: interrupted; nothing was written", file=sys.stderr)
-        status = int(ExitStatus.INTERRUPTED)
-    except typer._click.exceptions.ClickException as exc:  # usage errors: exit 2
+    except _CLICK_EXCEPTION as exc:  # usage errors: exit 2
         exc.show()
         status = exc.exit_code
     status = int(status or 0)
+    if status == ExitStatus.INTERRUPTED:
+        # Typer turns Ctrl-C into a silent Exit(130): say what it left behind (every write is atomic).
+        print("triage: interrupted; nothing was written", file=sys.stderr)
     sys.exit(status)

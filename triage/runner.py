@@ -213,7 +213,18 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
                     tool_version=__version__, results=tuple(results), extra=dict(options.extra))
 
 
-def summarise_errors(snapshot: Snapshot) -> list[str]:
-    """One line per probe that did not finish ok, for stderr."""
-    return [f"{r.layer}.{r.probe} [{r.target}]: {r.status}: {r.error}"
-            for r in snapshot.results if r.status != "ok"]
+def summarise_problems(snapshot: Snapshot) -> list[str]:
+    """For stderr: one line per probe error, one line per layer's skips (grouped by reason)."""
+    lines = [f"probe {r.layer}.{r.probe} [{r.target}]: error: {r.error}" for r in snapshot.results if r.status == "error"]
+    skipped: dict[tuple[str, str], list[str]] = {}
+    for r in snapshot.results:
+        if r.status == "skipped":
+            skipped.setdefault((r.layer, r.error or "skipped"), []).append(r.probe)
+    for (layer, reason), names in skipped.items():
+        lines.append(f"skipped {layer} ({', '.join(dict.fromkeys(names))}): {reason}")
+    return lines
+
+
+def status_counts(snapshot: Snapshot) -> str:
+    counts = {s: sum(1 for r in snapshot.results if r.status == s) for s in ("ok", "error", "skipped")}
+    return f"{len(snapshot.results)} results: {counts['ok']} ok, {counts['error']} errors, {counts['skipped']} skipped"

@@ -32,7 +32,7 @@ def probe(
     from triage.errors import BadInput
     from triage.labels import check_auto_label, resolve_label
     from triage.fileio import atomic_write_text
-    from triage.runner import RunOptions, parse_layers, run_probes, summarise_errors
+    from triage.runner import RunOptions, parse_layers, run_probes, status_counts, summarise_problems
 
     from .progress import progress_for
 
@@ -53,8 +53,7 @@ def probe(
 
         env.out(render_table(snapshot, color=env.color))
     if not quiet:
-        problems = summarise_errors(snapshot)
-        for line in problems:
-            env.err(f"triage: probe {line}")
+        for line in summarise_problems(snapshot):
+            env.err(f"triage: {line}")
         if out:
-            env.err(f"triage: wrote {out} ({len(snapshot.results)} results, {len(problems)} not ok)")
+            env.err(f"triage: wrote {out} ({status_counts(snapshot)})")

@@ -2,7 +2,7 @@
 
 Layout: ``<store>/<label>/<run-id>.json`` where run-id is ``<taken_at>-<host>`` made
 filesystem-safe. A label keeps several runs; compare pools them. Writes are atomic and
-serialised by an exclusive lock on ``<store>/.triage.lock``. Only the store's own files are
+serialised by an exclusive lock on the store directory. Only the store's own files are
 ever committed, even when the store sits inside a larger repository.
 """
 
@@ -21,7 +21,6 @@ from .model import Snapshot
 
 DEFAULT_STORE = "baselines"
 STORE_ENV = "TRIAGE_STORE"
-LOCK_NAME = ".triage.lock"
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -127,18 +126,18 @@ class SnapshotStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """Serialise writers. The lock is taken on the store directory itself, so no lock file
+        lingers as an untracked file when the store sits inside someone's repository."""
         os.makedirs(self.root, exist_ok=True)
-        lock_path = os.path.join(self.root, LOCK_NAME)
-        with open(lock_path, "a") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                # Another save is in flight; wait for it rather than interleave commits.
-                fcntl.flock(fh, fcntl.LOCK_EX)
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another save in flight: wait for it, never interleave
             try:
                 yield
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _repo(self, create: bool):
         import git
@@ -150,7 +149,7 @@ class SnapshotStore:
                 return None
         repo = git.Repo.init(self.root)
         with open(os.path.join(self.root, ".gitignore"), "w") as fh:
-            fh.write(f"{LOCK_NAME}\n.triage-*.tmp\n")
+            fh.write(".triage-*.tmp\n")
         return repo
 
     def _commit(self, paths: list[str], message: str) -> None:

@@ -120,3 +120,12 @@ def test_concurrent_saves_lose_nothing(tmp_path):
     assert len(SnapshotStore(root).runs("c")) == 13
     assert len(list(git.Repo(root).iter_commits())) == 13
     assert subprocess.run(["git", "-C", root, "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+
+
+def test_store_inside_a_repo_leaves_no_untracked_files(tmp_path):
+    outer = git.Repo.init(tmp_path / "project")
+    store = SnapshotStore(str(tmp_path / "project" / "baselines"))
+    store.save("a", write_snapshot(tmp_path / "s.json"))
+    store.save("a", write_snapshot(tmp_path / "s.json"))
+    assert outer.untracked_files == []
+    assert not outer.is_dirty()

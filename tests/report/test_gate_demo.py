@@ -42,7 +42,7 @@ def test_gate_fails_on_slow_dns_with_junit_failure_and_summary(tmp_path):
     assert "### dns: root suspect" in report
     assert summary.read_text().startswith(report.rstrip("\n"))
     # A failing gate never stores its run.
-    assert sorted(os.listdir(tmp_path / "S")) == [".git", ".gitignore", ".triage.lock", "healthy"]
+    assert sorted(os.listdir(tmp_path / "S")) == [".git", ".gitignore", "healthy"]
 
 
 def test_gate_refuses_unknown_baseline_before_probing(tmp_path):
@@ -71,5 +71,5 @@ def test_demo_names_dns_root_and_app_downstream(tmp_path):
     assert "root suspect: dns (as expected)" in out.stdout
     report = (tmp_path / "r.md").read_text()
     assert "**Verdict: regressed**: root suspect dns; downstream app." in report
-    assert sorted(os.listdir(tmp_path / "S")) == [".git", ".gitignore", ".triage.lock", "4.3.18", "4.3.19"]
+    assert sorted(os.listdir(tmp_path / "S")) == [".git", ".gitignore", "4.3.18", "4.3.19"]
     assert len(os.listdir(tmp_path / "S" / "4.3.19")) == 2

@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .compare import Comparison, compare_sides
+from .compare import Comparison
 from .config import Config, DnsConfig, Target
-from .runner import Progress, RunOptions, run_probes
-from .store import SnapshotStore
+from .interleave import Platform, ab_compare
+from .runner import Progress, RunOptions
 from .repro.demo_platform import BACKENDS, DemoPlatform, PlatformAddress
 
 HEALTHY = ("4.3.18", "healthy")
@@ -58,17 +58,10 @@ def run_demo(store: str | None = None, *, rounds: int = ROUNDS, samples: int = S
     """Start both platforms, probe them interleaved, store every run, compare the labels."""
     started = time.monotonic()
     store_root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
-    snapshots = SnapshotStore(store_root)
     phase("starting platforms 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")
     with DemoPlatform(*HEALTHY, seed=18) as healthy, DemoPlatform(*DEGRADED, seed=19) as degraded:
         platforms = (healthy, degraded)
-        for r in range(rounds):
-            order = platforms if r % 2 == 0 else platforms[::-1]
-            for p in order:
-                phase(f"round {r + 1}/{rounds}: probing {p.label} (kernel, dns, app)")
-                snapshot = run_probes(platform_config(p, samples), RunOptions(layers=LAYERS, label=p.label),
-                                      progress(p.label) if progress else None)
-                snapshots.save_snapshot(p.label, snapshot)
-    phase("comparing 4.3.18 → 4.3.19")
-    comparison = compare_sides(HEALTHY[0], DEGRADED[0], store=store_root)
+        comparison = ab_compare(Platform(healthy.label, platform_config(healthy, samples)),
+                                Platform(degraded.label, platform_config(degraded, samples)),
+                                RunOptions(layers=LAYERS), rounds, store=store_root, progress=progress, phase=phase)
     return DemoResult(comparison, store_root, platforms, time.monotonic() - started)

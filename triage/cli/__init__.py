@@ -17,7 +17,7 @@ from triage import __version__
 from triage.errors import ExitStatus, TriageError
 
 # Each module defines `register(app)`; listed explicitly so `--help` imports only these.
-COMMAND_MODULES = ("probe", "baseline", "compare", "report", "gate", "repro", "demo")
+COMMAND_MODULES = ("probe", "baseline", "compare", "ab", "report", "gate", "repro", "demo")
 
 app = typer.Typer(
     name="triage",

@@ -30,12 +30,23 @@ def compare(
     samples), 2 bad input. Example: triage compare 4.3.18 4.3.19 --budget budgets.yaml
     """
     from triage.compare import compare_sides
+
+    check_format(fmt)
+    env = current_environment()
+    result = compare_sides(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
+    render_comparison(env, result, fmt, show_all=show_all)
+    return int(result.exit_status)
+
+
+def check_format(fmt: str) -> None:
     from triage.errors import BadInput
 
     if fmt not in FORMATS:
         raise BadInput(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    env = current_environment()
-    result = compare_sides(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
+
+
+def render_comparison(env, result, fmt: str, *, show_all: bool) -> None:
+    """Hand a Comparison to the renderer of ``fmt`` (shared with `triage ab`)."""
     if fmt == "json":
         from triage.report.json_out import render as render_json
 
@@ -48,4 +59,3 @@ def compare(
         from triage.report.terminal import TerminalOptions, render as render_terminal
 
         env.out(render_terminal(result, TerminalOptions(color=env.color, show_all=show_all)))
-    return int(result.exit_status)

@@ -1,0 +1,58 @@
+"""Probe two live platforms interleaved (A B, B A, A B, …) and store every run.
+
+Drift on the probing machine (a noisy neighbour, a cache warming, a CPU throttling) then
+hits both sides alike instead of masquerading as a regression of whichever ran second.
+Alternating the order each round also cancels "always second" effects. Compare pools the
+stored runs of each label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from .compare import DEFAULT_ALPHA, Comparison, compare_sides
+from .config import Config
+from .errors import BadInput
+from .runner import Progress, RunOptions, run_probes
+from .store import SnapshotStore, StoredRun, check_label
+
+
+@dataclass(frozen=True)
+class Platform:
+    label: str
+    config: Config
+
+
+def round_order(platforms: Sequence[Platform], round_index: int) -> Sequence[Platform]:
+    return platforms if round_index % 2 == 0 else list(reversed(platforms))
+
+
+def probe_interleaved(platforms: Sequence[Platform], options: RunOptions, rounds: int, store: SnapshotStore, *,
+                      progress: Callable[[str], Progress] | None = None,
+                      phase: Callable[[str], None] = lambda text: None) -> list[StoredRun]:
+    """``rounds`` runs of every platform, alternating order; each run stored under its label."""
+    if len({p.label for p in platforms}) != len(platforms):
+        raise BadInput("interleaved platforms need distinct labels")
+    for p in platforms:
+        check_label(p.label)
+    saved = []
+    for r in range(rounds):
+        for p in round_order(platforms, r):
+            phase(f"round {r + 1}/{rounds}: probing {p.label} ({', '.join(options.layers)})")
+            snapshot = run_probes(p.config, replace(options, label=p.label), progress(p.label) if progress else None)
+            saved.append(store.save_snapshot(p.label, snapshot))
+    return saved
+
+
+def ab_compare(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int, *, store: str,
+               budget_path: str | None = None, alpha: float = DEFAULT_ALPHA,
+               progress: Callable[[str], Progress] | None = None,
+               phase: Callable[[str], None] = lambda text: None) -> Comparison:
+    """The engine of `triage ab`: probe both interleaved, then judge candidate against baseline."""
+    from .budget import load_budget
+
+    load_budget(budget_path)  # refuse a bad budget before spending minutes probing
+    probe_interleaved((baseline, candidate), options, rounds, SnapshotStore(store), progress=progress, phase=phase)
+    phase(f"comparing {baseline.label} → {candidate.label}")
+    return compare_sides(baseline.label, candidate.label, store=store, budget_path=budget_path, alpha=alpha)

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from probes.dns import (LookupCost, ResolvConf, apply_resolver_environment, parse_resolv_conf,
-                        queries_per_lookup, read_resolv_conf)
+from probes.dns import read_resolv_conf
+from triage.resolvconf import (LookupCost, ResolvConf, apply_resolver_environment, parse_resolv_conf,
+                               queries_per_lookup)
 
 from dns_helpers import fixture_root, make_ctx
 

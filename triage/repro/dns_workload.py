@@ -125,27 +125,13 @@ class ResolvConf:
 
     @classmethod
     def parse(cls, text: str) -> "ResolvConf":
-        """glibc's reading of resolv.conf, for the keys that change what a lookup costs."""
-        servers, search, ndots, timeout, attempts = [], (), 1, 5, 2
-        for line in text.splitlines():
-            parts = line.split("#", 1)[0].split(";", 1)[0].split()
-            if not parts:
-                continue
-            if parts[0] == "nameserver" and len(parts) > 1 and len(servers) < 3:
-                servers.append((parts[1].split("%")[0], 53))
-            elif parts[0] in ("search", "domain"):
-                search = tuple(p.rstrip(".") for p in parts[1:7])
-            elif parts[0] == "options":
-                for opt in parts[1:]:
-                    key, _, value = opt.partition(":")
-                    if value.isdigit():
-                        if key == "ndots":
-                            ndots = min(int(value), 15)
-                        elif key == "timeout":
-                            timeout = max(1, min(int(value), 30))
-                        elif key == "attempts":
-                            attempts = max(1, min(int(value), 5))
-        return cls(tuple(servers) or (("127.0.0.1", 53),), search, ndots, timeout, attempts)
+        """glibc's reading of resolv.conf (triage.resolvconf), for the keys that change what a lookup costs."""
+        from triage.resolvconf import parse_resolv_conf
+
+        conf = parse_resolv_conf(text)
+        servers = tuple((ns.split("%", 1)[0], 53) for ns in conf.nameservers)
+        return cls(servers or (("127.0.0.1", 53),), tuple(d.rstrip(".") for d in conf.search), conf.ndots,
+                   max(1, conf.timeout), max(1, conf.attempts))
 
     @classmethod
     def for_profile(cls, profile: FaultProfile, nameserver: tuple[str, int]) -> "ResolvConf":

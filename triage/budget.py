@@ -27,7 +27,6 @@ import fnmatch
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from .errors import InputFileError
 
 DEFAULT_RELATIVE = 0.10
 RATE_UNIT = "rate"  # the pseudo-unit of proportions (events/trials): a rate difference
@@ -203,13 +202,6 @@ def parse_budget(text: str, source: str) -> Budget:
 def load_budget(path: str | None) -> Budget:
     if path is None:
         return DEFAULT_BUDGET
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise InputFileError(path, "no such budget file") from None
-    except IsADirectoryError:
-        raise InputFileError(path, "is a directory, expected a budget YAML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot read budget file: {exc}") from None
-    return parse_budget(text, path)
+    from .fileio import read_input
+
+    return parse_budget(read_input(path, "budget YAML"), path)

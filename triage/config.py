@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .errors import InputFileError
 from .yamlfile import YamlReader, read_yaml, show
 
 DEFAULT_CONFIG_NAME = "triage.yaml"
@@ -294,14 +293,9 @@ def load_config(path: str | None = None) -> Config:
         if not os.path.exists(DEFAULT_CONFIG_NAME):
             return Config()
         path = DEFAULT_CONFIG_NAME
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise InputFileError(path, "no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot read config: {exc}") from None
-    return parse_config(text, path)
+    from .fileio import read_input
+
+    return parse_config(read_input(path, "config"), path)
 
 
 def with_kubernetes(config: Config, kubeconfig: str | None = None, context: str | None = None) -> Config:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from .errors import BadInput
+from .errors import BadInput, InputFileError
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -27,3 +27,17 @@ def atomic_write_text(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def read_input(path: str, what: str) -> str:
+    """The text of an input file, or InputFileError naming it: ``what`` says what was
+    expected there ("config", "snapshot JSON", ...)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise InputFileError(path, f"no such {what} file") from None
+    except IsADirectoryError:
+        raise InputFileError(path, f"is a directory, expected a {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"cannot read {what} file: {exc}") from None

@@ -264,16 +264,9 @@ class Snapshot:
 
     @classmethod
     def load(cls, path: str) -> "Snapshot":
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            raise InputFileError(path, "no such file") from None
-        except IsADirectoryError:
-            raise InputFileError(path, "is a directory, expected a snapshot JSON file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputFileError(path, f"cannot read: {exc}") from None
-        return cls.from_json(text, path)
+        from .fileio import read_input
+
+        return cls.from_json(read_input(path, "snapshot JSON"), path)
 
 
 def metric_key(result: ProbeResult, measurement: Measurement) -> tuple[str, str, str, str]:

@@ -14,15 +14,12 @@ REPORT_FORMATS = ("markdown", "json", "junit")
 
 def load_comparison(path: str) -> Comparison:
     """A comparison saved with `triage compare --format json`."""
+    from .fileio import read_input
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise InputFileError(path, "no such file") from None
+        data = json.loads(read_input(path, "comparison JSON"))
     except json.JSONDecodeError as exc:
         raise InputFileError(path, f"not valid JSON ({exc.msg}, line {exc.lineno}); truncated or not a comparison") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot read: {exc}") from None
     return Comparison.from_dict(data, path)
 
 

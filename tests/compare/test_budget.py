@@ -76,7 +76,7 @@ def test_bad_budgets_name_file_line_and_field(text, where, expected):
 
 
 def test_missing_budget_file(tmp_path):
-    with pytest.raises(InputFileError, match="no such budget file"):
+    with pytest.raises(InputFileError, match="no such budget YAML file"):
         load_budget(str(tmp_path / "nope.yaml"))
     assert load_budget(None) is DEFAULT_BUDGET
 

@@ -73,7 +73,7 @@ def test_truncated_snapshot_exits_2_naming_the_file(run_triage, fixture_path):
 def test_missing_file_exits_2(run_triage, fixture_path, tmp_path):
     res = run_triage("compare", fixture_path("baseline-4.3.18.json"), str(tmp_path / "nope.json"))
     assert res.code == 2
-    assert "nope.json" in res.stderr and "no such file" in res.stderr
+    assert "nope.json: no such snapshot JSON file" in res.stderr
 
 
 def _store_with(tmp_path, fixture_path, runs: dict[str, list[str]]) -> str:

@@ -38,6 +38,16 @@ NAME = "db.quay.svc"
 LOCAL_ADDRESS = "127.0.0.10"
 
 
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 def free_port() -> int:
     """A port free for UDP and TCP on 127.0.0.1 right now."""
     for _ in range(50):
@@ -82,12 +92,7 @@ def foreground_process(argv: list[str], port: int) -> Iterator[tuple[str, int]]:
         wait_until_answering("127.0.0.1", port)
         yield "127.0.0.1", port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextmanager
@@ -142,12 +147,7 @@ def repro_serve(profile: str) -> Iterator[tuple[str, int]]:
         wait_until_answering(host, port)
         yield host, port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 # --- measurements ---------------------------------------------------------------------------

@@ -38,7 +38,6 @@ NAME = "db.quay.svc"
 LOCAL_ADDRESS = "127.0.0.10"
 
 
-
 def stop(proc: subprocess.Popen) -> None:
     """SIGTERM, then SIGKILL if it has not gone within 10 s."""
     proc.terminate()
@@ -47,6 +46,7 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
 
 def free_port() -> int:
     """A port free for UDP and TCP on 127.0.0.1 right now."""

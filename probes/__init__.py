@@ -57,7 +57,6 @@ class ProbeContext:
     samples: int
     deadline: float  # time.monotonic() by which the probe must return
     proc_root: str = "/proc"
-    sys_root: str = "/sys"
     etc_root: str = "/etc"  # resolv.conf and friends (TRIAGE_RESOLV_CONF overrides the file)
     notes: list[str] = field(default_factory=list)
 

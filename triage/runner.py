@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, Sequence
 
 import probes as probe_registry
@@ -46,8 +46,6 @@ class RunOptions:
     deadline_s: float = DEFAULT_DEADLINE_S
     samples: int | None = None  # overrides config.samples
     proc_root: str = "/proc"
-    sys_root: str = "/sys"
-    extra: dict = field(default_factory=dict)  # top-level snapshot fields (e.g. platform info)
 
 
 def parse_layers(text: str | None) -> tuple[str, ...]:
@@ -100,7 +98,6 @@ class _Call:
         self.target_name = target_name
         self.target = target
         self.ctx = ctx
-        self.started = 0.0
         self.elapsed = 0.0
         self.generator: types.GeneratorType | None = None
         self.failure: ProbeResult | None = None
@@ -114,49 +111,43 @@ class _Call:
                            mask_secrets(error) if error else None, self.elapsed, ms, tuple(self.ctx.notes))
 
 
-def _run_call(call: _Call, timeout_s: float) -> ProbeResult:
+def _outcome(call: _Call, step: Callable[[], Iterable[Measurement]], timeout_s: float) -> ProbeResult:
+    """Run one step of a probe under a timeout; what it raised becomes the result's status."""
     started = time.perf_counter()
     try:
-        value = _call_with_timeout(lambda: list(call.spec.fn(call.target, call.ctx)), timeout_s)
-        call.elapsed = time.perf_counter() - started
-        return call.result("ok", value)  # type: ignore[arg-type]
+        measurements, status, error = _call_with_timeout(step, timeout_s), "ok", None
     except ProbeSkipped as exc:
-        call.elapsed = time.perf_counter() - started
-        return call.result("skipped", error=str(exc) or "skipped")
+        measurements, status, error = (), "skipped", str(exc) or "skipped"
     except Exception as exc:  # a broken probe never sinks the run
-        call.elapsed = time.perf_counter() - started
-        return call.result("error", error=_reason(exc))
+        measurements, status, error = (), "error", _reason(exc)
+    call.elapsed += time.perf_counter() - started
+    return call.result(status, measurements, error)  # type: ignore[arg-type]
+
+
+def _run_call(call: _Call, timeout_s: float) -> ProbeResult:
+    return _outcome(call, lambda: list(call.spec.fn(call.target, call.ctx)), timeout_s)
 
 
 def _open_window(call: _Call, timeout_s: float) -> None:
-    started = time.perf_counter()
-    try:
+    """Run a window probe up to its first ``yield``; keep the generator, or its failure."""
+    def first_step() -> tuple[()]:
         gen = call.spec.fn(call.target, call.ctx)
-        _call_with_timeout(lambda: next(gen), timeout_s)
+        try:
+            next(gen)
+        except StopIteration:
+            raise RuntimeError("window probe finished before its window opened") from None
         call.generator = gen
-    except StopIteration:
-        call.failure = call.result("error", error="window probe finished before its window opened")
-    except ProbeSkipped as exc:
-        call.failure = call.result("skipped", error=str(exc) or "skipped")
-    except Exception as exc:
-        call.failure = call.result("error", error=_reason(exc))
-    call.elapsed += time.perf_counter() - started
+        return ()
+
+    opened = _outcome(call, first_step, timeout_s)
+    if opened.status != "ok":
+        call.failure = opened
 
 
 def _close_window(call: _Call, timeout_s: float) -> ProbeResult:
     if call.failure is not None:
         return call.failure
-    started = time.perf_counter()
-    try:
-        value = _call_with_timeout(lambda: list(call.generator), timeout_s)  # type: ignore[arg-type]
-        call.elapsed += time.perf_counter() - started
-        return call.result("ok", value)  # type: ignore[arg-type]
-    except ProbeSkipped as exc:
-        call.elapsed += time.perf_counter() - started
-        return call.result("skipped", error=str(exc) or "skipped")
-    except Exception as exc:
-        call.elapsed += time.perf_counter() - started
-        return call.result("error", error=_reason(exc))
+    return _outcome(call, lambda: list(call.generator), timeout_s)  # type: ignore[arg-type]
 
 
 def run_probes(config: Config, options: RunOptions, progress: Progress | None = None,
@@ -180,7 +171,7 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
             continue
         for target_name, target in targets:
             ctx = ProbeContext(config=config, samples=samples, deadline=run_deadline,
-                               proc_root=options.proc_root, sys_root=options.sys_root)
+                               proc_root=options.proc_root)
             calls.append(_Call(spec, target_name, target, ctx))
 
     progress.start(len(calls))
@@ -210,7 +201,7 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
 
     results.extend(by_call[id(c)] for c in calls)
     return Snapshot(label=options.label, taken_at=taken_at, host=socket.gethostname(),
-                    tool_version=__version__, results=tuple(results), extra=dict(options.extra))
+                    tool_version=__version__, results=tuple(results))
 
 
 def summarise_problems(snapshot: Snapshot) -> list[str]:

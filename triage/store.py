@@ -163,9 +163,12 @@ class SnapshotStore:
     def _commit_paths(repo, paths: list[str], message: str) -> None:
         """Commit exactly ``paths`` (additions or deletions), whatever else is staged."""
         rel = [os.path.relpath(p, repo.working_tree_dir) for p in paths]
-        existing = [r for r, p in zip(rel, paths) if os.path.exists(p)]
-        if existing:
-            repo.git.add("--", *existing)
+        present = [r for r, p in zip(rel, paths) if os.path.exists(p)]
+        gone = [r for r, p in zip(rel, paths) if not os.path.exists(p)]
+        if present:
+            repo.git.add("--", *present)
+        # Deleted paths go in only if git knew them (one ls-files call, not one per run).
+        to_commit = present + (repo.git.ls_files("--", *gone).splitlines() if gone else [])
         env = {}
         reader = repo.config_reader()
         # Use the user's identity when git has one; a bare CI box has none, so fall back.
@@ -173,11 +176,8 @@ class SnapshotStore:
             env.update(GIT_AUTHOR_NAME="triage", GIT_COMMITTER_NAME="triage")
         if not reader.get_value("user", "email", "") and "GIT_AUTHOR_EMAIL" not in os.environ:
             env.update(GIT_AUTHOR_EMAIL="triage@localhost", GIT_COMMITTER_EMAIL="triage@localhost")
-        tracked_or_new = [r for r in rel if os.path.exists(os.path.join(repo.working_tree_dir, r))
-                          or repo.git.ls_files("--", r)]
-        if tracked_or_new:
-            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *tracked_or_new, env=env)
-
+        if to_commit:
+            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *to_commit, env=env)
 
 def load_side(spec: str, store: SnapshotStore) -> list[Snapshot]:
     """A comparison side: a snapshot file path, else a stored label (all its runs)."""

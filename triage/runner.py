@@ -154,8 +154,13 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
                specs: Sequence[ProbeSpec] | None = None) -> Snapshot:
     """Run every registered probe of ``options.layers`` (or exactly ``specs``) and return the Snapshot.
 
-    KeyboardInterrupt propagates: the caller writes nothing, so no half-written file exists.
+    A label of ``auto`` becomes the platform version the kubernetes probes found (BadInput
+    when they cannot run or found none). KeyboardInterrupt propagates: the caller writes
+    nothing, so no half-written file exists.
     """
+    from .labels import check_auto_label, resolve_label
+
+    check_auto_label(options.label, options.layers)
     progress = progress or SilentProgress()
     run_deadline = time.monotonic() + options.deadline_s
     samples = options.samples or config.samples
@@ -200,8 +205,8 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
     progress.finish()
 
     results.extend(by_call[id(c)] for c in calls)
-    return Snapshot(label=options.label, taken_at=taken_at, host=socket.gethostname(),
-                    tool_version=__version__, results=tuple(results))
+    return resolve_label(Snapshot(label=options.label, taken_at=taken_at, host=socket.gethostname(),
+                                  tool_version=__version__, results=tuple(results)))
 
 
 def summarise_problems(snapshot: Snapshot) -> list[str]:

@@ -19,7 +19,7 @@ def gate(
     config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML: per-metric floors by glob."),
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics."),
-    label: str = typer.Option("candidate", "--label", "-l", help="Label of this run (e.g. 4.3.19)."),
+    label: str = typer.Option("candidate", "--label", "-l", help="Label of this run (e.g. 4.3.19; 'auto': the platform version the kubernetes probes find)."),
     layers: str = typer.Option(None, "--layers", help="Layers to probe (default: those the baseline has)."),
     samples: int = typer.Option(None, "--samples", "-n", min=1, help="Samples per latency probe (overrides config)."),
     deadline: float = typer.Option(600.0, "--deadline", min=0.1, help="Seconds the probe run may take."),

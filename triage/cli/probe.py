@@ -30,7 +30,6 @@ def probe(
     """
     from triage.config import load_config, with_kubernetes
     from triage.errors import BadInput
-    from triage.labels import check_auto_label, resolve_label
     from triage.fileio import atomic_write_text
     from triage.runner import RunOptions, parse_layers, run_probes, status_counts, summarise_problems
 
@@ -41,8 +40,7 @@ def probe(
     env = current_environment(quiet=quiet)
     cfg = with_kubernetes(load_config(config), kubeconfig, context)
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
-    check_auto_label(label, options.layers)
-    snapshot = resolve_label(run_probes(cfg, options, progress_for(env)))
+    snapshot = run_probes(cfg, options, progress_for(env))
     text = snapshot.to_json()
     if out:
         atomic_write_text(out, text)

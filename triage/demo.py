@@ -32,7 +32,6 @@ DNS_TIMEOUT_S = 0.5
 class DemoResult:
     comparison: Comparison
     store: str
-    platforms: tuple[PlatformAddress, ...]
     elapsed_s: float
 
     @property
@@ -60,8 +59,7 @@ def run_demo(store: str | None = None, *, rounds: int = ROUNDS, samples: int = S
     store_root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
     phase("starting platforms 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")
     with DemoPlatform(*HEALTHY, seed=18) as healthy, DemoPlatform(*DEGRADED, seed=19) as degraded:
-        platforms = (healthy, degraded)
         comparison = ab_compare(Platform(healthy.label, platform_config(healthy, samples)),
                                 Platform(degraded.label, platform_config(degraded, samples)),
                                 RunOptions(layers=LAYERS), rounds, store=store_root, progress=progress, phase=phase)
-    return DemoResult(comparison, store_root, platforms, time.monotonic() - started)
+    return DemoResult(comparison, store_root, time.monotonic() - started)

@@ -31,16 +31,14 @@ def comparison_for_report(first: str, second: str | None, *, store: str | None =
     return compare_sides(first, second, store=store, budget_path=budget_path, alpha=alpha)
 
 
-def reproduce_commands(c: Comparison, *, store: str | None = None, budget: str | None = None,
-                       config: str | None = None) -> tuple[str, ...]:
+def reproduce_commands(c: Comparison, *, store: str | None = None, budget: str | None = None) -> tuple[str, ...]:
     """The commands that re-run this triage: probe each labelled side again, then compare."""
     q = shlex.quote
     opts = (f" --store {q(store)}" if store else "") + (f" --budget {q(budget)}" if budget else "")
-    cfg = f" --config {q(config)}" if config else ""
     lines = []
     for info in (c.baseline, c.candidate):
         if info.source == "label":
-            lines.append(f"triage probe{cfg} --label {q(info.spec)} --out {q(info.spec)}.json && "
+            lines.append(f"triage probe --label {q(info.spec)} --out {q(info.spec)}.json && "
                          f"triage baseline save {q(info.spec)} {q(info.spec)}.json" + (f" --store {q(store)}" if store else ""))
     lines.append(f"triage compare {q(c.baseline.spec)} {q(c.candidate.spec)}{opts}")
     lines.append(f"triage report {q(c.baseline.spec)} {q(c.candidate.spec)}{opts} -o triage-report.md")

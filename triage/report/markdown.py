@@ -26,14 +26,6 @@ class MarkdownOptions:
     charts: bool = True
     show_all: bool = False
     commands: tuple[str, ...] = ()  # how to reproduce; the caller knows what it ran
-    title: str | None = None
-
-
-def _code(text: str) -> str:
-    """Inline code that survives any backticks inside it."""
-    text = text.replace("\n", " ")
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _layers(c: Comparison) -> list[str]:
@@ -173,7 +165,7 @@ def _reproduce(commands: tuple[str, ...]) -> list[str]:
 
 def render(comparison: Comparison, options: MarkdownOptions = MarkdownOptions()) -> str:
     c = comparison
-    title = options.title or f"triage: {c.baseline.title} → {c.candidate.title}"
+    title = f"triage: {c.baseline.title} → {c.candidate.title}"
     roots = [s.layer for s in c.suspects if s.role == "root"]
     downstream = [s.layer for s in c.suspects if s.role == "downstream"]
     summary = f"**Verdict: {c.verdict}**"

@@ -4,22 +4,18 @@ for 20% of requests is an error-proportion regression in app."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 from triage.model import Snapshot
 
 from .http_server import Answer, ControlledServer, always, every
+from tests.cli_runner import run_triage
 
 TOKEN = "Bearer cl1-t0ken-Kx81"
 
 
-def triage(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CI="true", TRIAGE_TEST_TOKEN=TOKEN)
-    return subprocess.run([sys.executable, "-m", "triage", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
-
+def triage(*args: str, cwd):
+    return run_triage(*args, cwd=cwd, env={"TRIAGE_TEST_TOKEN": TOKEN})
 
 def probe_once(tmp_path, server: ControlledServer, label: str) -> subprocess.CompletedProcess:
     (tmp_path / "triage.yaml").write_text(f"""

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from tests import cli_runner
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "fixtures", "compare"))
 
@@ -38,10 +38,8 @@ def fixture_path():
 def run_triage(tmp_path):
     """Run `python -m triage ARGS` in a fresh process, as a user or CI would."""
     def run(*args: str, env: dict[str, str] | None = None, cwd: str | None = None) -> CliResult:
-        full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TRIAGE_STORE", "TRIAGE_DEBUG")}
-        full_env.update(env or {})
-        proc = subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True,
-                              env=full_env, cwd=cwd or str(tmp_path), timeout=120)
+        proc = cli_runner.run_triage(*args, env=env, cwd=cwd or str(tmp_path),
+                                     drop=("NO_COLOR", "TRIAGE_STORE", "TRIAGE_DEBUG"))
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
     return run
 

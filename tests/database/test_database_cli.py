@@ -4,15 +4,14 @@ an unreachable database. The password must appear in no file and no output."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 
 from triage.model import Snapshot
 
 from . import pg_server
 from .pg_server import CRITICAL_QUERY, PASSWORD
+from tests.cli_runner import run_triage
 
 
 def write_config(path, dsn: str) -> str:
@@ -29,12 +28,8 @@ targets:
     return str(path)
 
 
-def triage(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["CI"] = "true"
-    return subprocess.run([sys.executable, "-m", "triage", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
-
+def triage(*args: str, cwd):
+    return run_triage(*args, cwd=cwd, drop=("PG",))
 
 def probe(tmp_path, config: str, label: str, out: str, *more: str) -> subprocess.CompletedProcess:
     done = triage("probe", "--config", config, "--layers", "database", "--label", label, "--out", out, *more,

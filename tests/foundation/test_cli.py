@@ -1,21 +1,16 @@
 """The real console entry point, run as a user would (a subprocess), checking exit codes."""
 
 import json
-import os
-import subprocess
-import sys
 
 import git
 import pytest
 
 from triage.cli import app
+from tests.cli_runner import run_triage
 
 
 def triage(*args, cwd=None, env=None):
-    full_env = {**os.environ, "CI": "true", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=120)
-
+    return run_triage(*args, cwd=cwd, env=env)
 
 def test_help_lists_the_commands():
     out = triage("--help")

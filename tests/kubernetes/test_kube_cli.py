@@ -4,22 +4,16 @@ against the local Kubernetes API server; then `triage compare` on the two platfo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from triage.kube_client import NO_KUBECONFIG
 
 from . import kube_states as ks
+from tests.cli_runner import run_triage
 
 
-def triage(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    full_env = {**base, "CI": "true", "HOME": str(cwd), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True, cwd=cwd,
-                          env=full_env, timeout=120)
-
+def triage(*args: str, cwd: Path, env: dict | None = None):
+    return run_triage(*args, cwd=cwd, env={"HOME": str(cwd), **(env or {})}, drop=("KUBECONFIG",))
 
 def write_config(directory: Path) -> Path:
     path = directory / "triage.yaml"

@@ -2,16 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 from triage.repro.dns_server import EmbeddedDnsServer
+from tests.cli_runner import run_triage
 
 
 def triage(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "CI": "true"}, timeout=300)
-
+    return run_triage(*args, cwd=cwd, timeout=300)
 
 def config(path, port):
     path.write_text(f"samples: 40\ndns:\n  resolvers: ['cluster-dns=127.0.0.1:{port}']\n  names: [db.quay.svc]\n"

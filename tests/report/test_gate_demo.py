@@ -1,19 +1,16 @@
 """`triage gate` against a real embedded DNS server, and `triage demo` end to end."""
 
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import git
 
 from triage.repro.dns_server import EmbeddedDnsServer
+from tests.cli_runner import run_triage
 
 
 def triage(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "CI": "true", **(env or {})}, timeout=300)
-
+    return run_triage(*args, cwd=cwd, env=env, timeout=300)
 
 def dns_config(path, port):
     path.write_text(f"samples: 60\ndns:\n  resolvers: ['cluster-dns=127.0.0.1:{port}']\n"

@@ -3,12 +3,11 @@
 import html
 import json
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 from markdown_it import MarkdownIt
+from tests.cli_runner import run_triage
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "compare")
 BASE = os.path.join(FIXTURES, "baseline-4.3.18.json")
@@ -17,9 +16,7 @@ HOSTILE = "a|b<script>alert(1)</script>`x`*y*"
 
 
 def triage(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "CI": "true"}, timeout=120)
-
+    return run_triage(*args, cwd=cwd)
 
 def tables(markdown: str):
     """Each GFM table as (header cells, [row cells]), from a real CommonMark+tables parser."""

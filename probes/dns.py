@@ -28,12 +28,12 @@ from typing import Any, Sequence
 
 from probes import ProbeSkipped, probe
 from triage.config import split_resolver
-from triage.resolvconf import GLIBC_MAXNS, ResolvConf, apply_resolver_environment, parse_resolv_conf, queries_per_lookup
+from triage.resolvconf import (DNS_PORT, GLIBC_MAXNS, ResolvConf, apply_resolver_environment, parse_resolv_conf,
+                               queries_per_lookup, show_hostport, split_hostport)
 from triage.model import Measurement
 
 SYSTEM = "system"
 RESOLV_CONF_ENV = "TRIAGE_RESOLV_CONF"  # points every resolv.conf read at another file (tests, captures)
-DNS_PORT = 53
 RESOLV_CONF_TARGET = "resolv.conf"
 
 # A series (one name, resolver and qtype) that has never been answered stops after this
@@ -104,20 +104,10 @@ def probe_names(config: Any) -> list[str]:
 
 def parse_resolver(spec: str) -> tuple[str, int]:
     """``IP``, ``IP:port``, ``[IPv6]:port`` or a bare IPv6 -> (ip, port)."""
-    if spec.startswith("["):
-        host, _, rest = spec[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif spec.count(":") == 1:
-        host, _, port = spec.partition(":")
-    else:
-        host, port = spec, ""
-    if not _is_ip(host) or (port and not (port.isdigit() and 1 <= int(port) <= 65535)):
-        raise ValueError(f"resolver {spec!r}: expected 'system' or IP[:port]")
-    return host, int(port) if port else DNS_PORT
-
-
-def show_resolver(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        return split_hostport(spec)
+    except ValueError:
+        raise ValueError(f"resolver {spec!r}: expected 'system' or IP[:port]") from None
 
 
 # --- wire path: the query loop -------------------------------------------------------------
@@ -128,7 +118,6 @@ class SeriesStats:
     """Everything one (name, resolver, qtype) series saw."""
 
     qtype: str
-    timeout_s: float
     latencies_ms: list[float] = field(default_factory=list)
     trials: int = 0
     answered: int = 0
@@ -252,15 +241,17 @@ class WireResolver:
                 return reply, t1
 
     def _tcp_exchange(self, wire: bytearray) -> tuple[bytes | None, int]:
-        """(reply, elapsed ns) over a fresh TCP connection; (None, 0) on timeout."""
+        """(reply, elapsed ns) over a fresh TCP connection; (None, 0) on timeout.
+        Timed from connect (a stub pays the handshake) to the last byte of the reply."""
         clock = time.perf_counter_ns
-        deadline = clock() + self._timeout_ns
-        t0 = clock()
+        framed = struct.pack("!H", len(wire)) + bytes(wire)
         with socket.socket(self.family, socket.SOCK_STREAM) as s:
             try:
                 s.settimeout(self.timeout_s)
+                t0 = clock()
+                deadline = t0 + self._timeout_ns
                 s.connect(self.addr)
-                s.sendall(struct.pack("!H", len(wire)) + bytes(wire))
+                s.sendall(framed)
                 head = self._recv_exact(s, 2, deadline)
                 reply = self._recv_exact(s, struct.unpack("!H", head)[0], deadline)
             except (socket.timeout, TimeoutError):
@@ -349,7 +340,7 @@ def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samp
     """
     templates = [_QueryTemplate(name, q, cache_miss) for q in qtypes]
     questions = [t.question() for t in templates]
-    series = [SeriesStats(q, timeout_s) for q in qtypes]
+    series = [SeriesStats(q) for q in qtypes]
     notes: list[str] = []
     with WireResolver(host, port, timeout_s) as resolver:
         for i in range(samples):
@@ -393,7 +384,7 @@ def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
     for resolver in config.dns.resolvers:
         alias, address = split_resolver(resolver)
         try:
-            label = alias or (address if address == SYSTEM else show_resolver(*parse_resolver(address)))
+            label = alias or (address if address == SYSTEM else show_hostport(*parse_resolver(address)))
         except ValueError:
             label = resolver  # the probe itself raises, recorded as this target's error
         out += [(f"{n}@{label}", WireTarget(n, address, alias is not None)) for n in names]
@@ -413,7 +404,7 @@ def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
         if conf.nameservers:
             host, port = conf.nameservers[0], DNS_PORT
             if len(conf.nameservers) > 1:
-                ctx.note(f"system resolver: {show_resolver(host, port)}, the first of "
+                ctx.note(f"system resolver: {show_hostport(host, port)}, the first of "
                          f"{len(conf.nameservers)} nameservers in {path}")
         else:
             host, port = "127.0.0.1", DNS_PORT
@@ -427,9 +418,9 @@ def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
     out = [Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")]
     if target.label_is_alias:
         # A named resolver is declared the same on both sides; its address is no evidence.
-        ctx.note(f"resolver address {show_resolver(host, port)}")
+        ctx.note(f"resolver address {show_hostport(host, port)}")
     else:
-        out.insert(0, Measurement.fact("resolver", show_resolver(host, port)))
+        out.insert(0, Measurement.fact("resolver", show_hostport(host, port)))
     for s in series:
         out += s.measurements()
     return out

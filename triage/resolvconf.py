@@ -1,4 +1,5 @@
-"""resolv.conf as glibc reads it, and what one lookup costs under its search rules.
+"""resolv.conf as glibc reads it, what one lookup costs under its search rules, and
+resolver addresses (``IP[:port]``) as the config, the probes and the reproducer take them.
 
 Shared by the dns probes (which report it) and the DNS reproducer's wire stub (which
 follows it), so both agree with glibc and with each other.
@@ -15,7 +16,7 @@ GLIBC_MAXNS = 3
 _GLIBC_MAX_NDOTS = 15
 _GLIBC_MAX_TIMEOUT = 30
 _GLIBC_MAX_ATTEMPTS = 5
-
+DNS_PORT = 53
 
 
 @dataclass(frozen=True)
@@ -140,3 +141,32 @@ def queries_per_lookup(name: str, search: Sequence[str], ndots: int, qtypes: Seq
     # a name never asked as written can only resolve through the list: the worst case).
     found = 1 if dots >= ndots else candidates
     return LookupCost(candidates * per_candidate, found * per_candidate)
+
+
+def split_hostport(text: str) -> tuple[str, int]:
+    """``IP``, ``IP:port``, ``[IPv6]``, ``[IPv6]:port`` or a bare IPv6 -> (ip, port), 53 by default.
+
+    Only addresses: a resolver named by a host name would itself need DNS. Raises
+    ValueError saying what is wrong; callers name the option or key it came from.
+    """
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"expected IP[:port], got {text!r}")
+        port = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, ""
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"expected a port 1..65535 in {text!r}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"expected an IP address (not a name: it would need DNS), got {text!r}") from None
+    return host, int(port) if port else DNS_PORT
+
+
+def show_hostport(host: str, port: int) -> str:
+    """The inverse of ``split_hostport``: ``IP:port`` or ``[IPv6]:port``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

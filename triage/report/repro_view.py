@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 from triage.repro.dns_workload import ReproReport
 
 
 def render_json(report: ReproReport) -> str:
-    return json.dumps(report.to_json_dict(), sort_keys=False) + "\n"
+    return json.dumps(report.to_json_dict()) + "\n"
 
 
 def _ms(value) -> str:
@@ -16,7 +17,7 @@ def _ms(value) -> str:
 
 
 def _rows(report: ReproReport) -> list[tuple[str, list[str]]]:
-    sides = [side for side in report.to_json_dict()["sides"]]
+    sides = report.to_json_dict()["sides"]
     rows: list[tuple[str, list[str]]] = []
     for key, title in (("lookup_ms", "lookup"), ("request_ms", "request"), ("pool_wait_ms", "pool wait")):
         for q in ("p50", "p95", "p99", "max"):
@@ -52,6 +53,6 @@ def render_table(report: ReproReport, *, color: bool = True, width: int | None =
     for label, cells in _rows(report):
         table.add_row(escape(label), *cells)
     console = Console(record=True, width=width or 120, no_color=not color, force_terminal=color,
-                      file=open("/dev/null", "w"))
+                      file=io.StringIO())
     console.print(table)
     return console.export_text(styles=color)

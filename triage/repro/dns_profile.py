@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from triage.errors import BadInput, InputFileError
@@ -87,7 +87,6 @@ class FaultProfile:
     search: tuple[str, ...] = DEFAULT_SEARCH
     timeout_s: int = DEFAULT_TIMEOUT_S
     attempts: int = DEFAULT_ATTEMPTS
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
@@ -120,14 +119,14 @@ class FaultProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, to hand the profile to a child process as JSON."""
-        d = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "extra"}
+        d = {name: getattr(self, name) for name in self.__dataclass_fields__}
         d["drops"] = [[rule.rate, rule.qtype] for rule in self.drops]
         d["search"] = list(self.search)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "FaultProfile":
-        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "extra"}
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         fields["drops"] = tuple(DropRule(rate, qtype) for rate, qtype in d.get("drops", ()))
         fields["search"] = tuple(d.get("search", DEFAULT_SEARCH))
         return cls(**fields)

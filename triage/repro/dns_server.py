@@ -25,8 +25,9 @@ from collections import Counter
 from typing import Callable, Iterable
 
 from triage.errors import BadInput
+from triage.resolvconf import show_hostport
 
-from .dns_profile import FaultProfile, parse_profile
+from .dns_profile import PARETO_SHAPE, FaultProfile, parse_profile
 
 DEFAULT_TTL = 30
 MAX_TCP_CONNECTIONS = 256
@@ -151,7 +152,8 @@ class EmbeddedDnsServer:
         self.requested_port = int(port)
         self.names = frozenset(_norm(n) for n in names)
         search = self.profile.search if search_domains is None else tuple(search_domains)
-        self.search_suffixes = tuple("." + _norm(s) for s in search)
+        # Query names arrive absolute (trailing dot): ".svc.cluster.local." matches under a search domain.
+        self._search_suffixes = tuple(f".{_norm(s)}." for s in search)
         self.ttl = int(ttl)
         self.max_tcp_connections = max_tcp_connections
         seed = self.profile.seed if seed is None else seed
@@ -266,7 +268,7 @@ class EmbeddedDnsServer:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return show_hostport(self.host, self.port)
 
     def stats(self) -> dict:
         """Counts so far: queries (total, by qtype, udp/tcp), answered, dropped (by reason),
@@ -350,8 +352,8 @@ class EmbeddedDnsServer:
         delay_ms = p.delay_ms
         if p.jitter_ms:
             if p.jitter_dist == "pareto":
-                scale = p.jitter_ms * (1 - 1 / 1.5)  # Pareto(1.5) with this mean
-                delay_ms += scale * rng.paretovariate(1.5)
+                scale = p.jitter_ms * (1 - 1 / PARETO_SHAPE)  # a Pareto whose mean is jitter_ms
+                delay_ms += scale * rng.paretovariate(PARETO_SHAPE)
             else:
                 delay_ms += max(0.0, rng.gauss(0.0, p.jitter_ms))
         if p.cold_cache_ms is not None:
@@ -365,8 +367,7 @@ class EmbeddedDnsServer:
 
         if p.servfail_rate and rng.random() < p.servfail_rate:
             outcome = _SERVFAIL
-        elif p.search_nxdomain and qname.rstrip(".") not in self.names and qname.endswith(
-                tuple(s + "." for s in self.search_suffixes)):
+        elif p.search_nxdomain and qname.rstrip(".") not in self.names and qname.endswith(self._search_suffixes):
             outcome = _NXDOMAIN
             delay_ms += p.search_nxdomain_ms
         else:

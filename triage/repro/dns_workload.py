@@ -85,32 +85,14 @@ class WorkloadOptions:
             parse_hostport(self.resolver)
 
 
-def parse_hostport(text: str, default_port: int = 53) -> tuple[str, int]:
-    """``10.0.0.10``, ``10.0.0.10:5353``, ``[fd00::1]:53`` or ``::1`` -> (ip, port)."""
-    import ipaddress
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``--resolver``: ``10.0.0.10``, ``10.0.0.10:5353``, ``[fd00::1]:53`` or ``::1`` -> (ip, port)."""
+    from triage.resolvconf import split_hostport
 
-    raw = text.strip()
-    host, port = raw, default_port
-    if raw.startswith("["):
-        host, _, rest = raw[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise BadInput(f"--resolver: expected IP[:port], got {text!r}")
-            port = _port(rest[1:], text)
-    elif raw.count(":") == 1:
-        host, port_text = raw.split(":")
-        port = _port(port_text, text)
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise BadInput(f"--resolver: expected an IP address (not a name: it would need DNS), got {text!r}") from None
-    return host, port
-
-
-def _port(text: str, whole: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise BadInput(f"--resolver: expected a port 1..65535 in {whole!r}")
-    return int(text)
+        return split_hostport(text.strip())
+    except ValueError as exc:
+        raise BadInput(f"--resolver: {exc}") from None
 
 
 # ---- resolv.conf ---------------------------------------------------------------------------
@@ -126,11 +108,11 @@ class ResolvConf:
     @classmethod
     def parse(cls, text: str) -> "ResolvConf":
         """glibc's reading of resolv.conf (triage.resolvconf), for the keys that change what a lookup costs."""
-        from triage.resolvconf import parse_resolv_conf
+        from triage.resolvconf import DNS_PORT, parse_resolv_conf
 
         conf = parse_resolv_conf(text)
-        servers = tuple((ns.split("%", 1)[0], 53) for ns in conf.nameservers)
-        return cls(servers or (("127.0.0.1", 53),), tuple(d.rstrip(".") for d in conf.search), conf.ndots,
+        servers = tuple((ns.split("%", 1)[0], DNS_PORT) for ns in conf.nameservers)
+        return cls(servers or (("127.0.0.1", DNS_PORT),), tuple(d.rstrip(".") for d in conf.search), conf.ndots,
                    max(1, conf.timeout), max(1, conf.attempts))
 
     @classmethod
@@ -154,9 +136,6 @@ class Lookup:
     timed_out: bool
     queries: int | None  # None: not observable (libc)
     error: str | None = None
-
-
-_QTYPE_CODE = {"A": 1, "AAAA": 28}
 
 
 class WireStub:
@@ -524,18 +503,13 @@ class ReproReport:
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
     """p50/p95/p99 (linear interpolation, as numpy's default) and max, in the values' unit."""
+    from triage.stats import quantile
+
     if not values:
         return {"p50": None, "p95": None, "p99": None, "max": None}
     ordered = sorted(values)
-
-    def at(q: float) -> float:
-        pos = (len(ordered) - 1) * q
-        low = int(pos)
-        high = min(low + 1, len(ordered) - 1)
-        return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-    return {"p50": round(at(0.50), 3), "p95": round(at(0.95), 3), "p99": round(at(0.99), 3),
-            "max": round(ordered[-1], 3)}
+    return {"p50": round(quantile(ordered, 0.50), 3), "p95": round(quantile(ordered, 0.95), 3),
+            "p99": round(quantile(ordered, 0.99), 3), "max": round(ordered[-1], 3)}
 
 
 def summarise(side: SideResult) -> dict[str, Any]:

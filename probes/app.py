@@ -20,7 +20,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from probes import ProbeContext, ProbeSkipped, probe
 from triage.config import Target, mask_secrets
@@ -91,18 +91,21 @@ class Tally:
             yield Measurement.gauge("response_size", statistics.median(self.sizes), unit="bytes", better="equal")
 
 
+def _secrets(target: Target) -> set[str]:
+    """Header values, the URL's password (as written and decoded) and its query string."""
+    found = set(target.headers.values())
+    if target.url:
+        parts = urlsplit(target.url)
+        found.update({parts.password or "", unquote(parts.password or ""), parts.query})
+    return {s for s in found if s}
+
+
 def scrub(text: str, target: Target) -> str:
     """Error text without the target's secrets: header values, URL password, query string."""
     text = " ".join(text.split())
-    for value in target.headers.values():
-        if value:
-            text = text.replace(value, "***")
-    if target.url:
-        parts = urlsplit(target.url)
-        if parts.password:
-            text = text.replace(parts.password, "***")
-        if parts.query:
-            text = text.replace(parts.query, "***")
+    # Longest first: a secret that contains another is replaced whole, not around it.
+    for secret in sorted(_secrets(target), key=len, reverse=True):
+        text = text.replace(secret, "***")
     return mask_secrets(text)
 
 

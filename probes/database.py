@@ -55,16 +55,16 @@ class QueryFailed(Exception):
 # --- targets --------------------------------------------------------------------------------
 
 
+def _db_targets_quiet(config: Any) -> list[tuple[str, Target]]:
+    """Every target with a dsn; no 'skipped' row when there is none: ``connect`` already says so."""
+    return [(t.name, t) for t in config.targets if t.dsn]
+
+
 def _db_targets(config: Any) -> list[tuple[str, Target]]:
-    targets = [(t.name, t) for t in config.targets if t.dsn]
+    targets = _db_targets_quiet(config)
     if not targets:
         raise ProbeSkipped("no target with a dsn in the config")
     return targets
-
-
-def _db_targets_quiet(config: Any) -> list[tuple[str, Target]]:
-    """As _db_targets, but no 'skipped' row: ``connect`` already says there is nothing."""
-    return [(t.name, t) for t in config.targets if t.dsn]
 
 
 def _query_targets(config: Any) -> list[tuple[str, tuple[Target, Query]]]:

@@ -305,9 +305,7 @@ def _corefile_tokens(text: str) -> list[str]:
     ``{$ENV}`` placeholders are kept whole."""
     tokens: list[str] = []
     for raw in text.splitlines():
-        line = raw.split("#", 1)[0]
-        for word in re.findall(r"\{\$[^}]*\}|[{}]|[^\s{}]+", line):
-            tokens.append(word)
+        tokens += re.findall(r"\{\$[^}]*\}|[{}]|[^\s{}]+", raw.split("#", 1)[0])
         tokens.append(_NEWLINE)
     return tokens
 
@@ -316,16 +314,12 @@ def parse_corefile(text: str) -> list[ServerBlock]:
     """Server blocks and their directives, nested blocks kept (a one-line
     ``forward . 1.1.1.1 { policy random }`` too). Snippets and imports stay plain directives;
     an unclosed block ends with the text."""
-    tokens = _corefile_tokens(text)
-    pos = 0
+    tokens = iter(_corefile_tokens(text))  # one stream, read by the outer loop and every block()
 
     def block() -> tuple[Directive, ...]:
-        nonlocal pos
         out: list[Directive] = []
         words: list[str] = []
-        while pos < len(tokens):
-            token = tokens[pos]
-            pos += 1
+        for token in tokens:
             if token == "{":
                 inner = block()
                 if words:
@@ -345,9 +339,7 @@ def parse_corefile(text: str) -> list[ServerBlock]:
 
     blocks: list[ServerBlock] = []
     keys: list[str] = []
-    while pos < len(tokens):
-        token = tokens[pos]
-        pos += 1
+    for token in tokens:
         if token == "{":
             blocks.append(ServerBlock(tuple(k.rstrip(",") for k in keys if k.rstrip(",")), block()))
             keys = []
@@ -479,9 +471,7 @@ def platform_measurements(version: dict, cluster_version: dict | None) -> list[M
 def platform_version(_target: Any, ctx: Any) -> list[Measurement]:
     client = _client(ctx)
     version = client.get(Api(url="/version"))
-    try:
-        cluster_version = client.get(CLUSTER_VERSION)
-    except NotFound:
-        cluster_version = None
+    cluster_version = _optional(client, CLUSTER_VERSION)
+    if cluster_version is None:
         ctx.note("platform_version: no ClusterVersion (plain Kubernetes, not OpenShift); using /version gitVersion")
     return platform_measurements(version, cluster_version)

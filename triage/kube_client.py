@@ -52,19 +52,10 @@ def kubeconfig_source(kcfg: Any) -> str | None:
 def validate_kubeconfig(path: str, context: str | None) -> None:
     """Cheap check of a kubeconfig named on the command line, so a typo is exit 2 rather than
     a run of failed probes: the file exists, is a kubeconfig, and has ``context``."""
-    import yaml
+    from .fileio import read_input
+    from .yamlfile import read_yaml
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise InputFileError(path, "no such kubeconfig file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot read kubeconfig: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputFileError(path, "not valid YAML, expected a kubeconfig",
-                             line=mark.line + 1 if mark else None) from None
+    data, _ = read_yaml(read_input(path, "kubeconfig"), path)
     if not isinstance(data, dict) or not isinstance(data.get("contexts"), list):
         raise InputFileError(path, "expected a kubeconfig with a list of contexts", field="contexts")
     if context is not None:
@@ -191,10 +182,9 @@ class KubeClient:
         self.timeout_s = timeout_s
         self.source = source  # "context 'staging' of /path" — never a credential
 
-    def _send(self, path: str, query: Mapping[str, Any] | None) -> tuple[int, bytes]:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
+    def _prepare(self, path: str, query: Mapping[str, Any] | None) -> tuple[str, str, dict[str, str]]:
+        """(path, url, headers) of one GET. Computing the credentials may run the client's
+        refresh hook (an exec plugin, a token file read), so it stays out of any timed window."""
         from . import __version__
 
         configuration = self.api_client.configuration
@@ -207,31 +197,40 @@ class KubeClient:
         url = configuration.host.rstrip("/") + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        return path, url, headers
+
+    def _send(self, path: str, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        """(HTTP status, body) of a prepared GET: the request and reading its answer, nothing else."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        host = self.api_client.configuration.host
         try:
             response = self.api_client.rest_client.request("GET", url, headers=headers,
                                                            _request_timeout=self.timeout_s)
         except ApiException as exc:
             if not exc.status:  # TLS failure, reported by the client as status 0
-                raise Unreachable(f"cannot reach the API server at {configuration.host}: "
+                raise Unreachable(f"cannot reach the API server at {host}: "
                                   f"{(exc.reason or 'TLS error').splitlines()[-1]}") from None
             return exc.status, exc.body if isinstance(exc.body, bytes) else str(exc.body or "").encode()
         except urllib3.exceptions.HTTPError as exc:
-            raise _unreachable(exc, configuration.host, path, self.timeout_s) from None
+            raise _unreachable(exc, host, path, self.timeout_s) from None
         # Newer clients hand back an unread response, older ones read it already.
         data = response.data if getattr(response, "data", None) is not None else response.read()
         return response.status, data or b""
 
     def timed(self, api: Api, query: Mapping[str, Any] | None = None) -> tuple[float, int]:
         """(milliseconds, HTTP status) of one GET; 401/403/404 raise, other statuses are returned."""
+        request = self._prepare(api.path, query)
         started = time.perf_counter()
-        status, body = self._send(api.path, query)
+        status, body = self._send(*request)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         if status in (401, 403, 404):
             raise error_for(status, body, api, self.source)
         return elapsed_ms, status
 
     def get(self, api: Api, query: Mapping[str, Any] | None = None) -> dict:
-        status, body = self._send(api.path, query)
+        status, body = self._send(*self._prepare(api.path, query))
         if not 200 <= status < 300:
             raise error_for(status, body, api, self.source)
         try:

@@ -112,10 +112,7 @@ def _passwords(target: Target) -> set[str]:
 
 def scrub(text: str, target: Target) -> str:
     """One line of error text with no password in it, whichever form the DSN takes."""
-    text = " ".join(str(text).split())
-    for pw in sorted(_passwords(target), key=len, reverse=True):
-        text = text.replace(pw, "***")
-    return mask_secrets(text)
+    return mask_secrets(" ".join(str(text).split()), _passwords(target))
 
 
 def _connect_kwargs(target: Target, ctx: ProbeContext) -> dict[str, Any]:

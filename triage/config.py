@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from .yamlfile import YamlReader, read_yaml, show
@@ -18,12 +18,16 @@ DEFAULT_CONFIG_NAME = "triage.yaml"
 DEFAULT_SAMPLES = 100
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
-_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\S+)")
+# A libpq value is a bare word or a quoted string in which \' escapes a quote.
+_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
 
 
-def mask_secrets(text: str) -> str:
-    """Hide passwords in URLs/DSNs (``user:***@``) and in libpq ``password=...`` strings."""
+def mask_secrets(text: str, known: Iterable[str] = ()) -> str:
+    """Hide the ``known`` secrets (longest first, so one inside another goes whole), then
+    any password in a URL/DSN (``user:***@``) or a libpq ``password=...`` string."""
+    for secret in sorted((s for s in known if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
     return _KV_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
 
@@ -138,27 +142,17 @@ def split_resolver(spec: str) -> tuple[str | None, str]:
 
 
 def _check_resolver(value: str, path: str, r: YamlReader) -> str:
-    import ipaddress
+    from .resolvconf import split_hostport
 
     expected = f"expected 'system', IP[:port], [IPv6]:port or NAME=IP[:port], got {show(value)}"
     name, address = split_resolver(value)
     if name is not None and not _NAME.match(name):
         raise r.fail(path, expected)
-    if address == "system":
-        return value
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ("" if not rest else "x")
-    elif address.count(":") == 1:
-        host, _, port = address.partition(":")
-    else:
-        host, port = address, ""
-    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
-        raise r.fail(path, expected)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise r.fail(path, expected) from None
+    if address != "system":
+        try:
+            split_hostport(address)
+        except ValueError:
+            raise r.fail(path, expected) from None
     return value
 
 

@@ -77,6 +77,9 @@ def test_secrets_are_masked_wherever_a_target_is_shown():
     assert "s3cret" not in repr(cfg)
     assert mask_secrets("host=db user=q password='p w' dbname=x") == "host=db user=q password=*** dbname=x"
     assert mask_secrets("https://u:pw@h/x") == "https://u:***@h/x"
+    assert mask_secrets("host=db password='se\\' cret' user=q") == "host=db password=*** user=q"
+    assert mask_secrets("Authorization: Bearer abc123; key abc", ["abc", "Bearer abc123"]) == \
+        "Authorization: ***; key ***"
 
 
 def test_defaults_when_no_file(tmp_path, monkeypatch):

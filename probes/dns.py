@@ -94,7 +94,7 @@ def probe_names(config: Any) -> list[str]:
     names: list[str] = list(config.dns.names)
     for t in config.targets:
         ep = t.endpoint
-        if ep and ep[0] and (t.fanout or not (t.url or t.dsn)) and not _is_ip(ep[0]):
+        if ep and ep[0] and t.fans_out and not _is_ip(ep[0]):
             names.append(ep[0])
     unique: dict[str, str] = {}  # DNS names are case-insensitive: the first spelling wins
     for n in names:

@@ -74,6 +74,11 @@ class Target:
         return None
 
     @property
+    def fans_out(self) -> bool:
+        """Probed by the dns and kernel layers too: always for a bare host, else unless fanout is off."""
+        return self.fanout or not (self.url or self.dsn)
+
+    @property
     def shown(self) -> str:
         """How the target appears in snapshots and reports: never with a secret."""
         return mask_secrets(self.url or self.dsn or (f"{self.host}:{self.port}" if self.port else self.host or self.name))
@@ -124,7 +129,7 @@ class Config:
         out = []
         for t in self.targets:
             ep = t.endpoint
-            if ep and ep[1] and (t.fanout or not (t.url or t.dsn)):
+            if ep and ep[1] and t.fans_out:
                 out.append((t.name, ep))
         return out
 

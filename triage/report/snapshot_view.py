@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import statistics
 
@@ -44,7 +45,7 @@ def render_table(snapshot: Snapshot, *, color: bool = True, width: int | None = 
             table.add_row(r.layer if first else "", r.probe if first else "", _escape(r.target) if first else "",
                           status if first else "", _escape(m.metric), _escape(summarise(m)))
     console = Console(record=True, width=width or 120, no_color=not color, force_terminal=color,
-                      file=open("/dev/null", "w"))
+                      file=io.StringIO())
     console.print(table)
     return console.export_text(styles=color)
 

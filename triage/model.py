@@ -269,6 +269,13 @@ class Snapshot:
         return cls.from_json(read_input(path, "snapshot JSON"), path)
 
 
+def utc_now() -> str:
+    """A snapshot's ``taken_at``: UTC, whole seconds, ``Z``."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def metric_key(result: ProbeResult, measurement: Measurement) -> tuple[str, str, str, str]:
     """The identity of a metric across snapshots: (layer, probe, target, metric)."""
     return (result.layer, result.probe, result.target, measurement.metric)

@@ -6,7 +6,6 @@ A probe that raises or overruns becomes ``status: error`` with its reason; the r
 
 from __future__ import annotations
 
-import datetime as _dt
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ from probes import ProbeContext, ProbeSkipped, ProbeSpec
 from . import __version__
 from .config import Config, mask_secrets
 from .errors import BadInput
-from .model import LAYERS, Measurement, ProbeResult, Snapshot
+from .model import LAYERS, Measurement, ProbeResult, Snapshot, utc_now
 
 DEFAULT_DEADLINE_S = 600.0
 
@@ -58,10 +57,6 @@ def parse_layers(text: str | None) -> tuple[str, ...]:
         raise BadInput(f"--layers: unknown layer {', '.join(unknown) or '(none)'}; expected a comma list of "
                        f"{', '.join(LAYERS)}")
     return layers
-
-
-def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _call_with_timeout(fn: Callable[[], object], timeout_s: float) -> object:
@@ -164,7 +159,7 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
     progress = progress or SilentProgress()
     run_deadline = time.monotonic() + options.deadline_s
     samples = options.samples or config.samples
-    taken_at = _utc_now()
+    taken_at = utc_now()
 
     calls: list[_Call] = []
     results: list[ProbeResult] = []

@@ -21,7 +21,6 @@ knows; on the libc path it is a lookup that took at least 90% of the resolver ti
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import os
 import random
@@ -647,7 +646,7 @@ def _capped(values: list[float], notes: list[str], what: str) -> list[float]:
 def side_snapshot(report: ReproReport, side: SideResult):
     """One side as a v1 Snapshot: dns/repro (lookups) and app/repro_request (requests)."""
     from triage import __version__
-    from triage.model import Measurement, ProbeResult, Snapshot
+    from triage.model import Measurement, ProbeResult, Snapshot, utc_now
 
     target = report.target
     dns_notes: list[str] = []
@@ -678,7 +677,7 @@ def side_snapshot(report: ReproReport, side: SideResult):
         ProbeResult("app", "repro_request", target, "ok", None, side.duration_s, tuple(app_measurements),
                     tuple(app_notes)),
     )
-    taken_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    taken_at = utc_now()
     extra = {"repro": {"kind": "dns", "path": report.path, "path_detail": report.path_detail,
                        "profile": side.profile, "workload": workload, "server_stats": side.server_stats}}
     return Snapshot(label=side.profile, taken_at=taken_at, host=socket.gethostname(), tool_version=__version__,

@@ -39,14 +39,15 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .budget import Budget, Floors, load_budget
+from . import stats
+from .budget import DEFAULT_BUDGET, Budget, Floors, load_budget
 from .errors import BadInput, ExitStatus
 from .model import LAYERS, Snapshot
+from .stats import MIN_SAMPLES
 
 SCHEMA = "triage.comparison/v1"
 DEFAULT_ALPHA = 0.01
 CI_LEVEL = 0.95
-MIN_SAMPLES = 8
 
 VERDICTS = ("regressed", "ok", "inconclusive")
 LAYER_STATUSES = ("regressed", "failed", "inconclusive", "improved", "ok", "absent")
@@ -156,6 +157,11 @@ class Component:
                    d.get("verdict", "unchanged"), d.get("note", ""))
 
 
+def _size(c: Component) -> float:
+    """How large a component's change is, relative to its baseline (a change from 0: infinite)."""
+    return math.inf if c.relative is None and c.change else abs(c.relative or 0.0)
+
+
 @dataclass(frozen=True)
 class MetricComparison:
     layer: str
@@ -203,9 +209,7 @@ class MetricComparison:
     def severity(self) -> tuple:
         """Sort key, most severe first: by verdict, then by relative size of the change."""
         lead = self.lead_component
-        size = 0.0
-        if lead is not None and lead.change is not None:
-            size = math.inf if lead.relative is None and lead.change else abs(lead.relative or 0.0)
+        size = _size(lead) if lead is not None and lead.change is not None else 0.0
         return (_SEVERITY.get(self.verdict, 99), -size, self.p_adjusted if self.p_adjusted is not None else 2.0,
                 self.id)
 
@@ -427,6 +431,16 @@ def format_relative(relative: float | None, change: float | None = None) -> str:
     return text
 
 
+def format_p(p: float | None) -> str:
+    if p is None:
+        return "–"
+    if p == 0:
+        return "<1e-300"
+    if p < 0.001:
+        return f"{p:.1e}"
+    return f"{p:.3f}".rstrip("0").rstrip(".") if p < 1 else "1"
+
+
 def display_unit(unit: str | None) -> str:
     """' ms' after a number; nothing for plain counts ('3', not '3 count')."""
     return f" {unit}" if unit and unit != "count" else ""
@@ -476,9 +490,7 @@ def load_side(spec: str, store: str | None = None) -> tuple[str, list[Snapshot]]
     from .store import SnapshotStore, load_side as store_load_side, resolve_store_path
 
     snapshots = store_load_side(spec, SnapshotStore(resolve_store_path(store)))
-    if not snapshots:
-        raise BadInput(f"label {spec!r} has no stored runs")
-    return ("file" if os.path.isfile(spec) else "label"), list(snapshots)
+    return ("file" if os.path.isfile(spec) else "label"), snapshots
 
 
 def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> _Side:
@@ -608,13 +620,15 @@ class _Row:
 
 
 def _samples_summary(values: list[float], runs: int) -> SideSummary:
-    from .stats import quantile
-
     ordered = sorted(values)
     if not ordered:
         return SideSummary("samples", runs, 0)
-    return SideSummary("samples", runs, len(ordered), sum(ordered) / len(ordered), quantile(ordered, 0.5),
-                       quantile(ordered, 0.95), quantile(ordered, 0.99))
+    return SideSummary("samples", runs, len(ordered), sum(ordered) / len(ordered), stats.quantile(ordered, 0.5),
+                       stats.quantile(ordered, 0.95), stats.quantile(ordered, 0.99))
+
+
+def _tested_summary(s: stats.Summary, runs: int) -> SideSummary:
+    return SideSummary("samples", runs, s.n, s.mean, s.p50, s.p95, s.p99)
 
 
 @dataclass
@@ -624,14 +638,10 @@ class _LazySamples:
 
 
 def _judge_samples_batch(rows: list[_Row], data: list[tuple[list[float], list[float]]]) -> None:
-    from . import stats
-
     results = stats.compare_samples(data, [_tails_for(r.better) for r in rows], ci_level=CI_LEVEL)
-    for row, res, (a, b) in zip(rows, results, data):
-        row.baseline = SideSummary("samples", row.baseline.runs, res.baseline.n,
-                                   res.baseline.mean, res.baseline.p50, res.baseline.p95, res.baseline.p99)
-        row.candidate = SideSummary("samples", row.candidate.runs, res.candidate.n,
-                                    res.candidate.mean, res.candidate.p50, res.candidate.p95, res.candidate.p99)
+    for row, res in zip(rows, results):
+        row.baseline = _tested_summary(res.baseline, row.baseline.runs)
+        row.candidate = _tested_summary(res.candidate, row.candidate.runs)
         s = res.shift
         p_worse, p_better = _directional(row.better, s.p_greater, s.p_less)
         note = "" if s.pairwise_exact else "size from 100 quantiles a side"
@@ -650,8 +660,6 @@ def _judge_samples_batch(rows: list[_Row], data: list[tuple[list[float], list[fl
 
 
 def _judge_proportion(row: _Row, a: _Pooled, b: _Pooled) -> None:
-    from . import stats
-
     res = stats.proportion_test(a.events, a.trials, b.events, b.trials, CI_LEVEL)
     p_worse, p_better = _directional(row.better, res.p_greater, res.p_less)
     row.components.append(dict(
@@ -671,8 +679,6 @@ def _judge_gauge(row: _Row, a: _Pooled, b: _Pooled) -> None:
 def _judge_counter(row: _Row, a: _Pooled, b: _Pooled) -> None:
     """Events counted over each side's window(s): Poisson counts, exact conditional test.
     The change is the candidate's count scaled to the baseline's window, minus the baseline's."""
-    from . import stats
-
     count_a, count_b = int(round(sum(a.values))), int(round(sum(b.values)))
     if a.window_s and b.window_s:
         scaled_b, exposure = count_b * a.window_s / b.window_s, (a.window_s, b.window_s)
@@ -725,18 +731,13 @@ def _lead_and_reason(row: _Row, comps: list[Component], alpha: float) -> tuple[i
     """The component that stands for the metric, the metric's verdict and the reason."""
     if not comps:
         return None, row.verdict, row.reason
-
-    def size(i: int) -> float:
-        c = comps[i]
-        return math.inf if c.relative is None and c.change else abs(c.relative or 0.0)
-
     for verdict in ("regressed", "improved"):
         hits = [i for i, c in enumerate(comps) if c.verdict == verdict]
         if hits:
             # The median is the steadiest account of a change; a tail leads only when the
             # median did not move (a slow minority: timeouts, retries).
             medians = [i for i in hits if comps[i].name == "median"]
-            lead = medians[0] if medians else max(hits, key=size)
+            lead = medians[0] if medians else max(hits, key=lambda i: _size(comps[i]))
             c = comps[lead]
             if row.kind == "gauge" and c.name == "value":
                 why = f"moved {'worse' if verdict == 'regressed' else 'better'} past the floors ({c.note})"
@@ -764,14 +765,9 @@ def _lead_and_reason(row: _Row, comps: list[Component], alpha: float) -> tuple[i
     return lead, "unchanged", f"not significant (smallest adjusted p {format_p(best.p_adjusted)}, {best.name})"
 
 
-def format_p(p: float | None) -> str:
-    if p is None:
-        return "–"
-    if p == 0:
-        return "<1e-300"
-    if p < 0.001:
-        return f"{p:.1e}"
-    return f"{p:.3f}".rstrip("0").rstrip(".") if p < 1 else "1"
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 0.5:
+        raise BadInput(f"--alpha: expected a family-wise error rate between 0 and 0.5, got {alpha:g}")
 
 
 def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot], *,
@@ -780,10 +776,8 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
                       sources: tuple[str, str] = ("file", "file")) -> Comparison:
     """Judge pooled candidate runs against pooled baseline runs (pure: no I/O)."""
     from .attribution import attribute
-    from .budget import DEFAULT_BUDGET
 
-    if not 0 < alpha < 0.5:
-        raise BadInput(f"--alpha: expected a family-wise error rate between 0 and 0.5, got {alpha:g}")
+    _check_alpha(alpha)
     budget = budget or DEFAULT_BUDGET
     a_side = pool_side(baseline_spec, sources[0], baseline)
     b_side = pool_side(candidate_spec, sources[1], candidate)
@@ -990,8 +984,7 @@ def compare_sides(baseline_spec: str, candidate_spec: str, *, store: str | None 
                   budget_path: str | None = None, alpha: float = DEFAULT_ALPHA) -> Comparison:
     """The engine behind `triage compare` (and gate/report/demo): load both sides (files or
     stored labels), the budget, and judge. Raises BadInput/InputFileError/StoreError."""
-    if not 0 < alpha < 0.5:
-        raise BadInput(f"--alpha: expected a family-wise error rate between 0 and 0.5, got {alpha:g}")
+    _check_alpha(alpha)  # before any file is read
     budget = load_budget(budget_path)
     with _collector_paused():
         a_source, a_snaps = load_side(baseline_spec, store)

@@ -33,7 +33,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-MIN_SAMPLES = 8  # fewer on either side: no verdict (a rank test cannot reach small p)
+MIN_SAMPLES = 8  # fewer on either side: no verdict (compare's rule; a rank test cannot reach small p)
 MIN_TAIL_BEYOND = 20  # pooled values beyond a quantile needed before its tail is tested
 EXACT_PAIRWISE_MAX = 200  # Hodges–Lehmann from all pairs up to this many samples a side
 THINNED_POINTS = 100  # ... and from this many evenly spaced quantiles a side beyond it
@@ -82,8 +82,6 @@ class Summary:
     p50: float
     p95: float
     p99: float
-    minimum: float
-    maximum: float
 
 
 @dataclass(frozen=True)
@@ -337,8 +335,7 @@ def _summaries(np: Any, x: Any) -> list[Summary]:
     n = x.shape[1]
     p50, p95, p99 = (_row_quantile(np, x, q).tolist() for q in (0.5, 0.95, 0.99))
     mean = x.mean(axis=1).tolist()
-    first, last = x[:, 0].tolist(), x[:, -1].tolist()
-    return [Summary(n, mean[r], p50[r], p95[r], p99[r], first[r], last[r]) for r in range(x.shape[0])]
+    return [Summary(n, mean[r], p50[r], p95[r], p99[r]) for r in range(x.shape[0])]
 
 
 def _mann_whitney_rows(np: Any, a: Any, b: Any) -> tuple[Any, Any, Any, Any]:
@@ -498,10 +495,3 @@ def _tail_rows(np: Any, a: Any, b: Any, pooled: Any, q: float, ci_level: float, 
 def hodges_lehmann(a: Sequence[float], b: Sequence[float], ci_level: float = DEFAULT_CI_LEVEL) -> ShiftResult:
     """Convenience for one pair: Mann–Whitney U and the Hodges–Lehmann shift of b over a."""
     return compare_samples([(a, b)], [()], ci_level=ci_level)[0].shift
-
-
-def bootstrap_quantile_difference(a: Sequence[float], b: Sequence[float], q: float, *,
-                                  ci_level: float = DEFAULT_CI_LEVEL, seed: int = DEFAULT_SEED,
-                                  resamples: int = DEFAULT_RESAMPLES) -> TailResult:
-    """Convenience for one pair and one quantile."""
-    return compare_samples([(a, b)], [(q,)], ci_level=ci_level, seed=seed, resamples=resamples)[0].tails[0]

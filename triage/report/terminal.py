@@ -3,6 +3,8 @@ suspects, and the metrics most severe first. Colour only when asked (TTY and no 
 
 from __future__ import annotations
 
+import io
+import shutil
 from dataclasses import dataclass
 
 from triage.compare import CI_LABEL, Comparison
@@ -37,16 +39,12 @@ def _side(info: object) -> str:
 
 
 def render(comparison: Comparison, options: TerminalOptions = TerminalOptions()) -> str:
-    import io
-
     from rich import box
     from rich.console import Console, Group
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
-
-    import shutil
 
     c = comparison
     width = options.width or max(100, shutil.get_terminal_size((140, 24)).columns)

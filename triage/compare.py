@@ -34,7 +34,6 @@ import contextlib
 import gc
 import json
 import math
-import os
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -489,8 +488,7 @@ def load_side(spec: str, store: str | None = None) -> tuple[str, list[Snapshot]]
     Returns ("file" or "label", snapshots)."""
     from .store import SnapshotStore, load_side as store_load_side, resolve_store_path
 
-    snapshots = store_load_side(spec, SnapshotStore(resolve_store_path(store)))
-    return ("file" if os.path.isfile(spec) else "label"), snapshots
+    return store_load_side(spec, SnapshotStore(resolve_store_path(store)))
 
 
 def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> _Side:

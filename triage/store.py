@@ -179,8 +179,14 @@ class SnapshotStore:
         if to_commit:
             repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *to_commit, env=env)
 
-def load_side(spec: str, store: SnapshotStore) -> list[Snapshot]:
-    """A comparison side: a snapshot file path, else a stored label (all its runs)."""
-    if os.path.isfile(spec) or spec.endswith(".json") or os.sep in spec:
-        return [Snapshot.load(spec)]
-    return store.load_label(spec)
+def is_file_spec(spec: str) -> bool:
+    """A comparison side names a snapshot file (an existing path, or anything that looks like
+    one) rather than a stored label; labels never hold a "/" or end in ".json"."""
+    return os.path.isfile(spec) or spec.endswith(".json") or os.sep in spec
+
+
+def load_side(spec: str, store: SnapshotStore) -> tuple[str, list[Snapshot]]:
+    """A comparison side and where it came from: ("file", [snapshot]) or ("label", its runs)."""
+    if is_file_spec(spec):
+        return "file", [Snapshot.load(spec)]
+    return "label", store.load_label(spec)

@@ -77,7 +77,12 @@ def test_unknown_label_lists_known_ones(tmp_path):
         store.load_label("4.3.20")
     with pytest.raises(StoreError):
         load_side("4.3.20", store)
-    assert load_side(str(tmp_path / "s.json"), store)[0].label == "4.3.19"
+    source, snapshots = load_side(str(tmp_path / "s.json"), store)
+    assert source == "file" and snapshots[0].label == "4.3.19"
+    assert load_side("4.3.18", store)[0] == "label"
+    # A path that does not exist yet is still a file spec, never looked up as a label.
+    with pytest.raises(InputFileError, match="no such snapshot JSON file"):
+        load_side(str(tmp_path / "gone.json"), store)
 
 
 def test_rm_is_a_commit_and_recoverable(tmp_path):

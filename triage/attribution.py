@@ -13,33 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .model import LAYERS
-
-DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
-    "kernel": (),
-    "dns": ("kernel",),
-    "kubernetes": ("kernel", "dns"),
-    "database": ("kernel", "dns"),
-    "app": ("kernel", "dns", "kubernetes", "database"),
-}
+from .layers import below, rank
 
 MAX_EVIDENCE_METRICS = 5
 # A cluster of 100 nodes changes 400 per-node facts in one upgrade; the suspect's evidence
 # names the first few (aggregates like kernel_versions before per-node ones) and counts the
 # rest, which the report's changed-facts table lists in full.
 MAX_EVIDENCE_FACTS = 8
-
-
-def below(layer: str) -> tuple[str, ...]:
-    """Every layer ``layer`` depends on, directly or not, bottom of the stack first."""
-    seen: set[str] = set()
-    todo = list(DEPENDENCIES.get(layer, ()))
-    while todo:
-        dep = todo.pop()
-        if dep not in seen:
-            seen.add(dep)
-            todo.extend(DEPENDENCIES.get(dep, ()))
-    return tuple(sorted(seen, key=lambda l: LAYERS.index(l) if l in LAYERS else len(LAYERS)))
 
 
 @dataclass(frozen=True)
@@ -115,5 +95,5 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[Any]) -> tuple[Suspec
             evidence.append(Evidence(f"{layer}.*", "changed", f"and {rest} more changed fact{'s' if rest > 1 else ''} "
                                      f"in {layer}"))
         suspects.append(Suspect(layer, role, f"{head}; {tail}", tuple(evidence), culprits))
-    suspects.sort(key=lambda s: (s.role != "root", LAYERS.index(s.layer) if s.layer in LAYERS else len(LAYERS)))
+    suspects.sort(key=lambda s: (s.role != "root", rank(s.layer)))
     return tuple(suspects)

@@ -41,7 +41,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from . import stats
 from .budget import DEFAULT_BUDGET, Budget, Floors, load_budget
 from .errors import BadInput, ExitStatus
-from .model import LAYERS, Snapshot
+from .layers import LAYERS, stack_order
+from .model import Snapshot
 from .stats import MIN_SAMPLES
 
 SCHEMA = "triage.comparison/v1"
@@ -374,8 +375,7 @@ class Comparison:
 
 def _stack_order(layers: Mapping[str, str]) -> dict[str, str]:
     """Layers bottom of the stack first (JSON objects come back in key order)."""
-    rank = {name: i for i, name in enumerate(LAYERS)}
-    return {k: layers[k] for k in sorted(layers, key=lambda k: (rank.get(k, len(LAYERS)), k))}
+    return {k: layers[k] for k in stack_order(layers)}
 
 
 # ---------------------------------------------------------------- number formatting
@@ -910,7 +910,7 @@ def _freeze(row: _Row, alpha: float) -> MetricComparison:
 
 def _layer_statuses(metrics: Sequence[MetricComparison], a: _Side, b: _Side) -> tuple[dict[str, str], dict[str, str]]:
     seen = a.layers | b.layers | {m.layer for m in metrics}
-    order = list(LAYERS) + sorted(seen - set(LAYERS))
+    order = stack_order(seen | set(LAYERS))
     statuses: dict[str, str] = {}
     notes: dict[str, str] = {}
     for layer in order:

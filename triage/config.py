@@ -9,27 +9,16 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .secrets import mask_secrets
 from .yamlfile import YamlReader, read_yaml, show
 
 DEFAULT_CONFIG_NAME = "triage.yaml"
 DEFAULT_SAMPLES = 100
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
-# A libpq value is a bare word or a quoted string in which \' escapes a quote.
-_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
-
-
-def mask_secrets(text: str, known: Iterable[str] = ()) -> str:
-    """Hide the ``known`` secrets (longest first, so one inside another goes whole), then
-    any password in a URL/DSN (``user:***@``) or a libpq ``password=...`` string."""
-    for secret in sorted((s for s in known if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    return _KV_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import InputFileError
+from .layers import LAYERS
 
 SNAPSHOT_SCHEMA = "triage.snapshot/v1"
 KNOWN_SCHEMAS = (SNAPSHOT_SCHEMA,)
 
-LAYERS = ("kernel", "dns", "kubernetes", "database", "app")
 KINDS = ("samples", "proportion", "gauge", "fact")
 BETTER = ("lower", "higher", "equal")
 STATUSES = ("ok", "error", "skipped")

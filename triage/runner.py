@@ -13,13 +13,15 @@ import types
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, Sequence
 
-import probes as probe_registry
-from probes import ProbeContext, ProbeSkipped, ProbeSpec
+import triage.probes as probe_registry
+from triage.probes import ProbeContext, ProbeSkipped, ProbeSpec
 
 from . import __version__
-from .config import Config, mask_secrets
+from .config import Config
+from .secrets import mask_secrets
 from .errors import BadInput
-from .model import LAYERS, Measurement, ProbeResult, Snapshot, utc_now
+from .layers import LAYERS
+from .model import Measurement, ProbeResult, Snapshot, utc_now
 
 DEFAULT_DEADLINE_S = 600.0
 

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from probes import all_probes
-from probes.app import Tally
+from triage.probes import all_probes
+from triage.probes.app import Tally
 from triage.config import parse_config
 from triage.model import Snapshot
 from triage.runner import RunOptions, run_probes

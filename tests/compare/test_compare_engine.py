@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from triage.attribution import below
+from triage.layers import below
 from triage.budget import parse_budget
 from triage.compare import Comparison, compare_snapshots
 from triage.errors import BadInput, ExitStatus

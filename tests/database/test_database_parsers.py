@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from probes import ProbeContext
-from probes.database import (DatabaseUnreachable, _connect, connection_states, plan_relations, scrub,
+from triage.probes import ProbeContext
+from triage.probes.database import (DatabaseUnreachable, _connect, connection_states, plan_relations, scrub,
                              statement_text, summarise_plan)
 from triage.config import Target
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from probes import ProbeContext
+from triage.probes import ProbeContext
 from triage.config import Config, DnsConfig
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "dns")

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from probes import dns as dns_probes
-from probes.dns import WireTarget, getaddrinfo, resolve, run_wire_series
+from triage.probes import dns as dns_probes
+from triage.probes.dns import WireTarget, getaddrinfo, resolve, run_wire_series
 from triage.config import Config, DnsConfig, Target
 from triage.runner import RunOptions, run_probes
 
@@ -258,7 +258,7 @@ def test_system_resolver_is_the_first_nameserver_of_resolv_conf(tmp_path, dns_se
 
 
 def test_named_resolver_keeps_metrics_comparable_across_addresses():
-    from probes.dns import _resolve_targets
+    from triage.probes.dns import _resolve_targets
     from triage.config import parse_config
 
     a = parse_config("dns:\n  resolvers: ['cluster-dns=127.0.0.1:5301']\n  names: [db.quay.svc]\n", "a.yaml")
@@ -274,8 +274,8 @@ def test_named_resolver_records_its_address_as_a_note_not_a_fact(dns_server):
 
     server = dns_server()
 
-    from probes import ProbeContext
-    from probes.dns import resolve, _resolve_targets
+    from triage.probes import ProbeContext
+    from triage.probes.dns import resolve, _resolve_targets
     from triage.config import parse_config
 
     cfg = parse_config(f"dns:\n  resolvers: ['cluster-dns=127.0.0.1:{server.port}']\n  names: [db.quay.svc]\n"

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from probes.dns import read_resolv_conf
+from triage.probes.dns import read_resolv_conf
 from triage.resolvconf import (LookupCost, ResolvConf, apply_resolver_environment, parse_resolv_conf,
                                queries_per_lookup)
 

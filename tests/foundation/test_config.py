@@ -1,6 +1,7 @@
 import pytest
 
-from triage.config import Config, load_config, mask_secrets, parse_config
+from triage.config import Config, load_config, parse_config
+from triage.secrets import mask_secrets
 from triage.errors import InputFileError
 
 GOOD = """\

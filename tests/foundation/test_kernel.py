@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from probes import ProbeContext, kernel
+from triage.probes import ProbeContext, kernel
 from triage.config import Config, parse_config
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kernel")

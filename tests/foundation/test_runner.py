@@ -1,6 +1,6 @@
 import threading
 
-from probes import ProbeSkipped, ProbeSpec, all_probes
+from triage.probes import ProbeSkipped, ProbeSpec, all_probes
 from triage.config import Config
 from triage.model import Measurement
 from triage.runner import RunOptions, run_probes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probes.kubernetes import (COREDNS, NOT_SET, OPENSHIFT_DNS, corefile_facts, dns_measurements,
+from triage.probes.kubernetes import (COREDNS, NOT_SET, OPENSHIFT_DNS, corefile_facts, dns_measurements,
                                node_measurements, parse_corefile, parse_timestamp, platform_measurements,
                                pod_measurements, warning_measurements)
 from triage.kube_client import Api, Forbidden, NotFound, Unauthorized, error_for

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from triage import __version__
-from triage.attribution import DEPENDENCIES
+from triage.layers import DEPENDENCIES
 from triage.compare import CI_LABEL, Comparison, MetricComparison, format_number, short_value
 
 from .markdown_table import escape, metric_cells

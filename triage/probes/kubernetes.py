@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from probes import ProbeSkipped, probe
+from triage.probes import ProbeSkipped, probe
 from triage.kube_client import NO_KUBECONFIG, Api, NotFound, Unreachable, client_for, layer_enabled
 from triage.model import Measurement
 

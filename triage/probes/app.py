@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
-from probes import ProbeContext, ProbeSkipped, probe
-from triage.config import Target, mask_secrets
+from triage.probes import ProbeContext, ProbeSkipped, probe
+from triage.config import Target
+from triage.secrets import mask_secrets
 from triage.model import Measurement
 
 # Give up on a target whose first attempts all failed at the transport level: it is down,

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
-from probes import ProbeSkipped, probe
+from triage.probes import ProbeSkipped, probe
 from triage.config import split_resolver
 from triage.resolvconf import (DNS_PORT, GLIBC_MAXNS, ResolvConf, apply_resolver_environment, parse_resolv_conf,
                                queries_per_lookup, show_hostport, split_hostport)

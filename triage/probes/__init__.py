@@ -22,10 +22,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from triage.model import LAYERS, Measurement
+from triage.layers import LAYERS
+from triage.model import Measurement
 
-# Explicit, ordered: bottom of the dependency graph first.
-MODULES = ("kernel", "dns", "kubernetes", "database", "app")
+# Explicit, ordered: one module per layer, bottom of the dependency graph first.
+MODULES = LAYERS
 
 LOCAL = "local"  # target name of probes that look at this host rather than a target
 
@@ -91,9 +92,9 @@ def all_probes(layers: Iterable[str] | None = None) -> list[ProbeSpec]:
         if module_name not in wanted:
             continue
         try:
-            module = importlib.import_module(f"probes.{module_name}")
+            module = importlib.import_module(f"triage.probes.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"probes.{module_name}":
+            if exc.name == f"triage.probes.{module_name}":
                 continue  # layer not built yet
             raise
         for value in vars(module).values():

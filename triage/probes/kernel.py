@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Iterable, Iterator
 
-from probes import ProbeContext, ProbeSkipped, probe
+from triage.probes import ProbeContext, ProbeSkipped, probe
 from triage.model import Measurement
 
 LOOPBACK = "loopback"

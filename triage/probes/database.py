@@ -34,8 +34,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-from probes import ProbeContext, ProbeSkipped, probe
-from triage.config import Query, Target, mask_secrets
+from triage.probes import ProbeContext, ProbeSkipped, probe
+from triage.config import Query, Target
+from triage.secrets import mask_secrets
 from triage.model import Measurement
 
 GIVE_UP_AFTER = 3  # first attempts that all failed: the server is not there, stop trying

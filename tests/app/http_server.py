@@ -69,12 +69,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    # A real service's listen backlog. The default 5 overflows under tcp_connect's bursts of
+    # connect-and-close: the kernel drops the SYN and the client resends it after 1 s.
+    request_queue_size = 128
+
+
 class ControlledServer:
     def __init__(self, behaviour: Callable[[int], Answer] = always(Answer()), *, tls: bool = False):
         self.behaviour = behaviour
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.controller = self  # type: ignore[attr-defined]
         self.tls = tls

@@ -67,6 +67,11 @@ class Floors:
             return True  # from zero, any change above the absolute floor is relatively large
         return size >= self.relative * abs(baseline)
 
+    def smallest_change(self, baseline: float | None) -> float:
+        """The size of the smallest change that clears both floors (see ``passes``)."""
+        relative = 0.0 if self.relative is None or not baseline else self.relative * abs(baseline)
+        return max(self.absolute, relative)
+
     def to_dict(self) -> dict[str, Any]:
         return {"relative": self.relative, "absolute": self.absolute, "source": self.source}
 

@@ -33,7 +33,7 @@ import contextlib
 import gc
 import json
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import stats
@@ -69,6 +69,9 @@ class Draft:
     note: str = ""
     floors_only: bool = False  # a gauge's value: no test, judged by the floors alone
     changed: bool = False  # facts: the value differs between the sides
+    method: str = ""
+    design_effect: float | None = None
+    upper_tail: bool = True  # tails: the quantile lies above the median (p95, p99)
 
 
 @dataclass
@@ -160,12 +163,24 @@ def check_alpha(alpha: float) -> None:
 # ---------------------------------------------------------------- one judge per kind
 
 
-def samples_summary(values: Sequence[float], runs: int) -> SideSummary:
+def samples_summary(values: Sequence[float], runs: int, groups: Sequence[int] | None = None) -> SideSummary:
     ordered = sorted(values)
     if not ordered:
         return SideSummary("samples", runs, 0)
-    return SideSummary("samples", runs, len(ordered), sum(ordered) / len(ordered), stats.quantile(ordered, 0.5),
-                       stats.quantile(ordered, 0.95), stats.quantile(ordered, 0.99))
+    return _with_groups(SideSummary("samples", runs, len(ordered), sum(ordered) / len(ordered),
+                                    stats.quantile(ordered, 0.5), stats.quantile(ordered, 0.95),
+                                    stats.quantile(ordered, 0.99)), values, groups)
+
+
+def _with_groups(summary: SideSummary, values: Sequence[float], groups: Sequence[int] | None) -> SideSummary:
+    """The summary plus how many groups the values came in and the range of their medians."""
+    if not groups:
+        return summary
+    medians, start = [], 0
+    for size in groups:
+        medians.append(statistics.median(values[start:start + size]))
+        start += size
+    return replace(summary, groups=len(groups), group_p50_low=min(medians), group_p50_high=max(medians))
 
 
 class _SamplesBatch:
@@ -173,35 +188,87 @@ class _SamplesBatch:
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
-        self.data: list[tuple[list[float], list[float]]] = []
-        self.runs: list[tuple[int, int]] = []
+        self.sides: list[tuple[PooledMetric, PooledMetric]] = []
 
     def add(self, row: Row, a: PooledMetric, b: PooledMetric) -> None:
         self.rows.append(row)
-        self.data.append((a.values, b.values))
-        self.runs.append((a.runs, b.runs))
+        self.sides.append((a, b))
 
     def run(self) -> None:
         if not self.rows:
             return
-        results = stats.compare_samples(self.data, [_tails_for(r.better) for r in self.rows], ci_level=CI_LEVEL)
-        for row, (runs_a, runs_b), res in zip(self.rows, self.runs, results):
-            row.baseline = SideSummary("samples", runs_a, res.baseline.n, res.baseline.mean, res.baseline.p50,
-                                       res.baseline.p95, res.baseline.p99)
-            row.candidate = SideSummary("samples", runs_b, res.candidate.n, res.candidate.mean, res.candidate.p50,
-                                        res.candidate.p95, res.candidate.p99)
+        results = stats.compare_samples([(a.values, b.values) for a, b in self.sides],
+                                        [_tails_for(r.better) for r in self.rows], ci_level=CI_LEVEL)
+        for row, (a, b), res in zip(self.rows, self.sides, results):
+            row.baseline = _with_groups(SideSummary("samples", a.runs, res.baseline.n, res.baseline.mean,
+                                                    res.baseline.p50, res.baseline.p95, res.baseline.p99),
+                                        a.values, a.groups)
+            row.candidate = _with_groups(SideSummary("samples", b.runs, res.candidate.n, res.candidate.mean,
+                                                     res.candidate.p50, res.candidate.p95, res.candidate.p99),
+                                         b.values, b.groups)
             s = res.shift
             p_worse, p_better = _directional(row.better, s.p_greater, s.p_less)
             row.components.append(Draft(
                 "median", res.baseline.p50, res.candidate.p50, s.shift, res.baseline.p50, s.ci_low, s.ci_high,
-                p_worse, p_better, note="" if s.pairwise_exact else "size from 100 quantiles a side"))
+                p_worse, p_better, note="" if s.pairwise_exact else "size from 100 quantiles a side",
+                method="Mann–Whitney U"))
             for t in res.tails:
                 p_worse, p_better = _directional(row.better, t.p_greater, t.p_less)
                 row.components.append(Draft(
                     _tail_name(t.q), t.baseline, t.candidate, t.change, t.baseline, t.ci_low, t.ci_high,
                     p_worse if t.tested else None, p_better if t.tested else None,
                     note="" if t.tested else f"not tested: {t.beyond_baseline + t.beyond_candidate} pooled values "
-                                             f"beyond it, {stats.MIN_TAIL_BEYOND} needed"))
+                                             f"beyond it, {stats.MIN_TAIL_BEYOND} needed",
+                    method="exact exceedance test" if t.tested else "", upper_tail=t.q >= 0.5))
+            if a.groups is not None or b.groups is not None:
+                _judge_in_groups(row, a, b)
+
+
+def _judge_in_groups(row: Row, a: PooledMetric, b: PooledMetric) -> None:
+    """Values that came in groups: the decisive p-values and the intervals from tests whose
+    units are the groups (stats.clustered). The larger of the two p-values decides (either
+    test alone is valid when its assumption holds, so the larger is valid when either holds),
+    and intervals only widen."""
+    shift = stats.clustered_shift_test(a.values, a.groups, b.values, b.groups)
+    for d in row.components:
+        if d.p is None:
+            continue  # an untested tail stays untested
+        if d.name == "median":
+            test, p_greater, p_less = shift, shift.p_greater, shift.p_less
+        else:
+            threshold, upper = _tail_threshold(a.values, b.values, d), d.upper_tail
+            test = stats.clustered_share_test(_beyond(a.values, threshold, upper), a.groups,
+                                              _beyond(b.values, threshold, upper), b.groups)
+            # More candidate values beyond an upper quantile: a larger candidate quantile.
+            p_greater, p_less = (test.p_greater, test.p_less) if upper else (test.p_less, test.p_greater)
+        p_worse, p_better = _directional(row.better, p_greater, p_less)
+        d.p = max(d.p, p_worse)
+        d.p_better = None if d.p_better is None or p_better is None else max(d.p_better, p_better)
+        if d.ci_low is not None and d.ci_high is not None and d.change is not None:
+            d.ci_low, d.ci_high = stats.widen(d.change, d.ci_low, d.ci_high, test, CI_LEVEL)
+        ka, kb = test.groups
+        d.method = f"groups as units: {ka} vs {kb} groups, t({test.df})"
+        d.design_effect = test.design_effect
+
+
+def _tail_threshold(a: Sequence[float], b: Sequence[float], d: Draft) -> tuple[float, bool]:
+    """The pooled quantile a tail is tested at, and whether values equal to it count as
+    beyond (the exceedance test's rule: whichever count is nearer the nominal share)."""
+    q = float(d.name[1:]) / 100
+    pooled = sorted([*a, *b])
+    threshold = stats.quantile(pooled, q)
+    upper = d.upper_tail
+    strict = sum(1 for v in pooled if (v > threshold if upper else v < threshold))
+    inclusive = strict + sum(1 for v in pooled if v == threshold)
+    nominal = len(pooled) * (1 - q if upper else q)
+    return threshold, abs(inclusive - nominal) < abs(strict - nominal)
+
+
+def _beyond(values: Sequence[float], threshold: tuple[float, bool], upper: bool) -> list[bool]:
+    value, ties = threshold
+    if upper:
+        return [v > value or (ties and v == value) for v in values]
+    return [v < value or (ties and v == value) for v in values]
 
 
 def _judge_samples(row: Row, a: PooledMetric, b: PooledMetric, batch: _SamplesBatch) -> None:
@@ -223,7 +290,8 @@ def _judge_proportion(row: Row, a: PooledMetric, b: PooledMetric, batch: _Sample
     res = stats.proportion_test(a.events, a.trials, b.events, b.trials, CI_LEVEL)
     p_worse, p_better = _directional(row.better, res.p_greater, res.p_less)
     row.components.append(Draft("rate", res.baseline_rate, res.candidate_rate, res.change, res.baseline_rate,
-                                res.ci_low, res.ci_high, p_worse, p_better, note="Fisher's exact test"))
+                                res.ci_low, res.ci_high, p_worse, p_better, note="Fisher's exact test",
+                                method="Fisher's exact test"))
 
 
 def _judge_gauge(row: Row, a: PooledMetric, b: PooledMetric, batch: _SamplesBatch) -> None:
@@ -248,8 +316,9 @@ def _judge_counter(row: Row, a: PooledMetric, b: PooledMetric) -> None:
         note = "event counts over equal windows, exact Poisson test"
     p_greater, p_less = stats.poisson_counts_test(count_a, count_b, *exposure)
     p_worse, p_better = _directional(row.better, p_greater, p_less)
-    row.components.append(Draft("count", count_a, count_b, scaled_b - count_a, count_a, p=p_worse,
-                                p_better=p_better, note=note))
+    low, high = stats.counts_difference_interval(count_a, count_b, exposure[0] / exposure[1], CI_LEVEL)
+    row.components.append(Draft("count", count_a, count_b, scaled_b - count_a, count_a, low, high, p=p_worse,
+                                p_better=p_better, note=note, method="exact Poisson test"))
 
 
 def _judge_fact(row: Row, a: PooledMetric, b: PooledMetric, batch: _SamplesBatch) -> None:
@@ -311,7 +380,29 @@ def _finish(row: Row, d: Draft, alpha: float) -> Component:
             _ci_agrees(row.better, d.ci_low, d.ci_high, False):
         verdict = "improved"
     return Component(d.name, d.baseline, d.candidate, d.change, relative, d.ci_low, d.ci_high, d.p, d.p_adjusted,
-                     d.q, d.p_better, d.p_better_adjusted, worse, better, verdict, d.note)
+                     d.q, d.p_better, d.p_better_adjusted, worse, better, verdict, d.note, d.method,
+                     d.design_effect, _ruled_out(row, d, verdict))
+
+
+def _ruled_out(row: Row, d: Draft, verdict: str) -> bool | None:
+    """Does the interval exclude a change the worse way as large as the floors? A gauge's
+    single reading has no interval: it is its own answer. None: the component says nothing
+    (a tail too thin to test, no floors)."""
+    if verdict == "regressed":
+        return False
+    if row.floors is None:
+        return None
+    if d.floors_only:
+        return True
+    if d.ci_low is None or d.ci_high is None or (d.p is None and d.name != "median"):
+        return None
+    smallest = row.floors.smallest_change(d.base_for_floor)
+    sign = _worse_sign(row.better)
+    if sign > 0:
+        return d.ci_high < smallest
+    if sign < 0:
+        return d.ci_low > -smallest
+    return -smallest < d.ci_low and d.ci_high < smallest
 
 
 def _lead_and_reason(row: Row, comps: list[Component], alpha: float) -> tuple[int | None, str, str]:
@@ -359,12 +450,24 @@ def _freeze(row: Row, alpha: float) -> MetricComparison:
     baseline, candidate = row.baseline, row.candidate
     pending_a, pending_b = row.unsummarised
     if baseline is None and pending_a is not None:
-        baseline = samples_summary(pending_a.values, pending_a.runs)
+        baseline = samples_summary(pending_a.values, pending_a.runs, pending_a.groups)
     if candidate is None and pending_b is not None:
-        candidate = samples_summary(pending_b.values, pending_b.runs)
+        candidate = samples_summary(pending_b.values, pending_b.runs, pending_b.groups)
     layer, probe, target, metric = row.key
     return MetricComparison(layer, probe, target, metric, row.kind, row.unit, row.better, verdict, reason,
-                            baseline, candidate, tuple(comps), lead, row.floors)
+                            baseline, candidate, tuple(comps), lead, row.floors, _metric_ruled_out(row.kind, verdict,
+                                                                                                   comps))
+
+
+def _metric_ruled_out(kind: str, verdict: str, comps: Sequence[Component]) -> bool | None:
+    """Ruled out when every component that could be tested rules a regression out; a metric
+    that could not be judged (absent, failed, too few samples) is undecided."""
+    if kind == "fact" or verdict == "ignored":
+        return None
+    if verdict in ("regressed", "inconclusive", "absent", "failed"):
+        return False
+    answers = [c.ruled_out for c in comps if c.ruled_out is not None]
+    return bool(answers) and all(answers)
 
 
 # ---------------------------------------------------------------- the whole comparison
@@ -406,8 +509,10 @@ def _row_for(key: MetricKey, a_side: PooledSide, b_side: PooledSide, budget: Bud
 def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot], *,
                       baseline_spec: str = "baseline", candidate_spec: str = "candidate",
                       budget: Budget | None = None, alpha: float = DEFAULT_ALPHA,
-                      sources: tuple[str, str] = ("file", "file")) -> Comparison:
-    """Judge pooled candidate runs against pooled baseline runs (pure: no I/O)."""
+                      sources: tuple[str, str] = ("file", "file"), require_decided: bool = False) -> Comparison:
+    """Judge pooled candidate runs against pooled baseline runs (pure: no I/O).
+    ``require_decided``: a metric that neither regressed nor ruled a regression out makes
+    the verdict inconclusive."""
     check_alpha(alpha)
     budget = budget or DEFAULT_BUDGET
     with collector_paused():
@@ -421,7 +526,7 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
         metrics = tuple(sorted((_freeze(row, alpha) for row in rows), key=MetricComparison.severity))
     layers, notes = layer_statuses(metrics, a_side, b_side)
     suspects = attribute(layers, metrics)
-    verdict, reason = overall_verdict(metrics, layers)
+    verdict, reason = overall_verdict(metrics, layers, require_decided=require_decided)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects, alpha, tests,
                       budget.source, reason, notes)
 

@@ -1,7 +1,8 @@
 """One side of a comparison: its snapshots pooled per metric.
 
-A side is one snapshot file or every stored run of a label. Pooling concatenates samples,
-sums events and trials, and gathers gauge and fact values (one per run); a metric whose
+A side is one snapshot file or every stored run of a label. Pooling concatenates samples
+(and their groups: each run's sub-runs stay separate groups), sums events and trials, and
+gathers gauge and fact values (one per run); a metric whose
 kind or unit differs between runs is marked conflicting, never silently mixed. Probe
 errors are kept per probe, with whether any run of that probe succeeded.
 """
@@ -26,6 +27,9 @@ class PooledMetric:
     better: str
     runs: int = 0
     values: list[Any] = field(default_factory=list)  # samples; gauge values; fact values
+    # samples: sizes of the independent groups the values came in, over all runs; None when
+    # no run recorded groups (values taken as independent, as snapshots before groups were).
+    groups: list[int] | None = None
     events: int = 0
     trials: int = 0
     conflict: str = ""  # kinds or units disagree between runs
@@ -75,6 +79,11 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                     continue
                 pooled.runs += 1
                 if m.kind == "samples":
+                    if m.groups is not None or pooled.groups is not None:
+                        # A run without groups among runs with them: its values count as independent.
+                        if pooled.groups is None:
+                            pooled.groups = [1] * len(pooled.values)
+                        pooled.groups.extend(m.groups or (1,) * len(m.values))
                     pooled.values.extend(m.values)
                 elif m.kind == "proportion":
                     pooled.events += m.events

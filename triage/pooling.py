@@ -35,6 +35,9 @@ class PooledMetric:
     conflict: str = ""  # kinds or units disagree between runs
     counter: bool = True  # gauge: every run marked it an event count over its window
     window_s: float | None = 0.0  # summed windows of counter runs; None once a run has none
+    # proportion: a failure rate the probe lets add up over targets (its ``combine`` key,
+    # e.g. the resolver every name was asked of); such rates are the family's primary ones.
+    combine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,26 @@ class PooledSide:
     ok_probes: frozenset[ProbeKey]
     errors: dict[ProbeKey, str]  # the first error of each probe that failed in some run
     layers: frozenset[str]
+
+
+COMBINED_PREFIX = "all@"
+
+
+def _add_combined(metrics: dict[MetricKey, PooledMetric]) -> None:
+    """Failure rates the probe marked with one ``combine`` key, added up over their targets
+    (every name asked of one resolver) as one more metric, target ``all@<key>``: 5 timeouts
+    in 200 for each of three names is no evidence alone and plenty together."""
+    groups: dict[tuple[str, str, str, str], list[PooledMetric]] = {}
+    for (layer, probe, _target, metric), pooled in metrics.items():
+        if pooled.kind == "proportion" and pooled.combine and not pooled.conflict:
+            groups.setdefault((layer, probe, pooled.combine, metric), []).append(pooled)
+    for (layer, probe, combine, metric), members in groups.items():
+        key = (layer, probe, COMBINED_PREFIX + combine, metric)
+        if len(members) < 2 or key in metrics:
+            continue
+        metrics[key] = PooledMetric("proportion", members[0].unit, members[0].better,
+                                    runs=max(m.runs for m in members), events=sum(m.events for m in members),
+                                    trials=sum(m.trials for m in members), combine=combine)
 
 
 def _positive_window(value: Any) -> bool:
@@ -88,6 +111,8 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                 elif m.kind == "proportion":
                     pooled.events += m.events
                     pooled.trials += m.trials
+                    combine = m.extra.get("combine")
+                    pooled.combine = combine if isinstance(combine, str) and combine else None
                 elif m.kind == "gauge":
                     pooled.values.append(m.value)
                     pooled.counter = pooled.counter and m.extra.get("counter") is True
@@ -96,6 +121,7 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                                        if _positive_window(window) and pooled.window_s is not None else None)
                 else:
                     pooled.values.append(m.value)
+    _add_combined(metrics)
     failures = tuple(
         ProbeFailure(k[0], k[1], k[2], msgs[0], len(msgs), len(snapshots), k not in ok_probes)
         for k, msgs in sorted(errors.items()))

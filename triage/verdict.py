@@ -178,6 +178,7 @@ class MetricComparison:
     # Every tested component's interval excludes a worse change as large as the floors.
     # None: nothing to decide (facts, ignored metrics).
     ruled_out: bool | None = None
+    primary: bool = False  # a failure rate the family reserves a share of α for (triage.judge)
 
     @property
     def decision(self) -> str | None:
@@ -261,6 +262,7 @@ class MetricComparison:
             "verdict": self.verdict, "reason": self.reason,
             "floors": None if self.floors is None else self.floors.to_dict(),
             "ruled_out": self.ruled_out,
+            "primary": self.primary,
             "lead": self.lead,
             "components": [c.to_dict() for c in self.components],
         }
@@ -272,7 +274,8 @@ class MetricComparison:
                    d.get("better", "lower"), d["verdict"], d.get("reason", ""),
                    SideSummary.from_dict(kind, d.get("baseline")), SideSummary.from_dict(kind, d.get("candidate")),
                    tuple(Component.from_dict(c) for c in d.get("components") or ()), d.get("lead"),
-                   None if d.get("floors") is None else Floors.from_dict(d["floors"]), _opt_bool(d.get("ruled_out")))
+                   None if d.get("floors") is None else Floors.from_dict(d["floors"]), _opt_bool(d.get("ruled_out")),
+                   bool(d.get("primary")))
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,7 @@ class Comparison:
     suspects: tuple[Suspect, ...] = ()  # roots first (triage.attribution)
     alpha: float = DEFAULT_ALPHA
     tests: int = 0  # size of the Holm family: metrics with at least one tested component
+    primary_tests: int = 0  # of those, primary failure rates sharing PRIMARY_SHARE of α
     budget: str | None = None
     reason: str = ""
     layer_notes: Mapping[str, str] = field(default_factory=dict)
@@ -395,7 +399,8 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA, "verdict": self.verdict, "reason": self.reason,
-            "alpha": self.alpha, "tests": self.tests, "ci_level": CI_LEVEL, "budget": self.budget,
+            "alpha": self.alpha, "tests": self.tests, "primary_tests": self.primary_tests, "ci_level": CI_LEVEL,
+            "budget": self.budget,
             "baseline": self.baseline.to_dict(), "candidate": self.candidate.to_dict(),
             "layers": dict(self.layers), "layer_notes": dict(self.layer_notes),
             "suspects": [s.to_dict() for s in self.suspects],
@@ -430,9 +435,11 @@ class Comparison:
         try:
             return cls(d["verdict"], SideInfo.from_dict(d["baseline"]), SideInfo.from_dict(d["candidate"]),
                        _stack_order(d["layers"]), tuple(MetricComparison.from_dict(m) for m in d["metrics"]),
-                       tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()), float(d.get("alpha", DEFAULT_ALPHA)),
-                       int(d.get("tests", 0)), d.get("budget"), d.get("reason", ""), dict(d.get("layer_notes") or {}),
-                       tuple(str(c) for c in d.get("commands") or ()))
+                       suspects=tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()),
+                       alpha=float(d.get("alpha", DEFAULT_ALPHA)), tests=int(d.get("tests", 0)),
+                       primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
+                       reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
+                       commands=tuple(str(c) for c in d.get("commands") or ()))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .basics import DEFAULT_CI_LEVEL, _np, normal_ppf
 

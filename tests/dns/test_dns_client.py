@@ -4,7 +4,7 @@ server are outcomes, never exceptions."""
 
 from __future__ import annotations
 
-import socket
+import dns.message
 
 from triage.dns_client import Reply, StubResolver, WireClient
 from triage.repro.dns_profile import parse_profile
@@ -12,16 +12,11 @@ from triage.repro.dns_server import EmbeddedDnsServer
 from triage.repro.dns_sides import profile_conf
 from triage.resolvconf import parse_resolv_conf
 
+from tests.net_helpers import closed_udp_port
+
 
 def stub_for(server, spec="healthy") -> StubResolver:
     return StubResolver(profile_conf(parse_profile(spec), server.host), server.port)
-
-
-def closed_udp_port() -> int:
-    """A loopback UDP port with nothing listening (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_stub_reads_resolv_conf_as_glibc_does():
@@ -105,8 +100,6 @@ def test_nothing_listening_is_a_failed_lookup_at_once_not_a_timeout():
 
 
 def test_exchange_pairs_replies_with_their_queries_and_reports_refusal():
-    import dns.message
-
     queries = [dns.message.make_query("db.quay.svc", qtype).to_wire() for qtype in ("A", "AAAA")]
     with EmbeddedDnsServer() as srv:
         with WireClient(srv.host, srv.port, 1.0) as client:

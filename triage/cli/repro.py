@@ -92,14 +92,9 @@ def dns(
                               max_queries=max_queries, path=path, resolver=resolver, system=system)
     progress = _RichProgress(env) if env.show_progress else None
     report = run_dns_repro(list(compare) if compare else [profile], options, progress, save_snapshots)
-    if fmt == "json":
-        from triage.report.repro_view import render_json
+    from triage.report import RenderOptions, render
 
-        env.out(render_json(report))
-    else:
-        from triage.report.repro_view import render_table
-
-        env.out(render_table(report, color=env.color))
+    env.out(render(report, fmt, RenderOptions(color=env.color)))
     if not quiet:
         if fmt == "json":
             env.err(f"triage: path {report.path}: {report.path_detail}")

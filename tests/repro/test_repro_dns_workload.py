@@ -12,7 +12,7 @@ from triage.repro import netns
 from triage.repro.dns_report import percentiles
 from triage.repro.dns_repro import run_dns_repro
 from triage.repro.dns_server import EmbeddedDnsServer
-from triage.repro.dns_workload import WorkloadOptions
+from triage.repro.dns_workload import WorkloadOptions, run_workload
 
 SIDE_KEYS = {"profile", "lookup_ms", "timeouts", "queries_per_lookup", "request_ms", "pool_wait_ms", "pool_peak"}
 QUANTILES = {"p50", "p95", "p99", "max"}
@@ -74,12 +74,23 @@ def test_faults_are_refused_against_a_real_resolver():
 
 @pytest.mark.parametrize("changes, fragment", [
     ({"workers": 0}, "--workers"), ({"duration_s": 0}, "--duration"), ({"path": "magic"}, "--path"),
-    ({"names": ("bad name",)}, "--names"), ({"resolver": "1.2.3.4", "system": True}, "pick one"),
+    ({"names": ("bad name",)}, "--names"), ({"names": ("a" * 64 + ".example",)}, "--names"),
+    ({"resolver": "1.2.3.4", "system": True}, "pick one"),
 ])
 def test_bad_options(changes, fragment):
     fields = {"duration_s": 1.0, **changes}
     with pytest.raises(BadInput, match=fragment):
         run_dns_repro(["healthy"], WorkloadOptions(**fields))
+
+
+def test_a_resolver_that_raises_stops_the_side_and_is_reraised():
+    # a bug in a resolution path is a crash, never a side with fewer requests
+    def broken(name):
+        raise KeyError(name)
+
+    options = WorkloadOptions(duration_s=60, rate=0, workers=2, pool_size=1, hold_ms=0)
+    with pytest.raises(KeyError, match="db.quay.svc"):
+        run_workload("healthy", options, broken, lambda: 0, 1.0)
 
 
 def test_saved_snapshots_load_and_carry_both_layers(tmp_path):

@@ -13,6 +13,7 @@ import pytest
 
 from triage.errors import BadInput, TriageError
 from triage.repro import netns
+from triage.repro.dns_repro import run_dns_repro
 from triage.repro.dns_workload import WorkloadOptions
 
 from tests.net_helpers import PORT53_HOST
@@ -88,3 +89,8 @@ def test_a_killed_namespace_child_is_exit_1_through_the_cli(port53_silent):
     assert proc.returncode == 1, err
     assert out == ""
     assert "NamespaceChildFailed: the namespace child was killed by SIGKILL" in err
+
+
+def test_libc_path_that_cannot_be_had_is_bad_input_naming_why():
+    with pytest.raises(netns.NamespaceUnavailable, match="glibc only talks to port 53.*--path wire avoids it"):
+        run_dns_repro(["healthy"], WorkloadOptions(path="libc", resolver="127.0.0.1:5353", duration_s=1.0))

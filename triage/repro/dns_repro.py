@@ -47,7 +47,7 @@ def choose_path(options: WorkloadOptions) -> tuple[str, str]:
         if usable:
             return "libc", "glibc getaddrinfo in a private mount namespace with a generated resolv.conf"
         if options.path == "libc":
-            raise BadInput(f"--path libc: not possible here: {reason}")
+            raise netns.NamespaceUnavailable(reason)
         return "wire", f"{_WIRE_STUB} (libc path unavailable: {reason})"
     if options.path == "wire":
         return "wire", f"{_WIRE_STUB} to the embedded server on loopback"
@@ -56,7 +56,7 @@ def choose_path(options: WorkloadOptions) -> tuple[str, str]:
         return "libc", ("glibc getaddrinfo in a private network+mount namespace; embedded server on "
                         "127.0.0.1:53; generated resolv.conf bind-mounted over /etc/resolv.conf")
     if options.path == "libc":
-        raise BadInput(f"--path libc: not possible here: {reason}")
+        raise netns.NamespaceUnavailable(reason)
     return "wire", _wire_fallback(options, reason)
 
 

@@ -50,7 +50,7 @@ IFF_UP = 0x1
 # The child's exit status when setting up its namespaces was refused (a mount not
 # permitted, no /etc/resolv.conf to mount over): the environment's doing, not a crash.
 SETUP_REFUSED = 4
-CRASHED = 3
+CRASHED = 3  # anything else the child raised: a crash, reported with its one line
 
 
 class NamespaceUnavailable(BadInput):

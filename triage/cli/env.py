@@ -54,13 +54,18 @@ class Environment:
         self.stdout.flush()
 
 
-def current_environment(environ: Mapping[str, str] | None = None) -> Environment:
-    """The environment of this process: sys streams and os.environ."""
-    environ = os.environ if environ is None else environ
-    return Environment(stdout=sys.stdout, stderr=sys.stderr,
-                       stdout_isatty=sys.stdout.isatty(), stderr_isatty=sys.stderr.isatty(),
+def environment_from(environ: Mapping[str, str], stdout: TextIO, stderr: TextIO, *, stdout_isatty: bool,
+                     stderr_isatty: bool) -> Environment:
+    """An Environment over these streams, its switches read from the variables ``environ``."""
+    return Environment(stdout=stdout, stderr=stderr, stdout_isatty=stdout_isatty, stderr_isatty=stderr_isatty,
                        ci=_flag(environ.get("CI")), no_color="NO_COLOR" in environ,
                        step_summary=environ.get(STEP_SUMMARY_ENV) or None, debug=_flag(environ.get(DEBUG_ENV)))
+
+
+def current_environment() -> Environment:
+    """The environment of this process: sys streams and os.environ."""
+    return environment_from(os.environ, sys.stdout, sys.stderr, stdout_isatty=sys.stdout.isatty(),
+                            stderr_isatty=sys.stderr.isatty())
 
 
 def environment(ctx: typer.Context) -> Environment:

@@ -6,9 +6,9 @@ a frozen result carrying everything a renderer needs, including the commands tha
 (triage.rerun). Nothing here prints: progress and phase lines go to the caller's callbacks.
 
     probe      run the probes, write the snapshot            -> ProbeRun
-    compare    judge two sides (files or stored labels)      -> Judged
-    report     a saved comparison, or two sides judged now   -> Judged
-    ab         two live platforms interleaved, then judged   -> Judged
+    compare    judge two sides (files or stored labels)      -> Comparison
+    report     a saved comparison, or two sides judged now   -> Comparison
+    ab         two live platforms interleaved, then judged   -> Comparison
     gate       probe now, judge against a baseline, report   -> GateResult
     demo       the DNS hunt on loopback, end to end          -> DemoResult
     repro_dns  the DNS reproducer's workload                 -> ReproReport
@@ -19,7 +19,6 @@ Baseline operations (save, list, show, history, rm) are the store's own (triage.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -27,21 +26,19 @@ from typing import Callable, Iterable, Sequence
 
 from . import rerun
 from .budget import load_budget
-from .compare import DEFAULT_ALPHA, Comparison, compare_sides, compare_snapshots
-from .compare import _check_alpha as check_alpha  # becomes judge.check_alpha with the new verdict model
 from .config import load_config, with_kubernetes
-from .errors import InputFileError
 from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
+from .judge import check_alpha, collector_paused, compare_snapshots
 from .model import Snapshot
-from .report.junit import render as render_junit
-from .report.markdown import MarkdownOptions, render as render_markdown
+from .report import RenderOptions, render
 from .repro import demo_scenario
 from .repro.demo_platform import DemoPlatform
 from .repro.dns_server import EmbeddedDnsServer, serve_until_interrupted
 from .repro.dns_workload import ReproProgress, ReproReport, WorkloadOptions, run_dns_repro
 from .runner import Progress, RunOptions, run_probes, status_counts, summarise_problems
-from .store import SnapshotStore, StoredRun, check_label, resolve_store_path
+from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
+from .verdict import DEFAULT_ALPHA, Comparison
 
 Phase = Callable[[str], None]
 ProgressFor = Callable[[str], Progress]  # a label -> the progress of one run probing it
@@ -60,17 +57,8 @@ class ProbeRun:
 
 
 @dataclass(frozen=True)
-class Judged:
-    """A comparison and the commands that rerun it (until Comparison carries its own commands)."""
-
-    comparison: Comparison
-    commands: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class GateResult:
-    comparison: Comparison
-    commands: tuple[str, ...]
+    comparison: Comparison  # with the command that reruns this gate
     snapshot: Snapshot
     saved: StoredRun | None  # the run stored under --save-as (only when the gate passed)
     report: str  # the Markdown report written
@@ -80,8 +68,7 @@ class GateResult:
 
 @dataclass(frozen=True)
 class DemoResult:
-    comparison: Comparison
-    commands: tuple[str, ...]
+    comparison: Comparison  # with the commands that rerun the demo and its comparison
     store: str
     report: str
     elapsed_s: float
@@ -102,8 +89,9 @@ def _check_paths(paths: Iterable[tuple[str, str | None]]) -> None:
             check_writable(path, option)
 
 
-def _markdown(c: Comparison, commands: tuple[str, ...]) -> str:
-    return render_markdown(c, MarkdownOptions(commands=commands))
+def _report(c: Comparison) -> str:
+    """The full Markdown report, as written to a file (no colour)."""
+    return render(c, "markdown", RenderOptions(full_report=True))
 
 
 def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: str | None = None,
@@ -117,29 +105,42 @@ def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: st
     return ProbeRun(snapshot, out, tuple(summarise_problems(snapshot)), status_counts(snapshot))
 
 
+def compare_sides(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
+                  alpha: float = DEFAULT_ALPHA) -> Comparison:
+    """Load both sides (snapshot files or stored labels) and the budget, and judge.
+    Raises BadInput/InputFileError/StoreError."""
+    check_alpha(alpha)  # before any file is read
+    budget = load_budget(budget_path)
+    snapshots = SnapshotStore(resolve_store_path(store))
+    with collector_paused():
+        a_source, a_snaps = load_side(baseline, snapshots)
+        b_source, b_snaps = load_side(candidate, snapshots)
+    return compare_snapshots(a_snaps, b_snaps, baseline_spec=baseline, candidate_spec=candidate, budget=budget,
+                             alpha=alpha, sources=(a_source, b_source))
+
+
 def compare(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
-            alpha: float = DEFAULT_ALPHA) -> Judged:
+            alpha: float = DEFAULT_ALPHA) -> Comparison:
     """`triage compare`: each side a snapshot file or a stored label (all its runs pooled)."""
     c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha)
-    return Judged(c, rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
 
 
 def load_comparison(path: str) -> Comparison:
     """A comparison saved with `triage compare --format json`."""
-    try:
-        data = json.loads(read_input(path, "comparison JSON"))
-    except json.JSONDecodeError as exc:
-        raise InputFileError(path, f"not valid JSON ({exc.msg}, line {exc.lineno}); truncated or not a comparison") from None
-    return Comparison.from_dict(data, path)
+    return Comparison.from_json(read_input(path, "comparison JSON"), path)
 
 
 def report(first: str, second: str | None = None, *, store: str | None = None, budget_path: str | None = None,
-           alpha: float = DEFAULT_ALPHA) -> Judged:
-    """`triage report`: one argument is a saved comparison JSON; two are sides judged now."""
+           alpha: float = DEFAULT_ALPHA) -> Comparison:
+    """`triage report`: one argument is a saved comparison JSON (rerun by the commands it
+    carries, else by those its sides imply); two are sides judged now."""
     if second is not None:
         return compare(first, second, store=store, budget_path=budget_path, alpha=alpha)
     c = load_comparison(first)
-    return Judged(c, rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+    if c.commands:
+        return c
+    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
 
 
 def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int, *,
@@ -153,7 +154,7 @@ def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunO
 
 def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOptions, rounds: int, *,
        store: str | None = None, budget_path: str | None = None, alpha: float = DEFAULT_ALPHA,
-       progress: ProgressFor | None = None, phase: Phase = _quiet) -> Judged:
+       progress: ProgressFor | None = None, phase: Phase = _quiet) -> Comparison:
     """`triage ab`: two live platforms, each (label, config path), probed interleaved so drift cancels."""
     check_alpha(alpha)
     load_budget(budget_path)  # refuse a bad budget before spending minutes probing
@@ -163,8 +164,8 @@ def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOption
     root = resolve_store_path(store)
     c = _interleave_and_judge(*platforms, options, rounds, store=root, budget_path=budget_path, alpha=alpha,
                               progress=progress, phase=phase)
-    return Judged(c, rerun.for_ab(baseline, candidate, rounds=rounds, layers=options.layers, samples=options.samples,
-                                  store=root, budget=budget_path, alpha=alpha))
+    return replace(c, commands=rerun.for_ab(baseline, candidate, rounds=rounds, layers=options.layers,
+                                            samples=options.samples, store=root, budget=budget_path, alpha=alpha))
 
 
 def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
@@ -188,16 +189,17 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
     snapshot = run_probes(config, options, progress)
     c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label, candidate_spec=f"{snapshot.label} (now)",
                           budget=budget, alpha=alpha, sources=("label", "file"))
-    commands = rerun.for_gate(baseline_label, options.label, store=store, config=config_path, budget=budget_path,
-                              alpha=alpha, layers=options.layers if layers_given else None, samples=options.samples)
-    markdown = _markdown(c, commands)
+    c = replace(c, commands=rerun.for_gate(baseline_label, options.label, store=store, config=config_path,
+                                           budget=budget_path, alpha=alpha,
+                                           layers=options.layers if layers_given else None, samples=options.samples))
+    markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:
-        atomic_write_text(junit_path, render_junit(c))
+        atomic_write_text(junit_path, render(c, "junit"))
     if step_summary:
         atomic_append_text(step_summary, markdown + "\n")
     saved = snapshots.save_snapshot(save_as, snapshot) if save_as and c.verdict == "ok" else None
-    return GateResult(c, commands, snapshot, saved, report_path, junit_path, step_summary)
+    return GateResult(c, snapshot, saved, report_path, junit_path, step_summary)
 
 
 def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
@@ -216,10 +218,10 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
                                   Platform(degraded.label, demo_scenario.platform_config(degraded, samples)),
                                   RunOptions(layers=demo_scenario.LAYERS), rounds, store=root, budget_path=None,
                                   alpha=DEFAULT_ALPHA, progress=progress, phase=phase)
-    commands = rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples, store_given=store,
-                              store=root)
-    atomic_write_text(report_path, _markdown(c, commands))
-    return DemoResult(c, commands, root, report_path, clock() - started)
+    c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
+                                           store_given=store, store=root))
+    atomic_write_text(report_path, _report(c))
+    return DemoResult(c, root, report_path, clock() - started)
 
 
 def repro_dns(profiles: Sequence[str], options: WorkloadOptions, *, progress: ReproProgress | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from typing import Sequence
 
-from .compare import DEFAULT_ALPHA, Comparison
+from .verdict import DEFAULT_ALPHA, Comparison
 from .layers import LAYERS
 
 REPORT_FILE = "triage-report.md"

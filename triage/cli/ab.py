@@ -52,7 +52,7 @@ def ab(
     env = environment(ctx)
     options = RunOptions(layers=parse_layers(layers), deadline_s=deadline, samples=samples)
     say = (lambda text: None) if quiet or fmt == "json" else (lambda text: env.err(f"triage ab: {text}"))
-    judged = engine.ab(*sides, options, rounds, store=store, budget_path=budget, alpha=alpha,
-                       progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say)
-    env.out(output.comparison_text(env, judged.comparison, fmt))
-    return int(judged.comparison.exit_status)
+    comparison = engine.ab(*sides, options, rounds, store=store, budget_path=budget, alpha=alpha,
+                           progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say)
+    env.out(output.text(env, comparison, fmt))
+    return int(comparison.exit_status)

@@ -63,7 +63,7 @@ def show(ctx: typer.Context,
         env.out(json.dumps([s.to_dict() for s in snapshots], sort_keys=True))
         return
     for snap in snapshots:
-        env.out(output.snapshot_text(env, snap))
+        env.out(output.text(env, snap, "table"))
 
 
 @baseline_app.command("history")

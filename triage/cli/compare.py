@@ -34,6 +34,6 @@ def compare(
 
     output.check_format(fmt, output.COMPARE_FORMATS)
     env = environment(ctx)
-    judged = engine.compare(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
-    env.out(output.comparison_text(env, judged.comparison, fmt, show_all=show_all))
-    return int(judged.comparison.exit_status)
+    comparison = engine.compare(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
+    env.out(output.text(env, comparison, fmt, show_all=show_all))
+    return int(comparison.exit_status)

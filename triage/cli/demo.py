@@ -36,7 +36,7 @@ def demo(
                          clock=env.clock)
     c = result.comparison
     if not quiet:
-        env.out(output.comparison_text(env, c, "table"))
+        env.out(output.text(env, c, "table"))
     roots = ", ".join(s.layer for s in c.suspects if s.role == "root") or "none"
     env.out(f"demo verdict: {c.verdict}; root suspect: {roots} "
             f"({'as expected' if result.named_dns else 'NOT the expected dns'}); "

@@ -1,20 +1,17 @@
-"""Where the commands meet the renderers: which formats a command offers (checked before any
-work), one call per kind of result, and one way to write the text out.
+"""Where the commands meet the renderers (triage.report): which formats each command offers
+(checked before any work), the render options this environment asks for, and one way to
+write the text out.
 
-Like triage.engine, imported by a command only when it runs (the renderers' imports cost
-`--help` tens of milliseconds).
+Like triage.engine, imported by a command only when it runs, to keep `triage --help` fast.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-from triage.compare import Comparison
 from triage.errors import BadInput
 from triage.fileio import atomic_write_text
-from triage.model import Snapshot
-from triage.report import json_out, junit, markdown, markdown_table, repro_view, snapshot_view, terminal
-from triage.repro.dns_workload import ReproReport
+from triage.report import RenderOptions, render
 
 from .env import Environment
 
@@ -23,34 +20,17 @@ REPORT_FORMATS = ("markdown", "json", "junit")  # report: markdown is the full r
 VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns
 
 
-def check_format(fmt: str, formats: Sequence[str]) -> None:
-    if fmt not in formats:
-        expected = " or ".join(formats) if len(formats) == 2 else "one of " + ", ".join(formats)
+def check_format(fmt: str, offered: Sequence[str]) -> None:
+    if fmt not in offered:
+        expected = " or ".join(offered) if len(offered) == 2 else "one of " + ", ".join(offered)
         raise BadInput(f"--format: expected {expected}, got {fmt!r}")
 
 
-def comparison_text(env: Environment, c: Comparison, fmt: str, *, commands: tuple[str, ...] = (),
-                    show_all: bool = False, charts: bool = True, report: bool = False) -> str:
-    """``c`` in ``fmt``; ``report``: `triage report`'s full Markdown, listing ``commands`` to rerun it."""
-    if fmt == "json":
-        return json_out.render(c)
-    if fmt == "junit":
-        return junit.render(c)
-    if fmt == "markdown" and report:
-        return markdown.render(c, markdown.MarkdownOptions(charts=charts, show_all=show_all, commands=commands))
-    if fmt == "markdown":
-        return markdown_table.render(c, show_all=show_all)
-    return terminal.render(c, terminal.TerminalOptions(color=env.color, show_all=show_all, width=env.width))
-
-
-def snapshot_text(env: Environment, snapshot: Snapshot) -> str:
-    return snapshot_view.render_table(snapshot, color=env.color, width=env.width)
-
-
-def repro_text(env: Environment, report: ReproReport, fmt: str) -> str:
-    if fmt == "json":
-        return repro_view.render_json(report)
-    return repro_view.render_table(report, color=env.color, width=env.width)
+def text(env: Environment, result: Any, fmt: str, *, show_all: bool = False, charts: bool = True,
+         full_report: bool = False) -> str:
+    """``result`` (a Comparison, Snapshot or ReproReport) in ``fmt``, coloured and sized for ``env``."""
+    return render(result, fmt, RenderOptions(color=env.color, width=env.width, show_all=show_all, charts=charts,
+                                             full_report=full_report))
 
 
 def write(env: Environment, text: str, out: str | None) -> None:

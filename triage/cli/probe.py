@@ -40,10 +40,8 @@ def probe(
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
     run = engine.probe(options, config_path=config, kubeconfig=kubeconfig, context=context, out=out,
                        progress=progress_for(env, quiet))
-    if fmt == "json":
-        env.out(run.snapshot.to_json())
-    elif not (quiet and out):
-        env.out(output.snapshot_text(env, run.snapshot))
+    if fmt == "json" or not (quiet and out):  # json: the snapshot is the output, even with --quiet
+        env.out(output.text(env, run.snapshot, fmt))
     if not quiet:
         for line in run.problems:
             env.err(f"triage: {line}")

@@ -39,10 +39,8 @@ def report(
     if out:
         check_writable(out, "--out")
     env = environment(ctx)
-    judged = engine.report(first, candidate, store=store, budget_path=budget, alpha=alpha)
-    text = output.comparison_text(env, judged.comparison, fmt, commands=judged.commands, show_all=show_all,
-                                  charts=charts, report=True)
-    output.write(env, text, out)
+    comparison = engine.report(first, candidate, store=store, budget_path=budget, alpha=alpha)
+    output.write(env, output.text(env, comparison, fmt, show_all=show_all, charts=charts, full_report=True), out)
     if out:
-        env.err(f"triage: wrote {out} (verdict {judged.comparison.verdict})")
-    return int(judged.comparison.exit_status)
+        env.err(f"triage: wrote {out} (verdict {comparison.verdict})")
+    return int(comparison.exit_status)

@@ -93,7 +93,7 @@ def dns(
     progress = _RichProgress(env) if env.watched(quiet) else None
     report = engine.repro_dns(list(compare) if compare else [profile], options, progress=progress,
                               save_dir=save_snapshots)
-    env.out(output.repro_text(env, report, fmt))
+    env.out(output.text(env, report, fmt))
     if not quiet:
         if fmt == "json":
             env.err(f"triage: path {report.path}: {report.path_detail}")

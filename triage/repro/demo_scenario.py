@@ -8,7 +8,7 @@ through its own DNS on every request (triage.repro.demo_platform).
 
 from __future__ import annotations
 
-from triage.compare import Comparison
+from triage.verdict import Comparison
 from triage.config import Config, DnsConfig, Target
 
 from .demo_platform import BACKENDS, PlatformAddress

@@ -1,6 +1,10 @@
 """The `triage` command: thin Typer commands over the engine.
 
-Each command parses options, calls one engine function and hands the result to a renderer.
+Each command parses options, checks what it can refuse, calls one engine function
+(triage.engine) and hands the result to a renderer (cli/output.py); both are imported inside
+the command, so `--help` never pays for them. main(argv, env) gives every command the
+Environment (cli/env.py) as the Typer context object rather than through a module-level
+holder: nothing global, so invocations in one process (the tests) never share streams.
 Engine errors (TriageError) become one line on stderr and their exit status (a traceback
 under --debug); anything else is a crash: Python's own traceback and exit 1.
 """

@@ -34,8 +34,10 @@ from .model import Snapshot
 from .report import RenderOptions, render
 from .repro import demo_scenario
 from .repro.demo_platform import DemoPlatform
-from .repro.dns_server import EmbeddedDnsServer, serve_until_interrupted
-from .repro.dns_workload import ReproProgress, ReproReport, WorkloadOptions, run_dns_repro
+from .repro.dns_report import ReproReport
+from .repro.dns_repro import ReproProgress, run_dns_repro
+from .repro.dns_server import EmbeddedDnsServer, check_bind, serve_until_interrupted
+from .repro.dns_workload import WorkloadOptions
 from .runner import Progress, RunOptions, run_probes, status_counts, summarise_problems
 from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
 from .verdict import DEFAULT_ALPHA, Comparison
@@ -232,5 +234,7 @@ def repro_dns(profiles: Sequence[str], options: WorkloadOptions, *, progress: Re
 
 def serve_dns(profile: str, *, names: Sequence[str], bind: str, port: int, exposed: bool,
               announce: Callable[[EmbeddedDnsServer], None]) -> dict:
-    """`triage repro dns serve`: the fault server in the foreground until Ctrl-C; its counters."""
+    """`triage repro dns serve`: the fault server in the foreground until Ctrl-C; its counters.
+    A non-loopback ``bind`` without ``exposed`` is refused before the server starts."""
+    check_bind(bind, exposed)
     return serve_until_interrupted(profile, names=names, bind=bind, port=port, exposed=exposed, announce=announce)

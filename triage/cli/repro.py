@@ -6,6 +6,8 @@ from typing import List, Optional, Tuple
 
 import typer
 
+from triage.loopback import EXPOSE_FLAG
+
 from .env import Environment, environment
 
 repro_app = typer.Typer(help="Built-in reproducers of the incidents triage was built from.", no_args_is_help=True)
@@ -15,7 +17,6 @@ PROFILE_HELP = ("Fault profile: a spec like 'delay=3ms,jitter=1ms,drop=2%:AAAA' 
                 "Keys: delay, jitter[=pareto:], drop[=N%:QTYPE], aaaa-blackhole, search-nxdomain[=MS], servfail=N%, "
                 "truncate, overload=N[:servfail], clash[=MS], neg-ttl, cold-cache[=MS], seed; client: ndots, search, "
                 "timeout, attempts.")
-EXPOSE_FLAG = "--i-know-this-exposes-dns"
 
 
 def register(app: typer.Typer) -> None:
@@ -117,12 +118,7 @@ def serve(
     Example: triage repro dns serve --profile delay=5ms --port 5353
     """
     from triage import engine
-    from triage.errors import BadInput
-    from triage.repro.dns_server import is_loopback
 
-    if not is_loopback(bind) and not exposed:
-        raise BadInput(f"--bind {bind}: not a loopback address; anyone who can reach it would get answers. "
-                       f"Add {EXPOSE_FLAG} if that is what you want")
     env = environment(ctx)
 
     def announce(server) -> None:

@@ -34,7 +34,7 @@ class Draft:
     changed: bool = False  # facts: the value differs between the sides
     method: str = ""
     design_effect: float | None = None
-    upper_tail: bool = True  # tails: the quantile lies above the median (p95, p99)
+    quantile: float = 0.5  # tails: the quantile judged (0.95, 0.99; 0.05, 0.01 when higher is better)
 
 
 @dataclass

@@ -4,7 +4,6 @@ are the groups (stats.clustered)."""
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import replace
 from typing import Sequence
 
@@ -28,10 +27,7 @@ def _with_groups(summary: SideSummary, values: Sequence[float], groups: Sequence
     """The summary plus how many groups the values came in and the range of their medians."""
     if not groups:
         return summary
-    medians, start = [], 0
-    for size in groups:
-        medians.append(statistics.median(values[start:start + size]))
-        start += size
+    medians = stats.group_medians(values, groups)
     return replace(summary, groups=len(groups), group_p50_low=min(medians), group_p50_high=max(medians))
 
 
@@ -51,13 +47,12 @@ class SamplesBatch:
             return
         results = stats.compare_samples([(a.values, b.values) for a, b in self.sides],
                                         [tails_for(r.better) for r in self.rows], ci_level=CI_LEVEL)
+        in_groups: dict[tuple, list[tuple[Row, PooledMetric, PooledMetric]]] = {}
         for row, (a, b), res in zip(self.rows, self.sides, results):
-            row.baseline = _with_groups(SideSummary("samples", a.runs, res.baseline.n, res.baseline.mean,
-                                                    res.baseline.p50, res.baseline.p95, res.baseline.p99),
-                                        a.values, a.groups)
-            row.candidate = _with_groups(SideSummary("samples", b.runs, res.candidate.n, res.candidate.mean,
-                                                     res.candidate.p50, res.candidate.p95, res.candidate.p99),
-                                         b.values, b.groups)
+            row.baseline = SideSummary("samples", a.runs, res.baseline.n, res.baseline.mean, res.baseline.p50,
+                                       res.baseline.p95, res.baseline.p99)
+            row.candidate = SideSummary("samples", b.runs, res.candidate.n, res.candidate.mean, res.candidate.p50,
+                                        res.candidate.p95, res.candidate.p99)
             s = res.shift
             p_worse, p_better = directional(row.better, s.p_greater, s.p_less)
             row.components.append(Draft(
@@ -71,56 +66,49 @@ class SamplesBatch:
                     p_worse if t.tested else None, p_better if t.tested else None,
                     note="" if t.tested else f"not tested: {t.beyond_baseline + t.beyond_candidate} pooled values "
                                              f"beyond it, {stats.MIN_TAIL_BEYOND} needed",
-                    method="exact exceedance test" if t.tested else "", upper_tail=t.q >= 0.5))
+                    method="exact exceedance test" if t.tested else "", quantile=t.q))
             if a.groups is not None or b.groups is not None:
-                _judge_in_groups(row, a, b)
+                shape = (len(a.values), tuple(a.groups or ()), len(b.values), tuple(b.groups or ()),
+                         tails_for(row.better))
+                in_groups.setdefault(shape, []).append((row, a, b))
+        for members in in_groups.values():
+            _judge_in_groups(members)
 
 
-def _judge_in_groups(row: Row, a: PooledMetric, b: PooledMetric) -> None:
-    """Values that came in groups: the decisive p-values and the intervals from tests whose
-    units are the groups (stats.clustered). The larger of the two p-values decides (either
-    test alone is valid when its assumption holds, so the larger is valid when either holds),
-    and intervals only widen."""
-    shift = stats.clustered_shift_test(a.values, a.groups, b.values, b.groups)
-    for d in row.components:
-        if d.p is None:
-            continue  # an untested tail stays untested
-        if d.name == "median":
-            test, p_greater, p_less = shift, shift.p_greater, shift.p_less
-        else:
-            threshold, upper = _tail_threshold(a.values, b.values, d), d.upper_tail
-            test = stats.clustered_share_test(_beyond(a.values, threshold, upper), a.groups,
-                                              _beyond(b.values, threshold, upper), b.groups)
-            # More candidate values beyond an upper quantile: a larger candidate quantile.
-            p_greater, p_less = (test.p_greater, test.p_less) if upper else (test.p_less, test.p_greater)
-        p_worse, p_better = directional(row.better, p_greater, p_less)
-        d.p = max(d.p, p_worse)
-        d.p_better = None if d.p_better is None or p_better is None else max(d.p_better, p_better)
-        if d.ci_low is not None and d.ci_high is not None and d.change is not None:
-            d.ci_low, d.ci_high = stats.widen(d.change, d.ci_low, d.ci_high, test, CI_LEVEL)
-        ka, kb = test.groups
-        d.method = f"groups as units: {ka} vs {kb} groups, t({test.df})"
-        d.design_effect = test.design_effect
-
-
-def _tail_threshold(a: Sequence[float], b: Sequence[float], d: Draft) -> tuple[float, bool]:
-    """The pooled quantile a tail is tested at, and whether values equal to it count as
-    beyond (the exceedance test's rule: whichever count is nearer the nominal share)."""
-    q = float(d.name[1:]) / 100
-    pooled = sorted([*a, *b])
-    threshold = stats.quantile(pooled, q)
-    upper = d.upper_tail
-    strict = sum(1 for v in pooled if (v > threshold if upper else v < threshold))
-    inclusive = strict + sum(1 for v in pooled if v == threshold)
-    nominal = len(pooled) * (1 - q if upper else q)
-    return threshold, abs(inclusive - nominal) < abs(strict - nominal)
-
-
-def _beyond(values: Sequence[float], threshold: tuple[float, bool], upper: bool) -> list[bool]:
-    value, ties = threshold
-    if upper:
-        return [v > value or (ties and v == value) for v in values]
-    return [v < value or (ties and v == value) for v in values]
+def _judge_in_groups(members: list[tuple[Row, PooledMetric, PooledMetric]]) -> None:
+    """Values that came in groups (rows of one shape: sizes, groups, tails): the decisive
+    p-values and the intervals from tests whose units are the groups (stats.clustered),
+    batched over the rows. The larger of the two p-values decides (either test alone is
+    valid when its assumption holds, so the larger is valid when either holds), and
+    intervals only widen."""
+    np = stats.numpy()
+    _, first_a, first_b = members[0]
+    ga, gb = first_a.groups, first_b.groups
+    a = np.array([m[1].values for m in members], dtype=np.float64)
+    b = np.array([m[2].values for m in members], dtype=np.float64)
+    tests = {"median": stats.shift_tests(a, ga, b, gb)}
+    for q in tails_for(members[0][0].better):
+        tests[tail_name(q)] = stats.tail_tests(a, ga, b, gb, q)
+    medians = {side: None if groups is None else stats.group_medians_rows(np, x, tuple(groups))
+               for side, groups, x in (("a", ga, a), ("b", gb, b))}
+    for i, (row, _, _) in enumerate(members):
+        for key, summary in (("a", "baseline"), ("b", "candidate")):
+            if medians[key] is not None:
+                ms = medians[key][i]
+                setattr(row, summary, replace(getattr(row, summary), groups=len(ms), group_p50_low=float(ms.min()),
+                                              group_p50_high=float(ms.max())))
+        for d in row.components:
+            if d.p is None:
+                continue  # an untested tail stays untested
+            test = tests[d.name][i]
+            p_worse, p_better = directional(row.better, test.p_greater, test.p_less)
+            d.p = max(d.p, p_worse)
+            d.p_better = None if d.p_better is None or p_better is None else max(d.p_better, p_better)
+            if d.ci_low is not None and d.ci_high is not None and d.change is not None:
+                d.ci_low, d.ci_high = stats.widen(d.change, d.ci_low, d.ci_high, test, CI_LEVEL)
+            k_a, k_b = test.groups
+            d.method = f"groups as units: {k_a} vs {k_b} groups, t({test.df})"
+            d.design_effect = test.design_effect
 
 
 def judge_samples(row: Row, a: PooledMetric, b: PooledMetric, batch: SamplesBatch) -> None:

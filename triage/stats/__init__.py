@@ -28,9 +28,11 @@ check every function against scipy. Modules: basics (constants, normal, quantile
 when values come in groups), family (Holm, BH).
 """
 
+from .basics import _np as numpy
 from .basics import (DEFAULT_CI_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, EXACT_PAIRWISE_MAX, MIN_SAMPLES, MIN_TAIL_BEYOND,
                      THINNED_POINTS, normal_ppf, normal_sf, quantile)
-from .clustered import ClusteredTest, clustered_shift_test, clustered_share_test, group_sizes, widen
+from .clustered import (ClusteredTest, as_values, clustered_shift_test, clustered_share_test, clustered_tail_test,
+                        group_medians, group_medians_rows, group_sizes, share_tests, shift_tests, tail_tests, widen)
 from .exact import (RateResult, binomial_tails, counts_difference_interval, fisher_exact_one_sided, hypergeom_tails,
                     poisson_counts_test, poisson_interval, proportion_test)
 from .family import FamilyAdjustment, adjust_family, benjamini_hochberg, holm
@@ -38,8 +40,9 @@ from .samples import SamplesResult, ShiftResult, Summary, TailResult, compare_sa
 
 __all__ = [
     "DEFAULT_CI_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "EXACT_PAIRWISE_MAX", "MIN_SAMPLES", "MIN_TAIL_BEYOND",
-    "THINNED_POINTS", "normal_ppf", "normal_sf", "quantile",
-    "ClusteredTest", "clustered_shift_test", "clustered_share_test", "group_sizes", "widen",
+    "THINNED_POINTS", "normal_ppf", "normal_sf", "numpy", "quantile",
+    "ClusteredTest", "as_values", "clustered_shift_test", "clustered_share_test", "clustered_tail_test", "group_medians",
+    "group_medians_rows", "group_sizes", "share_tests", "shift_tests", "tail_tests", "widen",
     "RateResult", "binomial_tails", "counts_difference_interval", "fisher_exact_one_sided", "hypergeom_tails",
     "poisson_counts_test", "poisson_interval", "proportion_test",
     "FamilyAdjustment", "adjust_family", "benjamini_hochberg", "holm",

@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from .basics import _np, normal_ppf, normal_sf
+from .samples import exceedance_masks
 
 
 # ---------------------------------------------------------------- Student's t without scipy
@@ -127,21 +128,38 @@ class ClusteredTest:
     groups: tuple[int, int]  # (K_a, K_b)
 
 
+def as_values(values: Sequence[float]) -> Any:
+    """``values`` as a float64 array: convert once, then every test here takes it as is."""
+    return _np().asarray(values, dtype=_np().float64)
+
+
 def group_sizes(n: int, groups: Sequence[int] | None) -> tuple[int, ...]:
     """A measurement's groups, or one group per value when it recorded none."""
     return tuple(groups) if groups else (1,) * n
 
 
-def _cluster_variance(np: Any, contributions: Any, sizes: tuple[int, ...], centre: float, n: int) -> float:
-    """K / (K − 1) · Σ_g (S_g − m_g · centre)² / n²: the cluster-robust variance of a mean of
-    per-value contributions, S_g the contributions' sum over group g of size m_g."""
-    k = len(sizes)
+def group_medians_rows(np: Any, x: Any, groups: tuple[int, ...]) -> Any:
+    """Each row's group medians (rows × groups)."""
+    if len(set(groups)) == 1:  # equal sizes, the usual case: one vectorised call
+        return np.median(x.reshape(x.shape[0], len(groups), groups[0]), axis=2)
+    edges = np.cumsum([0, *groups])
+    return np.stack([np.median(x[:, lo:hi], axis=1) for lo, hi in zip(edges[:-1], edges[1:])], axis=1)
+
+
+def group_medians(values: Sequence[float], groups: Sequence[int]) -> list[float]:
+    """Each group's median, in order."""
+    return group_medians_rows(_np(), as_values(values)[None, :], tuple(groups))[0].tolist()
+
+
+def _cluster_variance(np: Any, contributions: Any, sizes: tuple[int, ...], centre: Any) -> Any:
+    """Per row: K / (K − 1) · Σ_g (S_g − m_g · centre)² / n², the cluster-robust variance of
+    a mean of per-value contributions (rows × n), S_g their sum over group g of size m_g."""
+    k, n = len(sizes), contributions.shape[1]
     if k < 2:
-        return 0.0
+        return np.zeros(contributions.shape[0])
     starts = np.concatenate(([0], np.cumsum(sizes[:-1]))).astype(np.int64)
-    sums = np.add.reduceat(contributions, starts)
-    spread = sums - np.asarray(sizes, dtype=np.float64) * centre
-    return float(k / (k - 1) * np.dot(spread, spread) / (n * n))
+    spread = np.add.reduceat(contributions, starts, axis=1) - np.asarray(sizes, dtype=np.float64) * centre[:, None]
+    return k / (k - 1) * np.einsum("ij,ij->i", spread, spread) / (n * n)
 
 
 def _one_sided(statistic: float, null: float, variance: float, df: int, floor: float) -> tuple[float, float]:
@@ -150,7 +168,9 @@ def _one_sided(statistic: float, null: float, variance: float, df: int, floor: f
             return 1.0, 1.0
         return (floor, 1.0) if statistic > null else (1.0, floor)
     t = (statistic - null) / math.sqrt(variance)
-    return max(floor, t_sf(t, df)), max(floor, t_sf(-t, df))
+    upper = t_sf(abs(t), df)  # the small tail, computed directly; the other is its complement
+    p_greater, p_less = (upper, 1.0 - upper) if t >= 0 else (1.0 - upper, upper)
+    return max(floor, p_greater), max(floor, p_less)
 
 
 def _degrees_of_freedom(groups_a: int, groups_b: int) -> int:
@@ -159,27 +179,85 @@ def _degrees_of_freedom(groups_a: int, groups_b: int) -> int:
     return max(1, min(groups_a, groups_b) - 1)
 
 
+def _placements(np: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """Per row: each candidate value's share of baseline values below it (ties half), and
+    each baseline value's share of candidate values above it (both average to θ), in the
+    rows' own order. One sort of each side, binary searches of sorted into sorted (fast,
+    in cache), then back to the original order."""
+    na, nb = a.shape[1], b.shape[1]
+    order_a, order_b = np.argsort(a, axis=1), np.argsort(b, axis=1)
+    sa, sb = np.take_along_axis(a, order_a, axis=1), np.take_along_axis(b, order_b, axis=1)
+    sorted_place_b = np.empty(b.shape)
+    sorted_place_a = np.empty(a.shape)
+    for r in range(a.shape[0]):
+        sorted_place_b[r] = np.searchsorted(sa[r], sb[r], side="left") + np.searchsorted(sa[r], sb[r], side="right")
+        sorted_place_a[r] = np.searchsorted(sb[r], sa[r], side="left") + np.searchsorted(sb[r], sa[r], side="right")
+    place_b, place_a = np.empty(b.shape), np.empty(a.shape)
+    np.put_along_axis(place_b, order_b, sorted_place_b / (2.0 * na), axis=1)
+    np.put_along_axis(place_a, order_a, (2 * nb - sorted_place_a) / (2.0 * nb), axis=1)
+    return place_a, place_b
+
+
+def shift_tests(a: Any, groups_a: Sequence[int] | None, b: Any, groups_b: Sequence[int] | None) -> list[ClusteredTest]:
+    """Per row of ``a`` (rows × n_a) and ``b`` (rows × n_b), values in the order of their
+    groups (the same for every row): is the candidate stochastically larger or smaller?"""
+    np = _np()
+    na, nb = a.shape[1], b.shape[1]
+    ka, kb = group_sizes(na, groups_a), group_sizes(nb, groups_b)
+    place_a, place_b = _placements(np, a, b)
+    theta = place_b.mean(axis=1)
+    variance = _cluster_variance(np, place_a, ka, theta) + _cluster_variance(np, place_b, kb, theta)
+    independent = (na + nb + 1) / (12.0 * na * nb)  # Mann–Whitney's null variance of θ
+    df, floor = _degrees_of_freedom(len(ka), len(kb)), permutation_floor(len(ka), len(kb))
+    out = []
+    for t, v in zip(theta.tolist(), variance.tolist()):
+        p_greater, p_less = _one_sided(t, 0.5, v, df, floor)
+        out.append(ClusteredTest(t, p_greater, p_less, v / independent, df, (len(ka), len(kb))))
+    return out
+
+
+def share_tests(beyond_a: Any, groups_a: Sequence[int] | None, beyond_b: Any,
+                groups_b: Sequence[int] | None) -> list[ClusteredTest]:
+    """Per row of boolean ``beyond_a`` and ``beyond_b`` (rows × n): is the candidate's share
+    of values beyond a threshold larger or smaller than the baseline's?"""
+    np = _np()
+    ea, eb = beyond_a.astype(np.float64), beyond_b.astype(np.float64)
+    na, nb = ea.shape[1], eb.shape[1]
+    ka, kb = group_sizes(na, groups_a), group_sizes(nb, groups_b)
+    ra, rb = ea.mean(axis=1), eb.mean(axis=1)
+    variance = _cluster_variance(np, ea, ka, ra) + _cluster_variance(np, eb, kb, rb)
+    pooled = (ra * na + rb * nb) / (na + nb)
+    independent = pooled * (1 - pooled) * (1 / na + 1 / nb)
+    df, floor = _degrees_of_freedom(len(ka), len(kb)), permutation_floor(len(ka), len(kb))
+    out = []
+    for d, v, i in zip((rb - ra).tolist(), variance.tolist(), independent.tolist()):
+        p_greater, p_less = _one_sided(d, 0.0, v, df, floor)
+        out.append(ClusteredTest(d, p_greater, p_less, v / i if i > 0 else 1.0, df, (len(ka), len(kb))))
+    return out
+
+
+def tail_tests(a: Any, groups_a: Sequence[int] | None, b: Any, groups_b: Sequence[int] | None,
+               q: float) -> list[ClusteredTest]:
+    """Per row: the q-quantile compared the clustered way, as the share of each side's values
+    beyond the pooled quantile (the exceedance test's rule, ties included). For q >= 0.5
+    ``p_greater`` is against "candidate quantile larger"; below the median, more values
+    beyond means a smaller quantile, so the p-values are swapped."""
+    np = _np()
+    pooled = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    mask_a, mask_b = exceedance_masks(np, a, b, pooled, q)
+    tests = share_tests(mask_a, groups_a, mask_b, groups_b)
+    if q >= 0.5:
+        return tests
+    return [ClusteredTest(-t.statistic, t.p_less, t.p_greater, t.design_effect, t.df, t.groups) for t in tests]
+
+
+# One pair at a time: the same tests on plain sequences.
+
 def clustered_shift_test(a: Sequence[float], groups_a: Sequence[int] | None, b: Sequence[float],
                          groups_b: Sequence[int] | None) -> ClusteredTest:
     """Is the candidate ``b`` stochastically larger or smaller than the baseline ``a``,
     given that values come in groups? ``a`` and ``b`` in the order their groups list them."""
-    np = _np()
-    xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    na, nb = xa.size, xb.size
-    ka, kb = group_sizes(na, groups_a), group_sizes(nb, groups_b)
-    sa, sb = np.sort(xa), np.sort(xb)
-    # Placements: each candidate value's share of baseline values below it (ties half), and
-    # each baseline value's share of candidate values above it. Both average to θ.
-    place_b = (np.searchsorted(sa, xb, side="left") + np.searchsorted(sa, xb, side="right")) / (2.0 * na)
-    place_a = (2 * nb - np.searchsorted(sb, xa, side="left") - np.searchsorted(sb, xa, side="right")) / (2.0 * nb)
-    theta = float(place_b.mean())
-    v_b = _cluster_variance(np, place_b, kb, theta, nb)
-    v_a = _cluster_variance(np, place_a, ka, theta, na)
-    variance = v_a + v_b
-    independent = (na + nb + 1) / (12.0 * na * nb)  # Mann–Whitney's null variance of θ
-    df = _degrees_of_freedom(len(ka), len(kb))
-    p_greater, p_less = _one_sided(theta, 0.5, variance, df, permutation_floor(len(ka), len(kb)))
-    return ClusteredTest(theta, p_greater, p_less, variance / independent, df, (len(ka), len(kb)))
+    return shift_tests(as_values(a)[None, :], groups_a, as_values(b)[None, :], groups_b)[0]
 
 
 def clustered_share_test(beyond_a: Sequence[bool], groups_a: Sequence[int] | None, beyond_b: Sequence[bool],
@@ -187,18 +265,14 @@ def clustered_share_test(beyond_a: Sequence[bool], groups_a: Sequence[int] | Non
     """Is the candidate's share of values beyond a threshold larger or smaller than the
     baseline's, given that values come in groups? (Tails: values beyond the pooled p95.)"""
     np = _np()
-    ea, eb = np.asarray(beyond_a, dtype=np.float64), np.asarray(beyond_b, dtype=np.float64)
-    na, nb = ea.size, eb.size
-    ka, kb = group_sizes(na, groups_a), group_sizes(nb, groups_b)
-    ra, rb = float(ea.mean()), float(eb.mean())
-    v_a = _cluster_variance(np, ea, ka, ra, na)
-    v_b = _cluster_variance(np, eb, kb, rb, nb)
-    pooled = (ra * na + rb * nb) / (na + nb)
-    independent = pooled * (1 - pooled) * (1 / na + 1 / nb)
-    df = _degrees_of_freedom(len(ka), len(kb))
-    p_greater, p_less = _one_sided(rb - ra, 0.0, v_a + v_b, df, permutation_floor(len(ka), len(kb)))
-    effect = (v_a + v_b) / independent if independent > 0 else 1.0
-    return ClusteredTest(rb - ra, p_greater, p_less, effect, df, (len(ka), len(kb)))
+    return share_tests(np.asarray(beyond_a, dtype=bool)[None, :], groups_a,
+                       np.asarray(beyond_b, dtype=bool)[None, :], groups_b)[0]
+
+
+def clustered_tail_test(a: Sequence[float], groups_a: Sequence[int] | None, b: Sequence[float],
+                        groups_b: Sequence[int] | None, q: float) -> ClusteredTest:
+    """``tail_tests`` for one pair."""
+    return tail_tests(as_values(a)[None, :], groups_a, as_values(b)[None, :], groups_b, q)[0]
 
 
 def widen(estimate: float, low: float, high: float, test: ClusteredTest, ci_level: float) -> tuple[float, float]:

@@ -32,7 +32,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from triage.probes.dns import run_wire_series
+from triage.probes.dns_wire import run_wire_series
 
 NAME = "db.quay.svc"
 LOCAL_ADDRESS = "127.0.0.10"

@@ -105,7 +105,9 @@ def probe(layer: str, name: str, *, targets: TargetsFn | None = None, window: bo
 def group_sizes(samples: int, groups: int) -> list[int]:
     """``samples`` split into ``groups`` sub-runs as evenly as can be, larger ones first
     (25 in 10: 3 3 3 3 3 2 2 2 2 2); never an empty group, so at most ``samples`` of them."""
-    count = max(1, min(groups, samples))
+    count = min(max(1, groups), samples)
+    if count <= 0:
+        return []
     whole, extra = divmod(samples, count)
     return [whole + (1 if i < extra else 0) for i in range(count)]
 

@@ -32,7 +32,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from triage.probes.dns_wire import run_wire_series
+from triage.probes.dns import run_wire_series
 
 NAME = "db.quay.svc"
 LOCAL_ADDRESS = "127.0.0.10"
@@ -78,7 +78,7 @@ def wait_until_answering(host: str, port: int, limit_s: float = 15.0) -> None:
 
 @contextmanager
 def embedded(profile: str = "healthy") -> Iterator[tuple[str, int]]:
-    from triage.repro.dns_server import ServerProcess
+    from triage.repro.dns_server_process import ServerProcess
 
     with ServerProcess(profile=profile, names=(NAME,)) as srv:
         wait_until_answering(srv.host, srv.port)

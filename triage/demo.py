@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .compare import Comparison
+from .verdict import Comparison
 from .config import Config, DnsConfig, Target
 from .interleave import Platform, ab_compare
 from .runner import Progress, RunOptions

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .compare import DEFAULT_ALPHA, Comparison, compare_snapshots
+from .judge import compare_snapshots
+from .verdict import DEFAULT_ALPHA, Comparison
 from .budget import load_budget
 from .config import Config
 from .model import Snapshot

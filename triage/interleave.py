@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from .compare import DEFAULT_ALPHA, Comparison, compare_sides
+from .reporting import compare_sides
+from .verdict import DEFAULT_ALPHA, Comparison
 from .config import Config
 from .errors import BadInput
 from .runner import Progress, RunOptions, run_probes

@@ -1,26 +1,34 @@
-"""What `triage report` and `triage gate` share: get a Comparison from what the user gave,
-say how to reproduce it, and render it in the asked format."""
+"""What `triage compare`, `report` and `gate` share: get a Comparison from what the user
+gave (files, stored labels, a saved comparison) and say how to reproduce it."""
 
 from __future__ import annotations
 
-import json
 import shlex
 
-from .compare import DEFAULT_ALPHA, Comparison, compare_sides
-from .errors import BadInput, InputFileError
+from .budget import load_budget
+from .fileio import read_input
+from .judge import check_alpha, collector_paused, compare_snapshots
+from .store import SnapshotStore, load_side, resolve_store_path
+from .verdict import DEFAULT_ALPHA, Comparison
 
-REPORT_FORMATS = ("markdown", "json", "junit")
+
+def compare_sides(baseline_spec: str, candidate_spec: str, *, store: str | None = None,
+                  budget_path: str | None = None, alpha: float = DEFAULT_ALPHA) -> Comparison:
+    """Load both sides (snapshot files or stored labels) and the budget, and judge.
+    Raises BadInput/InputFileError/StoreError."""
+    check_alpha(alpha)  # before any file is read
+    budget = load_budget(budget_path)
+    snapshots = SnapshotStore(resolve_store_path(store))
+    with collector_paused():
+        a_source, a_snaps = load_side(baseline_spec, snapshots)
+        b_source, b_snaps = load_side(candidate_spec, snapshots)
+    return compare_snapshots(a_snaps, b_snaps, baseline_spec=baseline_spec, candidate_spec=candidate_spec,
+                             budget=budget, alpha=alpha, sources=(a_source, b_source))
 
 
 def load_comparison(path: str) -> Comparison:
     """A comparison saved with `triage compare --format json`."""
-    from .fileio import read_input
-
-    try:
-        data = json.loads(read_input(path, "comparison JSON"))
-    except json.JSONDecodeError as exc:
-        raise InputFileError(path, f"not valid JSON ({exc.msg}, line {exc.lineno}); truncated or not a comparison") from None
-    return Comparison.from_dict(data, path)
+    return Comparison.from_json(read_input(path, "comparison JSON"), path)
 
 
 def comparison_for_report(first: str, second: str | None, *, store: str | None = None,
@@ -43,20 +51,3 @@ def reproduce_commands(c: Comparison, *, store: str | None = None, budget: str |
     lines.append(f"triage compare {q(c.baseline.spec)} {q(c.candidate.spec)}{opts}")
     lines.append(f"triage report {q(c.baseline.spec)} {q(c.candidate.spec)}{opts} -o triage-report.md")
     return tuple(lines)
-
-
-def render_report(c: Comparison, fmt: str, *, charts: bool = True, show_all: bool = False,
-                  commands: tuple[str, ...] = ()) -> str:
-    if fmt == "markdown":
-        from .report.markdown import MarkdownOptions, render
-
-        return render(c, MarkdownOptions(charts=charts, show_all=show_all, commands=commands))
-    if fmt == "junit":
-        from .report.junit import render
-
-        return render(c)
-    if fmt == "json":
-        from .report.json_out import render
-
-        return render(c)
-    raise BadInput(f"--format: expected one of {', '.join(REPORT_FORMATS)}, got {fmt!r}")

@@ -8,8 +8,7 @@ import pytest
 
 from triage.probes import dns as dns_probes
 from triage.probes import GROUP_END, measure
-from triage.probes.dns import WireTarget, getaddrinfo, resolve
-from triage.probes.dns_wire import DEAD_AFTER, run_wire_series
+from triage.probes.dns import DEAD_AFTER, WireTarget, getaddrinfo, resolve, run_wire_series
 from triage.config import Config, DnsConfig, Target
 from triage.runner import RunOptions, run_probes
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.compare import compare_snapshots
+from triage.judge import compare_snapshots
 from triage.config import Config
 from triage.errors import BadInput
 from triage.kube_client import NO_KUBECONFIG, Api, Unreachable, client_for

@@ -52,7 +52,7 @@ def show(label: str = typer.Argument(...),
     import json
 
     from triage.errors import BadInput
-    from triage.report.snapshot_view import render_table
+    from triage.report import RenderOptions, render
 
     if fmt not in ("table", "json"):
         raise BadInput(f"--format: expected table or json, got {fmt!r}")
@@ -62,7 +62,7 @@ def show(label: str = typer.Argument(...),
         env.out(json.dumps([s.to_dict() for s in snapshots], sort_keys=True))
         return
     for snap in snapshots:
-        env.out(render_table(snap, color=env.color))
+        env.out(render(snap, "table", RenderOptions(color=env.color)))
 
 
 @baseline_app.command("history")

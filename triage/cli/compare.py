@@ -6,7 +6,7 @@ import typer
 
 from .env import current_environment
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown")  # what compare and ab offer of the comparison renderers
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +29,7 @@ def compare(
     Exit codes: 0 no regression, 3 regression, 4 inconclusive (probes failed or too few
     samples), 2 bad input. Example: triage compare 4.3.18 4.3.19 --budget budgets.yaml
     """
-    from triage.compare import compare_sides
+    from triage.reporting import compare_sides
 
     check_format(fmt)
     env = current_environment()
@@ -40,22 +40,15 @@ def compare(
 
 def check_format(fmt: str) -> None:
     from triage.errors import BadInput
+    from triage.report import check_format as check_known
 
     if fmt not in FORMATS:
         raise BadInput(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_known("comparison", fmt)
 
 
 def render_comparison(env, result, fmt: str, *, show_all: bool) -> None:
     """Hand a Comparison to the renderer of ``fmt`` (shared with `triage ab`)."""
-    if fmt == "json":
-        from triage.report.json_out import render as render_json
+    from triage.report import RenderOptions, render
 
-        env.out(render_json(result))
-    elif fmt == "markdown":
-        from triage.report.markdown_table import render as render_markdown
-
-        env.out(render_markdown(result, show_all=show_all))
-    else:
-        from triage.report.terminal import TerminalOptions, render as render_terminal
-
-        env.out(render_terminal(result, TerminalOptions(color=env.color, show_all=show_all)))
+    env.out(render(result, fmt, RenderOptions(color=env.color, show_all=show_all)))

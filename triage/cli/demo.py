@@ -25,8 +25,10 @@ def demo(
     """
     from triage.demo import run_demo
     from triage.fileio import atomic_write_text
-    from triage.reporting import render_report, reproduce_commands
-    from triage.report.terminal import TerminalOptions, render as render_terminal
+    import dataclasses
+
+    from triage.report import RenderOptions, render
+    from triage.reporting import reproduce_commands
 
     from .progress import progress_for
 
@@ -34,11 +36,10 @@ def demo(
     say = (lambda text: None) if quiet else (lambda text: env.err(f"triage demo: {text}"))
     result = run_demo(store, rounds=rounds, samples=samples,
                       progress=lambda label: progress_for(env, f"probing {label}"), phase=say)
-    c = result.comparison
-    commands = reproduce_commands(c, store=result.store)
-    atomic_write_text(report, render_report(c, "markdown", commands=commands))
+    c = dataclasses.replace(result.comparison, commands=reproduce_commands(result.comparison, store=result.store))
+    atomic_write_text(report, render(c, "markdown", RenderOptions(full_report=True)))
     if not quiet:
-        env.out(render_terminal(c, TerminalOptions(color=env.color)))
+        env.out(render(c, "table", RenderOptions(color=env.color)))
     roots = ", ".join(s.layer for s in c.suspects if s.role == "root") or "none"
     env.out(f"demo verdict: {c.verdict}; root suspect: {roots} "
             f"({'as expected' if result.named_dns else 'NOT the expected dns'}); "

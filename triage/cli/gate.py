@@ -38,7 +38,9 @@ def gate(
     from triage.config import load_config
     from triage.fileio import atomic_write_text
     from triage.gate import run_gate
-    from triage.reporting import render_report
+    import dataclasses
+
+    from triage.report import RenderOptions, render
     from triage.runner import RunOptions, parse_layers
 
     from .progress import progress_for
@@ -47,15 +49,15 @@ def gate(
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
     result = run_gate(load_config(config), baseline, options, store=store, budget_path=budget, alpha=alpha,
                       save_as=save_as, layers_given=layers is not None, progress=progress_for(env))
-    c = result.comparison
     flags = "".join(f" {k} {shlex.quote(v)}" for k, v in (("--store", store), ("--config", config), ("--budget", budget))
                     if v)
     commands = (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}{flags}",)
-    markdown = render_report(c, "markdown", commands=commands)
+    c = dataclasses.replace(result.comparison, commands=commands)
+    markdown = render(c, "markdown", RenderOptions(full_report=True))
     report_path = report or "triage-report.md"
     atomic_write_text(report_path, markdown)
     if junit:
-        atomic_write_text(junit, render_report(c, "junit"))
+        atomic_write_text(junit, render(c, "junit"))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:

@@ -47,9 +47,9 @@ def probe(
     if fmt == "json":
         env.out(text)
     elif not (quiet and out):
-        from triage.report.snapshot_view import render_table
+        from triage.report import RenderOptions, render
 
-        env.out(render_table(snapshot, color=env.color))
+        env.out(render(snapshot, "table", RenderOptions(color=env.color)))
     if not quiet:
         for line in summarise_problems(snapshot):
             env.err(f"triage: {line}")

@@ -7,6 +7,9 @@ import typer
 from .env import current_environment
 
 
+REPORT_FORMATS = ("markdown", "json", "junit")
+
+
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
@@ -29,12 +32,19 @@ def report(
     Examples: triage report 4.3.18 4.3.19 -o triage-report.md;
     triage compare a.json b.json --format json > cmp.json && triage report cmp.json --format junit -o junit.xml
     """
-    from triage.fileio import atomic_write_text
-    from triage.reporting import comparison_for_report, render_report, reproduce_commands
+    import dataclasses
 
+    from triage.errors import BadInput
+    from triage.fileio import atomic_write_text
+    from triage.report import RenderOptions, render
+    from triage.reporting import comparison_for_report, reproduce_commands
+
+    if fmt not in REPORT_FORMATS:
+        raise BadInput(f"--format: expected one of {', '.join(REPORT_FORMATS)}, got {fmt!r}")
     comparison = comparison_for_report(first, candidate, store=store, budget_path=budget, alpha=alpha)
-    text = render_report(comparison, fmt, charts=charts, show_all=show_all,
-                         commands=reproduce_commands(comparison, store=store, budget=budget))
+    if not comparison.commands:
+        comparison = dataclasses.replace(comparison, commands=reproduce_commands(comparison, store=store, budget=budget))
+    text = render(comparison, fmt, RenderOptions(charts=charts, show_all=show_all, full_report=True))
     env = current_environment()
     if out:
         atomic_write_text(out, text)

@@ -1,8 +1,10 @@
 """DNS layer probes: what resolution costs, seen three ways.
 
-- ``resolve`` (wire path): raw queries to each configured resolver through the wire
-  client (``dns_wire``): in groups, each on a new connected UDP socket, TCP when a reply
-  is truncated; only send -> receive is timed.
+- ``resolve`` (wire path): raw queries to each configured resolver, in groups, each on
+  a new connected UDP socket (a new source port), TCP when a reply is truncated. Only send -> receive is timed; the
+  reply is checked after the clock stops, so probe overhead stays small next to the few
+  tens of microseconds a loopback resolver takes (see bench/dns_probe.py). The client is
+  triage.dns_client's, the one the reproducer resolves with.
 - ``getaddrinfo`` (system path): ``socket.getaddrinfo`` from a few threads, the path an
   application takes (nsswitch, /etc/hosts, search list, ndots, parallel A/AAAA, glibc's
   timeouts and retries).
@@ -10,61 +12,42 @@
   resolv.conf settings themselves as facts.
 
 Source and parser are apart: ``parse_resolv_conf`` and ``queries_per_lookup`` are pure
-and run on recorded copies in tests/fixtures/dns/; ``read_resolv_conf`` is the source.
+and run on recorded copies in tests/fixtures/dns/; ``read_resolv_conf`` is the source
+(triage.resolvconf's one reader, under the probe context's etc_root).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 from triage.probes import GROUP_END, ProbeSkipped, end_group, group_sizes, probe
-from triage.probes.dns_wire import DEAD_AFTER, SeriesStats, WireSeries
 from triage.config import split_resolver
-from triage.resolvconf import (DNS_PORT, GLIBC_MAXNS, ResolvConf, apply_resolver_environment, parse_resolv_conf,
-                               queries_per_lookup, show_hostport, split_hostport)
+from triage.dns_client import (MAX_UDP_REPLY, NXDOMAIN, REFUSED, SERVFAIL, QueryTemplate, WireClient,
+                               reply_matches)
+from triage.resolvconf import (DNS_PORT, ResolvConf, queries_per_lookup, read_system_resolv_conf, show_hostport,
+                               split_hostport)
 from triage.model import Measurement
 
 SYSTEM = "system"
-RESOLV_CONF_ENV = "TRIAGE_RESOLV_CONF"  # points every resolv.conf read at another file (tests, captures)
 RESOLV_CONF_TARGET = "resolv.conf"
+
+# A series (one name, resolver and qtype) that has never been answered stops after this
+# many failures in a row: an unreachable resolver then costs a few timeouts, not
+# samples x timeout. Five, so a resolver dropping half its queries is wrongly given up on
+# in 3% of runs at most (0.5 ** 5), and one dropping 10% practically never.
+DEAD_AFTER = 5
 
 # --- resolv.conf: source ------------------------------------------------------------------
 
 
-def resolv_conf_path(ctx: Any = None) -> str:
-    override = os.environ.get(RESOLV_CONF_ENV)
-    if override:
-        return override
-    return os.path.join(getattr(ctx, "etc_root", None) or "/etc", "resolv.conf")
-
-
 def read_resolv_conf(ctx: Any = None) -> tuple[ResolvConf, str, list[str]]:
-    """(conf, path, notes): the file as glibc would use it in this process."""
-    path = resolv_conf_path(ctx)
-    notes: list[str] = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            conf = parse_resolv_conf(fh.read())
-    except FileNotFoundError:
-        conf = ResolvConf()
-        notes.append(f"{path} does not exist: glibc defaults apply (nameserver 127.0.0.1, ndots 1)")
-    if not conf.search and not os.environ.get("LOCALDOMAIN", "").split():
-        # glibc's default search list: the domain part of the host name.
-        host = socket.gethostname()
-        if "." in host.rstrip("."):
-            conf = replace(conf, search=(host.rstrip(".").split(".", 1)[1],))
-            notes.append(f"no search/domain line in {path}: search list from the host name ({conf.search[0]})")
-    conf = apply_resolver_environment(conf, os.environ)
-    if conf.ignored_nameservers:
-        notes.append(f"{path}: glibc uses the first {GLIBC_MAXNS} nameservers, ignores "
-                     f"{', '.join(conf.ignored_nameservers)}")
-    return conf, path, notes
+    """(conf, path, notes): the file as glibc would use it in this process, under ``ctx.etc_root``."""
+    return read_system_resolv_conf(getattr(ctx, "etc_root", None))
 
 
 # --- names and resolvers -------------------------------------------------------------------
@@ -97,6 +80,170 @@ def parse_resolver(spec: str) -> tuple[str, int]:
         return split_hostport(spec)
     except ValueError:
         raise ValueError(f"resolver {spec!r}: expected 'system' or IP[:port]") from None
+
+
+# --- wire path: the query loop -------------------------------------------------------------
+
+
+@dataclass
+class SeriesStats:
+    """Everything one (name, resolver, qtype) series saw."""
+
+    qtype: str
+    latencies_ms: list[float] = field(default_factory=list)
+    trials: int = 0
+    answered: int = 0
+    timeouts: int = 0
+    servfail: int = 0
+    nxdomain: int = 0
+    refused: int = 0
+    tcp_fallback: int = 0
+    socket_errors: int = 0
+    failures_in_a_row: int = 0
+    last_error: str | None = None
+    stopped: str | None = None  # why the series ended before its sample count
+    group_sizes: list[int] = field(default_factory=list)  # of latencies_ms, one per socket
+
+    def measurements(self) -> list[Measurement]:
+        q = self.qtype
+        out = []
+        if self.latencies_ms:
+            out.append(Measurement.samples(f"latency_{q}", self.latencies_ms, groups=self.group_sizes))
+        out += [Measurement.proportion(f"timeouts_{q}", self.timeouts, self.trials),
+                Measurement.proportion(f"servfail_{q}", self.servfail, self.trials),
+                Measurement.proportion(f"nxdomain_{q}", self.nxdomain, self.trials),
+                Measurement.proportion(f"refused_{q}", self.refused, self.trials),
+                Measurement.proportion(f"tcp_fallback_{q}", self.tcp_fallback, self.trials),
+                Measurement.proportion(f"socket_errors_{q}", self.socket_errors, self.trials)]
+        return out
+
+
+class WireResolver(WireClient):
+    """The probe's use of the one wire client: one query at a time, only send -> receive
+    timed, its outcome counted into a series."""
+
+    def query(self, template: QueryTemplate, question: bytes, stats: SeriesStats) -> None:
+        """One query; its outcome goes into ``stats``. Only send -> receive is timed."""
+        wire = template.next(self.next_id())
+        if template.cache_miss:
+            question = bytes(wire[12:]).lower()
+        send, recv, clock = self.sock.send, self.sock.recv, time.perf_counter_ns
+        stats.trials += 1
+        t0 = clock()
+        try:
+            send(wire)
+            reply = recv(MAX_UDP_REPLY)
+            t1 = clock()
+        except (BlockingIOError, socket.timeout, TimeoutError):
+            reply, t1 = None, 0
+        except OSError as exc:  # ICMP unreachable (ECONNREFUSED), no route: no answer, no latency
+            stats.socket_errors += 1
+            stats.failures_in_a_row += 1
+            stats.last_error = f"{type(exc).__name__}: {exc.strerror or exc}"
+            return
+        # The clock has stopped: everything below is outside the measurement.
+        if reply is not None and not reply_matches(reply, wire, question):
+            reply, t1 = self.wait_for_reply(t0, wire, question)
+        if reply is None:
+            stats.timeouts += 1
+            stats.failures_in_a_row += 1
+            stats.latencies_ms.append(self.timeout_s * 1000.0)
+            return
+        elapsed_ns = t1 - t0
+        if reply[2] & 0x02:  # TC: the answer did not fit, ask again over TCP as a stub would
+            stats.tcp_fallback += 1
+            try:
+                reply, tcp_ns = self.tcp_exchange(wire)
+            except OSError as exc:  # refused or reset: no full answer, no latency to record
+                stats.socket_errors += 1
+                stats.failures_in_a_row += 1
+                stats.last_error = f"TCP {type(exc).__name__}: {exc.strerror or exc}"
+                return
+            if reply is None or not reply_matches(reply, wire, question):
+                stats.timeouts += 1
+                stats.failures_in_a_row += 1
+                stats.latencies_ms.append((elapsed_ns / 1e6) + self.timeout_s * 1000.0)
+                return
+            elapsed_ns += tcp_ns
+        stats.answered += 1
+        stats.failures_in_a_row = 0
+        stats.latencies_ms.append(round(elapsed_ns / 1e6, 6))
+        rcode = reply[3] & 0x0F
+        if rcode == SERVFAIL:
+            stats.servfail += 1
+        elif rcode == NXDOMAIN:
+            stats.nxdomain += 1
+        elif rcode == REFUSED:
+            stats.refused += 1
+
+
+class WireSeries:
+    """One name at one resolver, every qtype, in groups: each group asks ``size`` rounds of
+    the qtypes interleaved (A AAAA A AAAA ...) on a new socket, so drift hits them alike and
+    per-socket state (source port, flow hash, buffers) varies within a run.
+
+    A qtype that was never answered stops after DEAD_AFTER failures in a row, and the
+    whole series stops when ``deadline`` (time.monotonic) leaves no room for one more full
+    timeout; ``notes`` says so. The stats carry the group sizes of their latencies.
+    """
+
+    def __init__(self, host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
+                 *, cache_miss: bool = False):
+        self.host, self.port, self.samples, self.timeout_s = host, port, samples, timeout_s
+        self.templates = [QueryTemplate(name, q, cache_miss) for q in qtypes]
+        self.questions = [t.question() for t in self.templates]
+        self.series = [SeriesStats(q) for q in qtypes]
+        self.notes: list[str] = []
+        self.rounds = 0
+        self.done = False
+
+    def run_group(self, size: int, deadline: float | None = None, interval_s: float = 0.0) -> None:
+        """``size`` more rounds on a fresh socket. ``interval_s`` paces the rounds (a pause
+        after each; the bench uses it to compare against dnsperf's own pacing)."""
+        if self.done:
+            return
+        with WireResolver(self.host, self.port, self.timeout_s) as resolver:
+            for _ in range(size):
+                active = [k for k, s in enumerate(self.series) if s.stopped is None]
+                if not active:
+                    self.done = True
+                    break
+                if deadline is not None and deadline - time.monotonic() < self.timeout_s:
+                    self.notes.append(f"deadline reached after {self.rounds} of {self.samples} samples per qtype")
+                    self.done = True
+                    break
+                for k in active:
+                    s = self.series[k]
+                    resolver.query(self.templates[k], self.questions[k], s)
+                    if s.answered == 0 and s.failures_in_a_row >= DEAD_AFTER:
+                        cause = s.last_error if s.socket_errors == s.failures_in_a_row else "timeouts"
+                        s.stopped = f"{DEAD_AFTER} failures in a row ({cause}) and no answer"
+                        self.notes.append(f"{s.qtype}: stopped after {s.trials} of {self.samples} queries: "
+                                          f"{s.stopped}")
+                self.rounds += 1
+                if interval_s:
+                    time.sleep(interval_s)
+        for s in self.series:
+            end_group(s.latencies_ms, s.group_sizes)
+
+    def finish(self) -> tuple[list[SeriesStats], list[str]]:
+        """The stats, and the notes (with one for each qtype that has no latency at all)."""
+        for s in self.series:
+            if not s.latencies_ms:
+                self.notes.append(f"latency_{s.qtype} dropped: no answer and no timeout to record "
+                                  f"({s.socket_errors} socket errors: {s.last_error})")
+        return self.series, self.notes
+
+
+def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
+                    *, cache_miss: bool = False, deadline: float | None = None, interval_s: float = 0.0,
+                    groups: int = 1) -> tuple[list[SeriesStats], list[str]]:
+    """Query ``name`` ``samples`` times per qtype at host:port in ``groups`` groups back to
+    back (see WireSeries). Returns the stats and the notes on early stops."""
+    series = WireSeries(host, port, name, qtypes, samples, timeout_s, cache_miss=cache_miss)
+    for size in group_sizes(samples, groups):
+        series.run_group(size, deadline, interval_s)
+    return series.finish()
 
 
 # --- probes -----------------------------------------------------------------------------

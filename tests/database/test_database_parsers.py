@@ -9,8 +9,9 @@ import os
 import pytest
 
 from triage.probes import ProbeContext
-from triage.probes.database import DatabaseUnreachable, _connect, connection_states, scrub, statement_text
+from triage.probes.database import DatabaseUnreachable, _connect, scrub, statement_text
 from triage.probes.pg_plan import plan_relations, summarise_plan
+from triage.probes.pg_stats import connection_states
 from triage.config import Target
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "database")

@@ -37,8 +37,8 @@ from typing import Any, Iterable, Iterator
 
 from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, end_group, group_sizes, probe
 from triage.probes.pg_plan import plan_relations, summarise_plan
-from triage.probes.pg_stats import (DATABASE_COUNTERS, DatabaseReading, StatementsReading, counter_deltas,
-                                    statement_deltas)
+from triage.probes.pg_stats import (DATABASE_COUNTERS, DatabaseReading, StatementsReading, connection_states,
+                                    counter_deltas, statement_deltas)
 from triage.config import Query, Target
 from triage.secrets import mask_secrets
 from triage.model import Measurement
@@ -317,22 +317,6 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
 
 
 # --- server state -----------------------------------------------------------------------------
-
-# pg_stat_activity.state -> metric suffix. NULL: a session of another role, hidden without
-# pg_read_all_stats.
-_STATES = {"active": "active", "idle": "idle", "idle in transaction": "idle_in_transaction",
-           "idle in transaction (aborted)": "idle_in_transaction_aborted"}
-
-
-def connection_states(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
-    """(state, count) rows -> counts for a fixed set of states (+other, hidden, total)."""
-    counts = dict.fromkeys([*_STATES.values(), "other", "hidden"], 0)
-    for state, count in rows:
-        key = "hidden" if state is None else _STATES.get(state, "other")
-        counts[key] += int(count)
-    counts["total"] = sum(counts.values())
-    return counts
-
 
 @probe("database", "connections", targets=_db_targets_quiet, subruns=True)
 def connections(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:

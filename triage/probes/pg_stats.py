@@ -1,4 +1,5 @@
-"""PostgreSQL's cumulative statistics over a window: what happened between two readings.
+"""PostgreSQL's statistics views, read: connections by state, and the cumulative
+statistics over a window, what happened between two readings.
 
 pg_stat_database and pg_stat_statements count since their last reset, so one reading
 carries the past: after a slow period is fixed, a statement's mean since the reset stays
@@ -11,7 +12,23 @@ touched is dropped, with a note. Pure functions of the readings; probes/database
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+# pg_stat_activity.state -> metric suffix. NULL: a session of another role, hidden without
+# pg_read_all_stats.
+_STATES = {"active": "active", "idle": "idle", "idle in transaction": "idle_in_transaction",
+           "idle in transaction (aborted)": "idle_in_transaction_aborted"}
+
+
+def connection_states(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
+    """(state, count) rows -> counts for a fixed set of states (+other, hidden, total)."""
+    counts = dict.fromkeys([*_STATES.values(), "other", "hidden"], 0)
+    for state, count in rows:
+        key = "hidden" if state is None else _STATES.get(state, "other")
+        counts[key] += int(count)
+    counts["total"] = sum(counts.values())
+    return counts
+
 
 # pg_stat_database columns read at both ends of the run.
 DATABASE_COUNTERS = ("blks_hit", "blks_read", "xact_commit", "xact_rollback", "temp_files", "temp_bytes",

@@ -72,7 +72,7 @@ class ProbeContext:
 
     config: Any
     samples: int
-    deadline: float  # time.monotonic() by which the probe must return
+    deadline: float  # time.monotonic() by which the probe must return (a sub-run probe: this turn; moved each turn)
     proc_root: str = "/proc"
     etc_root: str = "/etc"  # resolv.conf and friends (TRIAGE_RESOLV_CONF overrides the file)
     notes: list[str] = field(default_factory=list)

@@ -127,12 +127,10 @@ def test_bad_groups_name_the_field_and_what_was_expected(groups, expected):
     assert message.endswith(expected)
 
 
-def test_bad_groups_are_exit_2_with_one_line_naming_the_file_and_field(tmp_path):
-    from tests.cli_runner import run_triage
-
+def test_bad_groups_are_exit_2_with_one_line_naming_the_file_and_field(tmp_path, triage):
     (tmp_path / "a.json").write_text(json.dumps(_with_groups([2, 3])))
     (tmp_path / "b.json").write_text(json.dumps(_with_groups([2, 2])))
-    out = run_triage("compare", "a.json", "b.json", cwd=tmp_path)
+    out = triage("compare", "a.json", "b.json", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "triage: error: b.json: results[0].measurements[0].groups: expected a list of positive integers summing "

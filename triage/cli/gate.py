@@ -26,6 +26,9 @@ def gate(
     report: str = typer.Option(None, "--report", help="Write the Markdown report here (default triage-report.md)."),
     save_as: str = typer.Option(None, "--save-as", help="Store this run under LABEL when the gate passes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the verdict line."),
+    require_decided: bool = typer.Option(False, "--require-decided", help="Exit 4 (inconclusive) unless every metric "
+                                         "either regressed or ruled out a regression past its floors; without it an "
+                                         "undecided metric (too few samples, too noisy) is only reported."),
 ) -> int:
     """Gate an upgrade in CI: probe this platform, compare with the baseline, exit 0/3/4.
 
@@ -41,7 +44,7 @@ def gate(
     env = environment(ctx)
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
     result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
-                         save_as=save_as, layers_given=layers is not None, report_path=report or REPORT_FILE,
+                         require_decided=require_decided, save_as=save_as, layers_given=layers is not None, report_path=report or REPORT_FILE,
                          junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet))
     c = result.comparison
     roots = [s.layer for s in c.suspects if s.role == "root"]

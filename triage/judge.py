@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import stats
-from .attribution import attribute
+from .attribution import attribute, target_nouns
 from .budget import DEFAULT_BUDGET, Budget, Floors
 from .errors import BadInput
 from .formatting import format_p, format_signed
@@ -420,7 +420,7 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
         tests = _adjust(rows)
         metrics = tuple(sorted((_freeze(row, alpha) for row in rows), key=MetricComparison.severity))
     layers, notes = layer_statuses(metrics, a_side, b_side)
-    suspects = attribute(layers, metrics)
+    suspects = attribute(layers, metrics, target_nouns(baseline, candidate))
     verdict, reason = overall_verdict(metrics, layers)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects, alpha, tests,
                       budget.source, reason, notes)

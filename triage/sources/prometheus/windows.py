@@ -88,13 +88,13 @@ def parse_time(text: str, option: str) -> dt.datetime:
 
 
 def _checked(window: Window, option: str, now: dt.datetime) -> Window:
+    if window.start >= now:
+        raise BadInput(f"{option}: the window starts in the future ({iso(window.start)})")
     if window.end <= window.start:
         raise BadInput(f"{option}: the window is empty ({iso(window.start)} → {iso(window.end)})")
     if window.duration > MAX_WINDOW:
         raise BadInput(f"{option}: a window of at most {format_duration(MAX_WINDOW)} is read, got "
                        f"{format_duration(window.duration)}")
-    if window.start >= now:
-        raise BadInput(f"{option}: the window starts in the future ({iso(window.start)})")
     return window
 
 

@@ -341,7 +341,7 @@ def _prometheus(r: YamlReader, raw: Any) -> PrometheusConfig:
         if isinstance(kw["verify"], str) and not os.path.isfile(kw["verify"]):
             raise r.fail("prometheus.verify", f"expected true, false or a CA bundle file, {show(v)} does not exist")
     if "block" in p:
-        kw["block_s"] = _duration_s(r, p["block"], "prometheus.block", 10, 86400)
+        kw["block_s"] = _duration_s(r, p["block"], "prometheus.block", 1, 86400)
     if "timeout" in p:
         kw["timeout_s"] = r.number(p["timeout"], "prometheus.timeout", 0.1, 600)
     if "concurrency" in p:

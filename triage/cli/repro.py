@@ -6,6 +6,8 @@ from typing import List, Optional, Tuple
 
 import typer
 
+from triage.loopback import EXPOSE_FLAG
+
 from .env import Environment, current_environment
 
 repro_app = typer.Typer(help="Built-in reproducers of the incidents triage was built from.", no_args_is_help=True)
@@ -15,7 +17,6 @@ PROFILE_HELP = ("Fault profile: a spec like 'delay=3ms,jitter=1ms,drop=2%:AAAA' 
                 "Keys: delay, jitter[=pareto:], drop[=N%:QTYPE], aaaa-blackhole, search-nxdomain[=MS], servfail=N%, "
                 "truncate, overload=N[:servfail], clash[=MS], neg-ttl, cold-cache[=MS], seed; client: ndots, search, "
                 "timeout, attempts.")
-EXPOSE_FLAG = "--i-know-this-exposes-dns"
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +81,8 @@ def dns(
     if ctx.invoked_subcommand is not None:
         return
     from triage.errors import BadInput
-    from triage.repro.dns_workload import WorkloadOptions, run_dns_repro
+    from triage.repro.dns_repro import run_dns_repro
+    from triage.repro.dns_workload import WorkloadOptions
 
     if fmt not in ("table", "json"):
         raise BadInput(f"--format: expected table or json, got {fmt!r}")
@@ -114,12 +116,9 @@ def serve(
 
     Example: triage repro dns serve --profile delay=5ms --port 5353
     """
-    from triage.errors import BadInput
-    from triage.repro.dns_server import is_loopback, serve_until_interrupted
+    from triage.repro.dns_server import check_bind, serve_until_interrupted
 
-    if not is_loopback(bind) and not exposed:
-        raise BadInput(f"--bind {bind}: not a loopback address; anyone who can reach it would get answers. "
-                       f"Add {EXPOSE_FLAG} if that is what you want")
+    check_bind(bind, exposed)
     env = current_environment(quiet=quiet)
 
     def announce(server) -> None:

@@ -3,7 +3,8 @@
 - ``resolve`` (wire path): raw queries to each configured resolver, one connected UDP
   socket per resolver, TCP when a reply is truncated. Only send -> receive is timed; the
   reply is checked after the clock stops, so probe overhead stays small next to the few
-  tens of microseconds a loopback resolver takes (see bench/dns_probe.py).
+  tens of microseconds a loopback resolver takes (see bench/dns_probe.py). The client is
+  triage.dns_client's, the one the reproducer resolves with.
 - ``getaddrinfo`` (system path): ``socket.getaddrinfo`` from a few threads, the path an
   application takes (nsswitch, /etc/hosts, search list, ndots, parallel A/AAAA, glibc's
   timeouts and retries).
@@ -11,29 +12,28 @@
   resolv.conf settings themselves as facts.
 
 Source and parser are apart: ``parse_resolv_conf`` and ``queries_per_lookup`` are pure
-and run on recorded copies in tests/fixtures/dns/; ``read_resolv_conf`` is the source.
+and run on recorded copies in tests/fixtures/dns/; ``read_resolv_conf`` is the source
+(triage.resolvconf's one reader, under the probe context's etc_root).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
-import select
 import socket
-import struct
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from triage.probes import ProbeSkipped, probe
 from triage.config import split_resolver
-from triage.resolvconf import (DNS_PORT, GLIBC_MAXNS, ResolvConf, apply_resolver_environment, parse_resolv_conf,
-                               queries_per_lookup, show_hostport, split_hostport)
+from triage.dns_client import (MAX_UDP_REPLY, NXDOMAIN, REFUSED, SERVFAIL, QueryTemplate, WireClient,
+                               reply_matches)
+from triage.resolvconf import (DNS_PORT, ResolvConf, queries_per_lookup, read_system_resolv_conf, show_hostport,
+                               split_hostport)
 from triage.model import Measurement
 
 SYSTEM = "system"
-RESOLV_CONF_ENV = "TRIAGE_RESOLV_CONF"  # points every resolv.conf read at another file (tests, captures)
 RESOLV_CONF_TARGET = "resolv.conf"
 
 # A series (one name, resolver and qtype) that has never been answered stops after this
@@ -42,40 +42,12 @@ RESOLV_CONF_TARGET = "resolv.conf"
 # in 3% of runs at most (0.5 ** 5), and one dropping 10% practically never.
 DEAD_AFTER = 5
 
-NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
-_MAX_UDP_REPLY = 65535
-
 # --- resolv.conf: source ------------------------------------------------------------------
 
 
-def resolv_conf_path(ctx: Any = None) -> str:
-    override = os.environ.get(RESOLV_CONF_ENV)
-    if override:
-        return override
-    return os.path.join(getattr(ctx, "etc_root", None) or "/etc", "resolv.conf")
-
-
 def read_resolv_conf(ctx: Any = None) -> tuple[ResolvConf, str, list[str]]:
-    """(conf, path, notes): the file as glibc would use it in this process."""
-    path = resolv_conf_path(ctx)
-    notes: list[str] = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            conf = parse_resolv_conf(fh.read())
-    except FileNotFoundError:
-        conf = ResolvConf()
-        notes.append(f"{path} does not exist: glibc defaults apply (nameserver 127.0.0.1, ndots 1)")
-    if not conf.search and not os.environ.get("LOCALDOMAIN", "").split():
-        # glibc's default search list: the domain part of the host name.
-        host = socket.gethostname()
-        if "." in host.rstrip("."):
-            conf = replace(conf, search=(host.rstrip(".").split(".", 1)[1],))
-            notes.append(f"no search/domain line in {path}: search list from the host name ({conf.search[0]})")
-    conf = apply_resolver_environment(conf, os.environ)
-    if conf.ignored_nameservers:
-        notes.append(f"{path}: glibc uses the first {GLIBC_MAXNS} nameservers, ignores "
-                     f"{', '.join(conf.ignored_nameservers)}")
-    return conf, path, notes
+    """(conf, path, notes): the file as glibc would use it in this process, under ``ctx.etc_root``."""
+    return read_system_resolv_conf(getattr(ctx, "etc_root", None))
 
 
 # --- names and resolvers -------------------------------------------------------------------
@@ -145,136 +117,13 @@ class SeriesStats:
         return out
 
 
-class _QueryTemplate:
-    """The wire bytes of one query, built once; per query only the id (and the
-    cache-miss label) are patched in place."""
+class WireResolver(WireClient):
+    """The probe's use of the one wire client: one query at a time, only send -> receive
+    timed, its outcome counted into a series."""
 
-    PREFIX_LEN = 12  # hex characters of the cache-miss label
-
-    def __init__(self, name: str, qtype: str, cache_miss: bool):
-        import dns.message
-
-        qname = ("x" * self.PREFIX_LEN + "." + name) if cache_miss else name
-        self.wire = bytearray(dns.message.make_query(qname, qtype).to_wire())
-        self.cache_miss = cache_miss
-        if cache_miss and self.wire[12] != self.PREFIX_LEN:
-            raise ValueError(f"unexpected query layout for {qname!r}")
-
-    def next(self, qid: int) -> bytearray:
-        wire = self.wire
-        wire[0] = qid >> 8
-        wire[1] = qid & 0xFF
-        if self.cache_miss:
-            wire[13:13 + self.PREFIX_LEN] = os.urandom(self.PREFIX_LEN // 2).hex().encode()
-        return wire
-
-    def question(self) -> bytes:
-        return bytes(self.wire[12:]).lower()
-
-
-def _reply_matches(reply: bytes, wire: bytearray, question: bytes) -> bool:
-    """Is this the answer to ``wire``: same id, a response, the same question."""
-    return (len(reply) >= 12 and reply[0] == wire[0] and reply[1] == wire[1] and reply[2] & 0x80
-            and reply[12:12 + len(question)].lower() == question)
-
-
-def _timeval(seconds: float) -> bytes:
-    """struct timeval for SO_RCVTIMEO; never all zero, which would mean wait forever."""
-    whole = int(seconds)
-    micros = int(round((seconds - whole) * 1_000_000))
-    return struct.pack("ll", whole, max(micros, 1) if whole == 0 else micros)
-
-
-class WireResolver:
-    """A connected UDP socket to one resolver (TCP opened per truncated reply).
-
-    The receive timeout is a socket option (SO_RCVTIMEO) rather than Python's
-    settimeout(), so each receive is one system call, not poll() + recv().
-    """
-
-    def __init__(self, host: str, port: int, timeout_s: float):
-        family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM, 0,
-                                                   socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)[0]
-        self.family = family
-        self.addr = addr
-        self.timeout_s = timeout_s
-        self._timeout_ns = int(timeout_s * 1e9)
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self.sock.connect(addr)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout_s))
-        except BaseException:
-            self.sock.close()
-            raise
-        self._qid = int.from_bytes(os.urandom(2), "big")
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> "WireResolver":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _next_id(self) -> int:
-        self._qid = (self._qid + 1) & 0xFFFF
-        return self._qid
-
-    def _wait_for_reply(self, t0: int, wire: bytearray, question: bytes) -> tuple[bytes | None, int]:
-        """Slow path after a stray datagram (a late reply to an earlier timed-out query):
-        keep reading until ours arrives or the query's timeout runs out."""
-        clock = time.perf_counter_ns
-        while True:
-            left = (t0 + self._timeout_ns - clock()) / 1e9
-            if left <= 0:
-                return None, 0
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
-                return None, 0
-            try:
-                reply = self.sock.recv(_MAX_UDP_REPLY)
-            except OSError:  # an ICMP error for an earlier query; ours may still come
-                continue
-            t1 = clock()
-            if _reply_matches(reply, wire, question):
-                return reply, t1
-
-    def _tcp_exchange(self, wire: bytearray) -> tuple[bytes | None, int]:
-        """(reply, elapsed ns) over a fresh TCP connection; (None, 0) on timeout.
-        Timed from connect (a stub pays the handshake) to the last byte of the reply."""
-        clock = time.perf_counter_ns
-        framed = struct.pack("!H", len(wire)) + bytes(wire)
-        with socket.socket(self.family, socket.SOCK_STREAM) as s:
-            try:
-                s.settimeout(self.timeout_s)
-                t0 = clock()
-                deadline = t0 + self._timeout_ns
-                s.connect(self.addr)
-                s.sendall(framed)
-                head = self._recv_exact(s, 2, deadline)
-                reply = self._recv_exact(s, struct.unpack("!H", head)[0], deadline)
-            except (socket.timeout, TimeoutError):
-                return None, 0
-            return reply, clock() - t0
-
-    @staticmethod
-    def _recv_exact(s: socket.socket, n: int, deadline_ns: int) -> bytes:
-        chunks = bytearray()
-        while len(chunks) < n:
-            left = (deadline_ns - time.perf_counter_ns()) / 1e9
-            if left <= 0:
-                raise TimeoutError
-            s.settimeout(left)
-            chunk = s.recv(n - len(chunks))
-            if not chunk:
-                raise ConnectionResetError("resolver closed the TCP connection mid-reply")
-            chunks += chunk
-        return bytes(chunks)
-
-    def query(self, template: _QueryTemplate, question: bytes, stats: SeriesStats) -> None:
+    def query(self, template: QueryTemplate, question: bytes, stats: SeriesStats) -> None:
         """One query; its outcome goes into ``stats``. Only send -> receive is timed."""
-        wire = template.next(self._next_id())
+        wire = template.next(self.next_id())
         if template.cache_miss:
             question = bytes(wire[12:]).lower()
         send, recv, clock = self.sock.send, self.sock.recv, time.perf_counter_ns
@@ -282,7 +131,7 @@ class WireResolver:
         t0 = clock()
         try:
             send(wire)
-            reply = recv(_MAX_UDP_REPLY)
+            reply = recv(MAX_UDP_REPLY)
             t1 = clock()
         except (BlockingIOError, socket.timeout, TimeoutError):
             reply, t1 = None, 0
@@ -292,8 +141,8 @@ class WireResolver:
             stats.last_error = f"{type(exc).__name__}: {exc.strerror or exc}"
             return
         # The clock has stopped: everything below is outside the measurement.
-        if reply is not None and not _reply_matches(reply, wire, question):
-            reply, t1 = self._wait_for_reply(t0, wire, question)
+        if reply is not None and not reply_matches(reply, wire, question):
+            reply, t1 = self.wait_for_reply(t0, wire, question)
         if reply is None:
             stats.timeouts += 1
             stats.failures_in_a_row += 1
@@ -303,13 +152,13 @@ class WireResolver:
         if reply[2] & 0x02:  # TC: the answer did not fit, ask again over TCP as a stub would
             stats.tcp_fallback += 1
             try:
-                reply, tcp_ns = self._tcp_exchange(wire)
+                reply, tcp_ns = self.tcp_exchange(wire)
             except OSError as exc:  # refused or reset: no full answer, no latency to record
                 stats.socket_errors += 1
                 stats.failures_in_a_row += 1
                 stats.last_error = f"TCP {type(exc).__name__}: {exc.strerror or exc}"
                 return
-            if reply is None or not _reply_matches(reply, wire, question):
+            if reply is None or not reply_matches(reply, wire, question):
                 stats.timeouts += 1
                 stats.failures_in_a_row += 1
                 stats.latencies_ms.append((elapsed_ns / 1e6) + self.timeout_s * 1000.0)
@@ -338,7 +187,7 @@ def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samp
     one more full timeout. ``interval_s`` paces the rounds (a pause after each; the bench
     uses it to compare against dnsperf's own pacing).
     """
-    templates = [_QueryTemplate(name, q, cache_miss) for q in qtypes]
+    templates = [QueryTemplate(name, q, cache_miss) for q in qtypes]
     questions = [t.question() for t in templates]
     series = [SeriesStats(q) for q in qtypes]
     notes: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from triage.repro.dns_workload import ReproReport
+from triage.repro.dns_report import ReproReport
 
 from . import RenderOptions
 

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def gate(
-    baseline: str = typer.Option(..., "--baseline", help="Stored label to judge against, e.g. 4.3.18."),
+    baseline: str = typer.Option(None, "--baseline", help="Stored label to judge against, e.g. 4.3.18 (required, except with --from prometheus --window upgrade:VERSION)."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store (default $TRIAGE_STORE, else ./baselines)."),
     config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML: per-metric floors by glob."),
@@ -27,6 +27,9 @@ def gate(
     report: str = typer.Option(None, "--report", help="Write the Markdown report here (default triage-report.md)."),
     save_as: str = typer.Option(None, "--save-as", help="Store this run under LABEL when the gate passes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the verdict line."),
+    source: str = typer.Option("probes", "--from", help="probes: probe now; prometheus: judge what monitoring recorded in --window."),
+    window: str = typer.Option(None, "--window", help="With --from prometheus: START/DURATION, DURATION ending now (1h), upgrade:VERSION[/DURATION] (without --baseline: against the same span before the rollout)."),
+    before_upgrade: str = typer.Option(None, "--before-upgrade", help="With --from prometheus: judge the last 2h (or --window DURATION) before the rollout to VERSION."),
 ) -> int:
     """Gate an upgrade in CI: probe this platform, compare with the baseline, exit 0/3/4.
 
@@ -36,6 +39,7 @@ def gate(
     import shlex
 
     from triage.config import load_config
+    from triage.errors import BadInput
     from triage.fileio import atomic_write_text
     from triage.gate import run_gate
     import dataclasses
@@ -46,12 +50,25 @@ def gate(
     from .progress import progress_for
 
     env = current_environment(quiet=quiet)
-    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
-    result = run_gate(load_config(config), baseline, options, store=store, budget_path=budget, alpha=alpha,
-                      save_as=save_as, layers_given=layers is not None, progress=progress_for(env))
+    if source != "probes" or window or before_upgrade:
+        from .prometheus import gate_from_prometheus
+
+        result = gate_from_prometheus(env, source, window, before_upgrade, baseline=baseline, label=label,
+                                      config=config, store=store, budget=budget, alpha=alpha, save_as=save_as,
+                                      deadline=deadline, quiet=quiet)
+        picked = "".join(f" {k} {shlex.quote(v)}" for k, v in (("--window", window), ("--before-upgrade", before_upgrade),
+                                                                  ("--baseline", baseline)) if v)
+        head = f"triage gate --from prometheus{picked}"
+    else:
+        if baseline is None:
+            raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
+        options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
+        result = run_gate(load_config(config), baseline, options, store=store, budget_path=budget, alpha=alpha,
+                          save_as=save_as, layers_given=layers is not None, progress=progress_for(env))
+        head = f"triage gate --baseline {shlex.quote(baseline)}"
     flags = "".join(f" {k} {shlex.quote(v)}" for k, v in (("--store", store), ("--config", config), ("--budget", budget))
                     if v)
-    commands = (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}{flags}",)
+    commands = (f"{head} --label {shlex.quote(label)}{flags}",)
     c = dataclasses.replace(result.comparison, commands=commands)
     markdown = render(c, "markdown", RenderOptions(full_report=True))
     report_path = report or "triage-report.md"

@@ -89,6 +89,7 @@ def plan(config: PrometheusConfig, present: set[str]) -> tuple[list[Planned], li
     planned: list[Planned] = []
     skipped: list[ProbeResult] = []
     notes: list[str] = []
+    absent: list[str] = []
     asked = config.profiles
     for name in asked or tuple(PROFILES):
         profile = PROFILES[name]
@@ -109,7 +110,9 @@ def plan(config: PrometheusConfig, present: set[str]) -> tuple[list[Planned], li
             skipped += [ProbeResult(layer, probe, SOURCE_TARGET, "skipped", reason)
                         for layer, probe in dict.fromkeys((s.layer, s.probe) for s in profile.series)]
         else:
-            notes.append(f"profile {name}: no {profile.exporter} metrics in the window")
+            absent.append(name)
+    if absent:
+        notes.append(f"no metrics in the window for the profiles {', '.join(absent)} (left out)")
     for i, query in enumerate(config.queries):
         series = _custom(query)
         planned.append(Planned(series, _substitute(query.promql, series, config.block_s), "targets", None, i))

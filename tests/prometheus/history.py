@@ -65,9 +65,9 @@ def _labels(labels: dict[str, str]) -> str:
 class History:
     """OpenMetrics text built one family at a time, one timeline of scrapes."""
 
-    def __init__(self, start: int, end: int):
+    def __init__(self, start: int, end: int, scrape_s: int = SCRAPE_S):
         self.start, self.end = start, end
-        self.times = np.arange(start, end + 1, SCRAPE_S)
+        self.times = np.arange(start, end + 1, scrape_s)
         self.blocks = (end - start) // BLOCK_S + 1
         self.block_starts = start + BLOCK_S * np.arange(self.blocks)
         self.families: dict[str, Family] = {}

@@ -11,15 +11,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from triage.budget import load_budget
 from triage.config import Config, PrometheusConfig, load_config
 from triage.errors import BadInput
 from triage.fileio import atomic_write_text
 from triage.gate import GateResult, run_gate
+from triage.judge import check_alpha
 from triage.kube_client import KubeError, client_for, layer_enabled
 from triage.labels import AUTO
 from triage.model import Snapshot
 from triage.probes.kubernetes import CLUSTER_VERSION
 from triage.runner import RunOptions, status_counts
+from triage.store import check_label
 from triage.verdict import DEFAULT_ALPHA
 
 from .collect import Collected, collect, problems
@@ -130,6 +133,10 @@ def gate(*, config_path: str | None, window: str | None, baseline: str | None, b
          now: dt.datetime | None = None, config: Config | None = None) -> PromGate:
     """`triage gate --from prometheus`: the window judged against a stored ``baseline`` label,
     or, for ``--window upgrade:VERSION`` without one, against the same span before the rollout."""
+    check_alpha(alpha)
+    load_budget(budget_path)  # refuse a bad budget or --save-as before reading any window
+    if save_as:
+        check_label(save_as)
     config = config or load_config(config_path)
     prom = prometheus_config(config)
     spec = window_spec(window, before_upgrade)

@@ -29,6 +29,29 @@ def atomic_write_text(path: str, text: str) -> None:
         raise
 
 
+def check_writable(path: str, option: str) -> None:
+    """Before any work: BadInput naming ``option`` when ``path`` could not be written later
+    (its directory is missing or not writable, or it is a directory itself)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise BadInput(f"{option} {path}: is a directory, expected a file to write")
+    if not os.path.isdir(directory):
+        raise BadInput(f"{option} {path}: cannot write: no such directory {directory}")
+    if not os.access(directory, os.W_OK):
+        raise BadInput(f"{option} {path}: cannot write: directory {directory} is not writable")
+
+
+def atomic_append_text(path: str, text: str) -> None:
+    """``text`` after what ``path`` holds (nothing if it is missing), written atomically:
+    an interrupted append leaves the file as it was."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            before = fh.read()
+    except FileNotFoundError:
+        before = ""
+    atomic_write_text(path, before + text)
+
+
 def read_input(path: str, what: str) -> str:
     """The text of an input file, or InputFileError naming it: ``what`` says what was
     expected there ("config", "snapshot JSON", ...)."""

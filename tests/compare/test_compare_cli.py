@@ -1,4 +1,4 @@
-"""`triage compare` end to end: the real CLI in a subprocess over stored v1 snapshots."""
+"""`triage compare` end to end: the CLI (in-process, tests/cli_runner.py) over stored v1 snapshots."""
 
 from __future__ import annotations
 

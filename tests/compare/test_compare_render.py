@@ -7,7 +7,7 @@ import os
 from triage.judge import compare_snapshots
 from triage.model import Measurement, ProbeResult, Snapshot
 from triage.report import RenderOptions, json_out, markdown, render, terminal
-from triage.reporting import compare_sides
+from triage.engine import compare_sides
 
 GOLDEN = "expected-dns-app.md"
 

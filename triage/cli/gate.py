@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
-from .env import current_environment
+from .env import environment
 
 
 def register(app: typer.Typer) -> None:
@@ -14,6 +12,7 @@ def register(app: typer.Typer) -> None:
 
 
 def gate(
+    ctx: typer.Context,
     baseline: str = typer.Option(None, "--baseline", help="Stored label to judge against, e.g. 4.3.18 (required, except with --from prometheus --window upgrade:VERSION)."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store (default $TRIAGE_STORE, else ./baselines)."),
     config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
@@ -36,53 +35,35 @@ def gate(
     Writes the Markdown report and appends it to $GITHUB_STEP_SUMMARY when set.
     Example: triage gate --baseline 4.3.18 --label 4.3.19 --junit junit.xml --save-as 4.3.19
     """
-    import shlex
-
-    from triage.config import load_config
+    from triage import engine
     from triage.errors import BadInput
-    from triage.fileio import atomic_write_text
-    from triage.gate import run_gate
-    import dataclasses
-
-    from triage.report import RenderOptions, render
+    from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
 
     from .progress import progress_for
 
-    env = current_environment(quiet=quiet)
+    env = environment(ctx)
     if source != "probes" or window or before_upgrade:
         from .prometheus import gate_from_prometheus
 
         result = gate_from_prometheus(env, source, window, before_upgrade, baseline=baseline, label=label,
                                       config=config, store=store, budget=budget, alpha=alpha, save_as=save_as,
-                                      deadline=deadline, quiet=quiet)
-        picked = "".join(f" {k} {shlex.quote(v)}" for k, v in (("--window", window), ("--before-upgrade", before_upgrade),
-                                                                  ("--baseline", baseline)) if v)
-        head = f"triage gate --from prometheus{picked}"
-    else:
-        if baseline is None:
-            raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
-        options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
-        result = run_gate(load_config(config), baseline, options, store=store, budget_path=budget, alpha=alpha,
-                          save_as=save_as, layers_given=layers is not None, progress=progress_for(env))
-        head = f"triage gate --baseline {shlex.quote(baseline)}"
-    flags = "".join(f" {k} {shlex.quote(v)}" for k, v in (("--store", store), ("--config", config), ("--budget", budget))
-                    if v)
-    commands = (f"{head} --label {shlex.quote(label)}{flags}",)
-    c = dataclasses.replace(result.comparison, commands=commands)
-    markdown = render(c, "markdown", RenderOptions(full_report=True))
-    report_path = report or "triage-report.md"
-    atomic_write_text(report_path, markdown)
-    if junit:
-        atomic_write_text(junit, render(c, "junit"))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(markdown + "\n")
+                                      deadline=deadline, quiet=quiet, report=report or REPORT_FILE, junit=junit)
+        return _verdict(env, result, quiet)
+    if baseline is None:
+        raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
+    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
+    result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
+                         save_as=save_as, layers_given=layers is not None, report_path=report or REPORT_FILE,
+                         junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet))
+    return _verdict(env, result, quiet)
+
+
+def _verdict(env, result, quiet: bool) -> int:
+    c = result.comparison
     roots = [s.layer for s in c.suspects if s.role == "root"]
-    line = f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}"
-    env.out(line)
+    env.out(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}")
     if not quiet:
-        env.err(f"triage: report {report_path}" + (f", junit {junit}" if junit else "")
+        env.err(f"triage: report {result.report}" + (f", junit {result.junit}" if result.junit else "")
                 + (f"; saved run {result.saved.run_id} as {result.saved.label}" if result.saved else ""))
     return int(c.exit_status)

@@ -35,13 +35,11 @@ def probe_from_prometheus(env, source: str, window: str | None, before_upgrade: 
     _check(source)
     run = usecases.probe(config_path=config, window=window, before_upgrade=before_upgrade, label=label, out=out,
                          deadline_s=deadline, config=_config(config, kubeconfig, context))
-    snapshot = run.read.snapshot
-    if fmt == "json":
-        env.out(snapshot.to_json())
-    elif not (quiet and out):
-        from triage.report import RenderOptions, render
+    from . import output
 
-        env.out(render(snapshot, "table", RenderOptions(color=env.color)))
+    output.check_format(fmt, output.VIEW_FORMATS)
+    if fmt == "json" or not (quiet and out):  # json: the snapshot is the output, even with --quiet
+        env.out(output.text(env, run.read.snapshot, fmt))
     _windows(env, (run.read,), quiet)
     if not quiet:
         for line in run.problems:
@@ -53,12 +51,13 @@ def probe_from_prometheus(env, source: str, window: str | None, before_upgrade: 
 
 def gate_from_prometheus(env, source: str, window: str | None, before_upgrade: str | None, *, baseline: str | None,
                          label: str, config: str | None, store: str | None, budget: str | None, alpha: float,
-                         save_as: str | None, deadline: float, quiet: bool):
+                         save_as: str | None, deadline: float, quiet: bool, report: str, junit: str | None):
     from triage.sources.prometheus import usecases
 
     _check(source)
     gated = usecases.gate(config_path=config, window=window, baseline=baseline, before_upgrade=before_upgrade,
                           label="unlabelled" if label == "candidate" else label, store=store, budget_path=budget,
-                          alpha=alpha, save_as=save_as, deadline_s=deadline, config=_config(config))
+                          alpha=alpha, save_as=save_as, deadline_s=deadline, report_path=report, junit_path=junit,
+                          step_summary=env.step_summary, config=_config(config))
     _windows(env, gated.reads, quiet)
     return gated.result

@@ -1,7 +1,7 @@
 """DNS layer probes: what resolution costs, seen three ways.
 
-- ``resolve`` (wire path): raw queries to each configured resolver, one connected UDP
-  socket per resolver, TCP when a reply is truncated. Only send -> receive is timed; the
+- ``resolve`` (wire path): raw queries to each configured resolver, in groups, each on
+  a new connected UDP socket (a new source port), TCP when a reply is truncated. Only send -> receive is timed; the
   reply is checked after the clock stops, so probe overhead stays small next to the few
   tens of microseconds a loopback resolver takes (see bench/dns_probe.py). The client is
   triage.dns_client's, the one the reproducer resolves with.
@@ -23,9 +23,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
-from triage.probes import ProbeSkipped, probe
+from triage.probes import GROUP_END, ProbeSkipped, end_group, group_sizes, probe
 from triage.config import split_resolver
 from triage.dns_client import (MAX_UDP_REPLY, NXDOMAIN, REFUSED, SERVFAIL, QueryTemplate, WireClient,
                                reply_matches)
@@ -102,12 +102,13 @@ class SeriesStats:
     failures_in_a_row: int = 0
     last_error: str | None = None
     stopped: str | None = None  # why the series ended before its sample count
+    group_sizes: list[int] = field(default_factory=list)  # of latencies_ms, one per socket
 
     def measurements(self) -> list[Measurement]:
         q = self.qtype
         out = []
         if self.latencies_ms:
-            out.append(Measurement.samples(f"latency_{q}", self.latencies_ms))
+            out.append(Measurement.samples(f"latency_{q}", self.latencies_ms, groups=self.group_sizes))
         out += [Measurement.proportion(f"timeouts_{q}", self.timeouts, self.trials),
                 Measurement.proportion(f"servfail_{q}", self.servfail, self.trials),
                 Measurement.proportion(f"nxdomain_{q}", self.nxdomain, self.trials),
@@ -176,43 +177,73 @@ class WireResolver(WireClient):
             stats.refused += 1
 
 
-def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
-                    *, cache_miss: bool = False, deadline: float | None = None,
-                    interval_s: float = 0.0) -> tuple[list[SeriesStats], list[str]]:
-    """Query ``name`` ``samples`` times per qtype at host:port, qtypes interleaved
-    (A AAAA A AAAA ...) so drift hits them alike. Returns the stats and notes on early stops.
+class WireSeries:
+    """One name at one resolver, every qtype, in groups: each group asks ``size`` rounds of
+    the qtypes interleaved (A AAAA A AAAA ...) on a new socket, so drift hits them alike and
+    per-socket state (source port, flow hash, buffers) varies within a run.
 
-    Stops a qtype early when it was never answered and failed DEAD_AFTER times in a
-    row, and stops everything when ``deadline`` (time.monotonic) leaves no room for
-    one more full timeout. ``interval_s`` paces the rounds (a pause after each; the bench
-    uses it to compare against dnsperf's own pacing).
+    A qtype that was never answered stops after DEAD_AFTER failures in a row, and the
+    whole series stops when ``deadline`` (time.monotonic) leaves no room for one more full
+    timeout; ``notes`` says so. The stats carry the group sizes of their latencies.
     """
-    templates = [QueryTemplate(name, q, cache_miss) for q in qtypes]
-    questions = [t.question() for t in templates]
-    series = [SeriesStats(q) for q in qtypes]
-    notes: list[str] = []
-    with WireResolver(host, port, timeout_s) as resolver:
-        for i in range(samples):
-            active = [k for k, s in enumerate(series) if s.stopped is None]
-            if not active:
-                break
-            if deadline is not None and deadline - time.monotonic() < timeout_s:
-                notes.append(f"deadline reached after {i} of {samples} samples per qtype")
-                break
-            for k in active:
-                s = series[k]
-                resolver.query(templates[k], questions[k], s)
-                if s.answered == 0 and s.failures_in_a_row >= DEAD_AFTER:
-                    cause = s.last_error if s.socket_errors == s.failures_in_a_row else "timeouts"
-                    s.stopped = f"{DEAD_AFTER} failures in a row ({cause}) and no answer"
-                    notes.append(f"{s.qtype}: stopped after {s.trials} of {samples} queries: {s.stopped}")
-            if interval_s:
-                time.sleep(interval_s)
-    for s in series:
-        if not s.latencies_ms:
-            notes.append(f"latency_{s.qtype} dropped: no answer and no timeout to record "
-                         f"({s.socket_errors} socket errors: {s.last_error})")
-    return series, notes
+
+    def __init__(self, host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
+                 *, cache_miss: bool = False):
+        self.host, self.port, self.samples, self.timeout_s = host, port, samples, timeout_s
+        self.templates = [QueryTemplate(name, q, cache_miss) for q in qtypes]
+        self.questions = [t.question() for t in self.templates]
+        self.series = [SeriesStats(q) for q in qtypes]
+        self.notes: list[str] = []
+        self.rounds = 0
+        self.done = False
+
+    def run_group(self, size: int, deadline: float | None = None, interval_s: float = 0.0) -> None:
+        """``size`` more rounds on a fresh socket. ``interval_s`` paces the rounds (a pause
+        after each; the bench uses it to compare against dnsperf's own pacing)."""
+        if self.done:
+            return
+        with WireResolver(self.host, self.port, self.timeout_s) as resolver:
+            for _ in range(size):
+                active = [k for k, s in enumerate(self.series) if s.stopped is None]
+                if not active:
+                    self.done = True
+                    break
+                if deadline is not None and deadline - time.monotonic() < self.timeout_s:
+                    self.notes.append(f"deadline reached after {self.rounds} of {self.samples} samples per qtype")
+                    self.done = True
+                    break
+                for k in active:
+                    s = self.series[k]
+                    resolver.query(self.templates[k], self.questions[k], s)
+                    if s.answered == 0 and s.failures_in_a_row >= DEAD_AFTER:
+                        cause = s.last_error if s.socket_errors == s.failures_in_a_row else "timeouts"
+                        s.stopped = f"{DEAD_AFTER} failures in a row ({cause}) and no answer"
+                        self.notes.append(f"{s.qtype}: stopped after {s.trials} of {self.samples} queries: "
+                                          f"{s.stopped}")
+                self.rounds += 1
+                if interval_s:
+                    time.sleep(interval_s)
+        for s in self.series:
+            end_group(s.latencies_ms, s.group_sizes)
+
+    def finish(self) -> tuple[list[SeriesStats], list[str]]:
+        """The stats, and the notes (with one for each qtype that has no latency at all)."""
+        for s in self.series:
+            if not s.latencies_ms:
+                self.notes.append(f"latency_{s.qtype} dropped: no answer and no timeout to record "
+                                  f"({s.socket_errors} socket errors: {s.last_error})")
+        return self.series, self.notes
+
+
+def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
+                    *, cache_miss: bool = False, deadline: float | None = None, interval_s: float = 0.0,
+                    groups: int = 1) -> tuple[list[SeriesStats], list[str]]:
+    """Query ``name`` ``samples`` times per qtype at host:port in ``groups`` groups back to
+    back (see WireSeries). Returns the stats and the notes on early stops."""
+    series = WireSeries(host, port, name, qtypes, samples, timeout_s, cache_miss=cache_miss)
+    for size in group_sizes(samples, groups):
+        series.run_group(size, deadline, interval_s)
+    return series.finish()
 
 
 # --- probes -----------------------------------------------------------------------------
@@ -223,6 +254,7 @@ class WireTarget:
     name: str
     resolver: str  # "system" or IP[:port] as configured (without a NAME= alias)
     label_is_alias: bool = False
+    label: str | None = None  # the resolver as the target name shows it (NAME, system, IP:port)
 
 
 def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
@@ -236,7 +268,7 @@ def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
             label = alias or (address if address == SYSTEM else show_hostport(*parse_resolver(address)))
         except ValueError:
             label = resolver  # the probe itself raises, recorded as this target's error
-        out += [(f"{n}@{label}", WireTarget(n, address, alias is not None)) for n in names]
+        out += [(f"{n}@{label}", WireTarget(n, address, alias is not None, label)) for n in names]
     return out
 
 
@@ -244,9 +276,26 @@ def _samples(ctx: Any) -> int:
     return ctx.config.dns.samples or ctx.samples
 
 
-@probe("dns", "resolve", targets=_resolve_targets)
-def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
-    """Wire-path latency and outcome rates of one name at one resolver, per qtype."""
+def _groups(ctx: Any) -> list[int]:
+    return group_sizes(_samples(ctx), ctx.config.dns.groups or ctx.config.groups)
+
+
+def resolver_failures(series: list[SeriesStats], resolver: str) -> list[Measurement]:
+    """All qtypes together: a 4% loss is 0/200 -> 5/200 for A and 0/200 -> 6/200 for AAAA,
+    neither significant alone. ``combine`` names the resolver, so the judge may also add up
+    these counts over every name asked of it (same layer, probe, metric and combine)."""
+    trials = sum(s.trials for s in series)
+    timeouts = sum(s.timeouts for s in series)
+    failed = sum(s.timeouts + s.servfail + s.refused + s.socket_errors for s in series)
+    extra = {"combine": resolver}
+    return [Measurement("timeouts", "proportion", "lower", events=timeouts, trials=trials, extra=extra),
+            Measurement("failures", "proportion", "lower", events=failed, trials=trials, extra=extra)]
+
+
+@probe("dns", "resolve", targets=_resolve_targets, subruns=True)
+def resolve(target: WireTarget, ctx: Any) -> Iterator[Measurement | object]:
+    """Wire-path latency and outcome rates of one name at one resolver, per qtype and all
+    qtypes together; each group on a new UDP socket (a new source port)."""
     dns_cfg = ctx.config.dns
     if target.resolver == SYSTEM:
         conf, path, _ = read_resolv_conf(ctx)
@@ -260,19 +309,27 @@ def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
             ctx.note(f"system resolver: {path} lists no nameserver, glibc's default 127.0.0.1 used")
     else:
         host, port = parse_resolver(target.resolver)
-    series, notes = run_wire_series(host, port, target.name, dns_cfg.qtypes, _samples(ctx), dns_cfg.timeout_s,
-                                    cache_miss=dns_cfg.cache_miss, deadline=ctx.deadline)
+    wire = WireSeries(host, port, target.name, dns_cfg.qtypes, _samples(ctx), dns_cfg.timeout_s,
+                      cache_miss=dns_cfg.cache_miss)
+    for g, size in enumerate(_groups(ctx)):
+        if g:
+            yield GROUP_END
+        wire.run_group(size, ctx.deadline)  # the runner moves ctx.deadline on at every group
+        if wire.done:
+            break
+    series, notes = wire.finish()
     for note in notes:
         ctx.note(note)
-    out = [Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")]
     if target.label_is_alias:
         # A named resolver is declared the same on both sides; its address is no evidence.
         ctx.note(f"resolver address {show_hostport(host, port)}")
     else:
-        out.insert(0, Measurement.fact("resolver", show_hostport(host, port)))
+        yield Measurement.fact("resolver", show_hostport(host, port))
+    yield Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")
     for s in series:
-        out += s.measurements()
-    return out
+        yield from s.measurements()
+    yield from resolver_failures(series, target.label or (SYSTEM if target.resolver == SYSTEM
+                                                          else show_hostport(host, port)))
 
 
 # getaddrinfo -----------------------------------------------------------------------------
@@ -346,21 +403,33 @@ def _lookup_worker(name: str, state: _Lookups) -> None:
                 state.gave_up = True
 
 
-@probe("dns", "getaddrinfo", targets=_system_targets)
-def getaddrinfo(name: str, ctx: Any) -> list[Measurement]:
-    """The application's path: getaddrinfo(name, AF_UNSPEC) from dns.concurrency threads."""
+@probe("dns", "getaddrinfo", targets=_system_targets, subruns=True)
+def getaddrinfo(name: str, ctx: Any) -> Iterator[Measurement | object]:
+    """The application's path: getaddrinfo(name, AF_UNSPEC) from dns.concurrency threads,
+    in groups (glibc opens a new socket per lookup already: the groups spread them)."""
     samples = _samples(ctx)
-    state = _Lookups(samples=samples, deadline=ctx.deadline)
-    # Daemon threads rather than a ThreadPoolExecutor: getaddrinfo cannot be cancelled,
-    # and an executor's threads are joined at interpreter exit, so a lookup stuck on an
-    # unreachable nameserver would hold the finished CLI for glibc's full timeout.
-    workers = [threading.Thread(target=_lookup_worker, args=(name, state), daemon=True,
-                                name=f"triage-getaddrinfo-{i}")
-               for i in range(min(ctx.config.dns.concurrency, samples))]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(max(0.0, ctx.deadline - time.monotonic()) + 0.2)
+    state = _Lookups(samples=0, deadline=ctx.deadline)
+    sizes: list[int] = []
+    for g, size in enumerate(_groups(ctx)):
+        if g:
+            yield GROUP_END
+        with state.lock:
+            state.samples += size
+            state.deadline = ctx.deadline  # the runner moves it on at every group
+        # Daemon threads rather than a ThreadPoolExecutor: getaddrinfo cannot be cancelled,
+        # and an executor's threads are joined at interpreter exit, so a lookup stuck on an
+        # unreachable nameserver would hold the finished CLI for glibc's full timeout.
+        workers = [threading.Thread(target=_lookup_worker, args=(name, state), daemon=True,
+                                    name=f"triage-getaddrinfo-{i}")
+                   for i in range(min(ctx.config.dns.concurrency, size))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(max(0.0, ctx.deadline - time.monotonic()) + 0.2)
+        with state.lock:
+            if state.in_flight or state.gave_up or state.crash or state.issued < state.samples:
+                break  # stuck, given up or out of time: the group is closed with what it has below
+            end_group(state.latencies_ms, sizes)
     now = time.perf_counter_ns()
     with state.lock:
         latencies = list(state.latencies_ms)
@@ -381,11 +450,11 @@ def getaddrinfo(name: str, ctx: Any) -> list[Measurement]:
         ctx.note(f"stopped after {trials} of {samples} lookups: {DEAD_AFTER} failures in a row and no success")
     elif trials < samples:
         ctx.note(f"deadline reached after {trials} of {samples} lookups")
-    out = [Measurement.proportion("failures", failures, trials),
-           Measurement.proportion("temporary_failures", temporary, trials)]
+    end_group(latencies, sizes)  # the last group, with its unfinished lookups
     if latencies:
-        out.insert(0, Measurement.samples("latency", latencies))
-    return out
+        yield Measurement.samples("latency", latencies, groups=sizes)
+    yield Measurement.proportion("failures", failures, trials)
+    yield Measurement.proportion("temporary_failures", temporary, trials)
 
 
 # expansion -------------------------------------------------------------------------------

@@ -141,9 +141,9 @@ def metric_name(series: Series, labels: Mapping[str, str]) -> str:
 
 def _samples(metric: str, values: Sequence[float], series: Series) -> Measurement:
     # One group per block (DESIGN.md: "groups ... one Prometheus block each"): every value
-    # is its own independent unit. Kept in extra until the typed field is on main.
+    # is its own independent unit.
     return Measurement(metric=metric, kind="samples", unit=series.unit, better=series.better,
-                       values=tuple(values), extra={"groups": [1] * len(values)})
+                       values=tuple(values), groups=(1,) * len(values))
 
 
 def add_series(results: _Results, item: Planned, found: Sequence[RangeSeries]) -> None:

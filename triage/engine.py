@@ -14,6 +14,9 @@ a frozen result carrying everything a renderer needs, including the commands tha
     repro_dns  the DNS reproducer's workload                 -> ReproReport
     serve_dns  the DNS reproducer's fault server, until Ctrl-C
 
+`probe` and `gate` with ``--from prometheus`` (windows of recorded history instead of probing
+now) are triage.sources.prometheus.usecases; that gate ends in ``gate`` here.
+
 Baseline operations (save, list, show, history, rm) are the store's own (triage.store).
 """
 
@@ -174,12 +177,24 @@ def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOption
 
 
 def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
+<<<<<<< HEAD
          budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
          save_as: str | None = None, layers_given: bool = False, report_path: str = rerun.REPORT_FILE,
          junit_path: str | None = None,
          step_summary: str | None = None, progress: Progress | None = None) -> GateResult:
+=======
+         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, save_as: str | None = None,
+         layers_given: bool = False, report_path: str = rerun.REPORT_FILE, junit_path: str | None = None,
+         step_summary: str | None = None, progress: Progress | None = None,
+         take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
+         baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None) -> GateResult:
+>>>>>>> main
     """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
-    report (and JUnit, and append to the CI step summary), and keep the run when it passes."""
+    report (and JUnit, and append to the CI step summary), and keep the run when it passes.
+
+    Another source of the candidate (`--from prometheus`, triage.sources.prometheus.usecases)
+    passes ``take(options, baseline runs)``, ``baseline_runs`` when the baseline is not a
+    stored label, and the ``commands`` that rerun it."""
     check_alpha(alpha)
     _check_paths([("--report", report_path), ("--junit", junit_path)])
     if save_as:
@@ -187,17 +202,27 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
     budget = load_budget(budget_path)
     config = load_config(config_path)
     snapshots = SnapshotStore(resolve_store_path(store))
-    baseline = snapshots.load_label(baseline_label)
+    baseline = list(baseline_runs) if baseline_runs is not None else snapshots.load_label(baseline_label)
     if not layers_given:
         # Probe what the baseline knows about: a layer it never measured can only be "absent".
         seen = {r.layer for snap in baseline for r in snap.results if r.status == "ok"}
         options = replace(options, layers=tuple(layer for layer in options.layers if layer in seen) or options.layers)
+<<<<<<< HEAD
     snapshot = run_probes(config, options, progress)
     c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label, candidate_spec=f"{snapshot.label} (now)",
                           budget=budget, alpha=alpha, sources=("label", "file"), require_decided=require_decided)
     c = replace(c, commands=rerun.for_gate(baseline_label, options.label, store=store, config=config_path,
                                            budget=budget_path, alpha=alpha, require_decided=require_decided,
                                            layers=options.layers if layers_given else None, samples=options.samples))
+=======
+    snapshot = take(options, baseline) if take else run_probes(config, options, progress)
+    c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
+                          candidate_spec=snapshot.label if take else f"{snapshot.label} (now)", budget=budget,
+                          alpha=alpha, sources=("label" if baseline_runs is None else "file", "file"))
+    c = replace(c, commands=commands or rerun.for_gate(
+        baseline_label, options.label, store=store, config=config_path, budget=budget_path, alpha=alpha,
+        layers=options.layers if layers_given else None, samples=options.samples))
+>>>>>>> main
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:

@@ -56,6 +56,15 @@ def for_gate(baseline: str, label: str, *, store: str | None = None, config: str
             f"{_judging(store, budget, alpha, require_decided)}",)
 
 
+def for_prometheus_gate(*, window: str | None, before_upgrade: str | None, baseline: str | None, label: str | None,
+                       config: str | None = None, budget: str | None = None, store: str | None = None,
+                       alpha: float = DEFAULT_ALPHA) -> tuple[str, ...]:
+    """`triage gate --from prometheus`: the same windows judged again (history does not change)."""
+    return (f"triage gate --from prometheus{_flags(('--window', window), ('--before-upgrade', before_upgrade))}"
+            f"{_flags(('--baseline', baseline), ('--label', label), ('--config', config))}"
+            f"{_judging(store, budget, alpha)}",)
+
+
 def for_ab(baseline: tuple[str, str], candidate: tuple[str, str], *, rounds: int, layers: Sequence[str],
            samples: int | None, store: str, budget: str | None = None,
            alpha: float = DEFAULT_ALPHA) -> tuple[str, ...]:

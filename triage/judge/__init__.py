@@ -34,7 +34,7 @@ import contextlib
 import gc
 from typing import Iterator, Sequence
 
-from triage.attribution import attribute
+from triage.attribution import attribute, target_nouns
 from triage.budget import DEFAULT_BUDGET, Budget
 from triage.model import Snapshot
 from triage.pooling import PooledSide, pool_side
@@ -102,7 +102,7 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
         tests = adjust(rows)
         metrics = tuple(sorted((freeze(row, alpha) for row in rows), key=MetricComparison.severity))
     layers, notes = layer_statuses(metrics, a_side, b_side)
-    suspects = attribute(layers, metrics)
+    suspects = attribute(layers, metrics, target_nouns(baseline, candidate))
     verdict, reason = overall_verdict(metrics, layers, require_decided=require_decided)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects=suspects, alpha=alpha,
                       tests=tests, primary_tests=sum(1 for m in metrics if m.primary and m.p is not None),

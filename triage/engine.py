@@ -177,18 +177,11 @@ def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOption
 
 
 def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
-<<<<<<< HEAD
          budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
          save_as: str | None = None, layers_given: bool = False, report_path: str = rerun.REPORT_FILE,
-         junit_path: str | None = None,
-         step_summary: str | None = None, progress: Progress | None = None) -> GateResult:
-=======
-         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, save_as: str | None = None,
-         layers_given: bool = False, report_path: str = rerun.REPORT_FILE, junit_path: str | None = None,
-         step_summary: str | None = None, progress: Progress | None = None,
+         junit_path: str | None = None, step_summary: str | None = None, progress: Progress | None = None,
          take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
          baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None) -> GateResult:
->>>>>>> main
     """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
     report (and JUnit, and append to the CI step summary), and keep the run when it passes.
 
@@ -207,22 +200,14 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
         # Probe what the baseline knows about: a layer it never measured can only be "absent".
         seen = {r.layer for snap in baseline for r in snap.results if r.status == "ok"}
         options = replace(options, layers=tuple(layer for layer in options.layers if layer in seen) or options.layers)
-<<<<<<< HEAD
-    snapshot = run_probes(config, options, progress)
-    c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label, candidate_spec=f"{snapshot.label} (now)",
-                          budget=budget, alpha=alpha, sources=("label", "file"), require_decided=require_decided)
-    c = replace(c, commands=rerun.for_gate(baseline_label, options.label, store=store, config=config_path,
-                                           budget=budget_path, alpha=alpha, require_decided=require_decided,
-                                           layers=options.layers if layers_given else None, samples=options.samples))
-=======
     snapshot = take(options, baseline) if take else run_probes(config, options, progress)
     c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
                           candidate_spec=snapshot.label if take else f"{snapshot.label} (now)", budget=budget,
-                          alpha=alpha, sources=("label" if baseline_runs is None else "file", "file"))
+                          alpha=alpha, sources=("label" if baseline_runs is None else "file", "file"),
+                          require_decided=require_decided)
     c = replace(c, commands=commands or rerun.for_gate(
         baseline_label, options.label, store=store, config=config_path, budget=budget_path, alpha=alpha,
-        layers=options.layers if layers_given else None, samples=options.samples))
->>>>>>> main
+        require_decided=require_decided, layers=options.layers if layers_given else None, samples=options.samples))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:

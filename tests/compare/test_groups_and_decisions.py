@@ -206,3 +206,19 @@ def test_json_carries_groups_tests_and_decisions_and_reads_back():
     assert m["ruled_out"] in (True, False) and d["decisions"]["ruled_out"] + d["decisions"]["undecided"] == 1
     assert d["layer_decisions"]["database"] == d["decisions"]
     assert Comparison.from_dict(d).to_dict() == d
+
+
+def test_one_more_idle_connection_is_no_regression_forty_more_are():
+    def connections(idle: int) -> Snapshot:
+        ms = [Measurement.samples("connections_idle", [float(idle)] * 10, unit="count", groups=[1] * 10),
+              Measurement.samples("connection_use", [idle / 100] * 10, unit="ratio", groups=[1] * 10)]
+        return snap("s", {("database", "connections", "registry-db"): ms})
+
+    one_more = compare_snapshots([connections(4)], [connections(5)])
+    idle = row(one_more, "database.connections.registry-db.connections_idle")
+    assert idle.verdict == "unchanged" and one_more.verdict == "ok"
+    assert idle.floors.absolute == 10 and idle.floors.source.startswith("built-in rule")
+    storm = compare_snapshots([connections(4)], [connections(44)])
+    assert row(storm, "database.connections.registry-db.connections_idle").verdict == "regressed"
+    assert row(storm, "database.connections.registry-db.connection_use").verdict == "regressed"
+    assert [s.layer for s in storm.suspects] == ["database"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from .secrets import mask_secrets
+from .secrets import dsn_secrets, http_secrets, mask_secrets
 from .yamlfile import YamlReader, read_yaml, show
 
 DEFAULT_CONFIG_NAME = "triage.yaml"
@@ -71,6 +71,11 @@ class Target:
     def shown(self) -> str:
         """How the target appears in snapshots and reports: never with a secret."""
         return mask_secrets(self.url or self.dsn or (f"{self.host}:{self.port}" if self.port else self.host or self.name))
+
+    def mask(self, text: str) -> str:
+        """One line of ``text`` with none of this target's secrets in any of their forms."""
+        known = http_secrets(self.url, self.headers) | (dsn_secrets(self.dsn) if self.dsn else set())
+        return mask_secrets(" ".join(str(text).split()), known)
 
 
 def dsn_endpoint(dsn: str) -> tuple[str | None, int]:
@@ -204,7 +209,16 @@ def _target(r: YamlReader, raw: Any, path: str) -> Target:
         hd = d["headers"]
         if not isinstance(hd, dict):
             raise r.fail(f"{path}.headers", f"expected a mapping of header: value, got {show(hd)}")
+        for k, v in hd.items():
+            if not isinstance(v, str) or not v:  # the value itself is not shown: it may be a secret
+                raise r.fail(f"{path}.headers.{k}", "expected a non-empty string")
         kw["headers"] = {str(k): r.string(v, f"{path}.headers.{k}") for k, v in hd.items()}
+        auth = next((k for k in kw["headers"] if k.lower() == "authorization"), None)
+        if auth and kw.get("url") and urlsplit(kw["url"]).username is not None:
+            # requests would send the URL's user:password as basic auth and silently drop the
+            # configured header; which one the operator meant is theirs to say (issue 16).
+            raise r.fail(f"{path}.headers.{auth}", "expected either this header or user:password in the url, "
+                         "not both (the url's basic auth would replace the header)")
     if "verify" in d:
         v = d["verify"]
         kw["verify"] = v if isinstance(v, bool) else r.string(v, f"{path}.verify")

@@ -9,7 +9,8 @@ layer (``Config.endpoints()``, unless ``fanout: false``), so an app regression c
 split into DNS time, TCP connect time and the service's own time.
 
 Secrets: header values (which may come from ``${ENV}`` references) are sent, never
-recorded; error text is scrubbed of header values, the URL's password and its query string.
+recorded; error text is masked of every form of them (``Target.mask``: header values and
+their tokens, the URL's password and its basic-auth base64, the query string).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import unquote, urlsplit
 
 from triage.probes import ProbeContext, ProbeSkipped, probe
 from triage.config import Target
-from triage.secrets import mask_secrets
 from triage.model import Measurement
 
 # Give up on a target whose first attempts all failed at the transport level: it is down,
@@ -92,18 +91,9 @@ class Tally:
             yield Measurement.gauge("response_size", statistics.median(self.sizes), unit="bytes", better="equal")
 
 
-def _secrets(target: Target) -> set[str]:
-    """Header values, the URL's password (as written and decoded) and its query string."""
-    found = set(target.headers.values())
-    if target.url:
-        parts = urlsplit(target.url)
-        found.update({parts.password or "", unquote(parts.password or ""), parts.query})
-    return {s for s in found if s}
-
-
 def scrub(text: str, target: Target) -> str:
-    """Error text without the target's secrets: header values, URL password, query string."""
-    return mask_secrets(" ".join(text.split()), _secrets(target))
+    """Error text without the target's secrets in any form (triage.secrets knows them)."""
+    return target.mask(text)
 
 
 def _failure_kind(exc: Exception, requests: Any) -> str:

@@ -1,10 +1,11 @@
-"""The session's PostgreSQL (see pg_server.py): started once, stopped at the end."""
+"""The session's PostgreSQL (tests/database/pg_server.py): started once for every suite that
+asks for it (database, hardening), stopped at the end."""
 
 import os
 
 import pytest
 
-from . import pg_server
+from tests.database import pg_server
 
 
 @pytest.fixture(scope="session")

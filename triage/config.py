@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .secrets import dsn_secrets, http_secrets, mask_secrets
-from .yamlfile import YamlReader, read_yaml, show
+from .yamlfile import YamlReader, read_yaml, read_yaml_file, show
 
 DEFAULT_CONFIG_NAME = "triage.yaml"
 DEFAULT_SAMPLES = 100
@@ -234,7 +234,10 @@ def _target(r: YamlReader, raw: Any, path: str) -> Target:
 
 
 def parse_config(text: str, source: str) -> Config:
-    data, r = read_yaml(text, source)
+    return _config(*read_yaml(text, source), source)
+
+
+def _config(data: Any, r: YamlReader, source: str) -> Config:
     top = r.mapping(data, "", ("samples", "probe_timeout", "targets", "dns", "kubernetes"))
     kw: dict[str, Any] = {"source": source}
     if "samples" in top:
@@ -295,9 +298,7 @@ def load_config(path: str | None = None) -> Config:
         if not os.path.exists(DEFAULT_CONFIG_NAME):
             return Config()
         path = DEFAULT_CONFIG_NAME
-    from .fileio import read_input
-
-    return parse_config(read_input(path, "config"), path)
+    return _config(*read_yaml_file(path, "config"), path)
 
 
 def with_kubernetes(config: Config, kubeconfig: str | None = None, context: str | None = None) -> Config:

@@ -32,9 +32,8 @@ from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
 from .errors import InputFileError
-from .fileio import read_input
 from .secrets import header_secrets, kubeconfig_secrets, mask_secrets
-from .yamlfile import read_yaml
+from .yamlfile import read_yaml_file
 
 NO_KUBECONFIG = "no kubeconfig: set kubernetes.kubeconfig in triage.yaml, --kubeconfig or KUBECONFIG"
 
@@ -62,7 +61,7 @@ def kubeconfig_source(kcfg: Any) -> str | None:
 def validate_kubeconfig(path: str, context: str | None) -> None:
     """Cheap check of a kubeconfig named on the command line, so a typo is exit 2 rather than
     a run of failed probes: the file exists, is a kubeconfig, and has ``context``."""
-    data, _ = read_yaml(read_input(path, "kubeconfig"), path)
+    data, _ = read_yaml_file(path, "kubeconfig")
     if not isinstance(data, dict) or not isinstance(data.get("contexts"), list):
         raise InputFileError(path, "expected a kubeconfig with a list of contexts", field="contexts")
     if context is not None:
@@ -347,7 +346,7 @@ def read_kubeconfigs(spec: str) -> list[tuple[str, dict]]:
     for path in parts:
         if len(parts) > 1 and not os.path.exists(path):
             continue
-        data, reader = read_yaml(read_input(path, "kubeconfig"), path)
+        data, reader = read_yaml_file(path, "kubeconfig")
         if not isinstance(data, dict):
             raise reader.fail("", "expected a kubeconfig (a mapping with clusters, contexts and users)")
         for item in ("clusters", "contexts", "users"):

@@ -1,12 +1,12 @@
-"""Line-aware YAML input files (triage.yaml, budgets, kubeconfigs, fault profiles): loaded
-safely and within bounds, walked with the node tree beside the data so that every error names
-file, line, field and what was expected.
+"""Line-aware YAML input files (triage.yaml, budgets, kubeconfigs): loaded safely and within
+bounds, walked with the node tree beside the data so that every error names file, line,
+field and what was expected.
 
-Bounds (issue 16: a 425-byte alias bomb took 29 s and 3.2 GB; ``&a [*a]``, 1,000-deep nesting
-and a 5,000-digit integer crashed): the text is at most ``MAX_YAML_BYTES`` and ``MAX_NODES`` nodes; nesting
-at most ``MAX_DEPTH`` levels, both checked on the event stream before anything is built; aliases may add
-at most ``MAX_ALIAS_NODES`` nodes to the document once expanded, and never refer to
-themselves; an integer has at most ``MAX_INT_DIGITS`` digits; a mapping key appears once.
+Bounds (issue 16: a 425-byte alias bomb took 29 s and 3.2 GB; ``&a [*a]``, 1,000-deep
+nesting and a 5,000-digit integer crashed): the text is at most ``MAX_YAML_BYTES`` and
+``MAX_NODES`` values, nested at most ``MAX_DEPTH`` levels, both checked on the event stream
+before anything is built; aliases may add at most ``MAX_ALIAS_NODES`` nodes once expanded
+and never refer to themselves; an integer has at most ``MAX_INT_DIGITS`` digits.
 All of it is refused as InputFileError (exit 2) with the line.
 """
 
@@ -155,7 +155,7 @@ _INT_TAG = "tag:yaml.org,2002:int"
 
 
 def _check_nodes(yaml: Any, root: Any, source: str) -> None:
-    """Alias expansion, self-reference, integer size and duplicate keys on the composed graph.
+    """Alias expansion, self-reference and integer size on the composed graph.
 
     Each distinct node is visited once (iteratively); its expanded size is counted with the
     sizes of shared (aliased) children memoised, so a bomb is measured without expanding it."""
@@ -178,13 +178,6 @@ def _check_nodes(yaml: Any, root: Any, source: str) -> None:
         if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG and \
                 len(node.value.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
             raise _refuse(source, node, f"an integer of more than {MAX_INT_DIGITS} digits")
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for k, _ in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value != "<<":
-                    if k.value in seen:
-                        raise _refuse(source, k, f"the key {show(k.value)} appears twice in one mapping")
-                    seen.add(k.value)
         on_path.add(key)
         stack.append((node, True))
         for child in children:

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import InputFileError
+from .fileio import MAX_INPUT_BYTES, read_input
 from .layers import LAYERS
 
 SNAPSHOT_SCHEMA = "triage.snapshot/v1"
 KNOWN_SCHEMAS = (SNAPSHOT_SCHEMA,)
 
-# 1M samples take ~10-20 MB as JSON: 64 MiB leaves room for several million.
-MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+MAX_SNAPSHOT_BYTES = MAX_INPUT_BYTES
 # 1e15 is 31,700 years in ms or a petabyte in bytes; squares and sums of a million such values
 # stay far from float overflow (1e308), which ±1e308 samples reached in the statistics.
 MAX_MAGNITUDE = 1e15
@@ -386,8 +386,6 @@ class Snapshot:
 
     @classmethod
     def load(cls, path: str) -> "Snapshot":
-        from .fileio import read_input
-
         return cls.from_json(read_input(path, "snapshot JSON", MAX_SNAPSHOT_BYTES), path)
 
 

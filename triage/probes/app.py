@@ -24,10 +24,12 @@ from typing import Any, Iterator
 
 from triage.probes import ProbeContext, ProbeSkipped, probe
 from triage.config import Target
+from triage.http_deadline import request_within
 from triage.model import Measurement
 
 # Give up on a target whose first attempts all failed at the transport level: it is down,
-# and a hundred more timeouts would only burn the run's deadline.
+# and a hundred more timeouts would only burn the run's deadline. (A target's ``timeout``
+# bounds each request in total, connect to last body byte: triage.http_deadline.)
 GIVE_UP_AFTER = 3
 
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -146,7 +148,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement]:
             started = time.perf_counter()
             try:
                 # Redirects are not followed: a redirect to a login page is not a 200.
-                response = session.request(target.method, target.url, timeout=timeout, allow_redirects=False)
+                response = request_within(session, target.method, target.url, timeout, allow_redirects=False)
                 body = response.content
             except requests.RequestException as exc:
                 tally.failed(_failure_kind(exc, requests), scrub(_short_reason(exc), target))

@@ -168,6 +168,17 @@ def _int(value: Any, where: str, hi: int) -> int:
     return value
 
 
+def _floats(raw: list) -> tuple[float, ...]:
+    """``raw`` as floats, or () if anything in it is no number (a bool is none) or an integer
+    too large for a float."""
+    if not set(map(type, raw)) <= _NUMBER_TYPES:
+        return ()
+    try:
+        return tuple(map(float, raw))
+    except OverflowError:
+        return ()
+
+
 def _gauge(value: Any, extra: Mapping[str, Any], path: str) -> float:
     """A gauge's value; a counter's is an event count and its window a duration (compare
     builds the Poisson test over the count and divides by the windows)."""
@@ -252,9 +263,9 @@ class Measurement:
             raw = _req(d, "values", path)
             if not isinstance(raw, list):
                 raise _Invalid(f"{path}.values", f"expected a list of numbers, got {_describe(raw)}")
-            # Snapshots carry millions of values: check types and finiteness with C-level maps.
-            values = tuple(map(float, raw)) if set(map(type, raw)) <= _NUMBER_TYPES else ()
-            # Both C-level maps; NaN fails the comparison, so it is refused with the rest.
+            # Snapshots carry millions of values: check types and range with C-level maps (NaN
+            # fails the comparison, so it is refused with the rest).
+            values = _floats(raw)
             if len(values) != len(raw) or not all(map(MAX_MAGNITUDE.__ge__, map(abs, values))):
                 bad = next((v for v in raw if isinstance(v, bool) or not isinstance(v, (int, float))
                             or not abs(v) <= MAX_MAGNITUDE), None)

@@ -189,6 +189,18 @@ def _check_nodes(yaml: Any, root: Any, source: str) -> None:
                              f"at most {MAX_ALIAS_NODES:,} are allowed (an alias bomb?)")
 
 
+def _construct(yaml: Any, loader: Any, node: Any, source: str) -> Any:
+    """PyYAML's constructors on checked nodes. Some of them fail on odd input with plain
+    Python errors rather than YAMLError (``!!timestamp 2020-99-99`` is a ValueError, a
+    ``!!timestamp`` that matches no date an AttributeError): every one is bad input here."""
+    try:
+        return loader.construct_document(node)
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - third-party constructors on untrusted text
+        raise InputFileError(source, f"not valid YAML: a value that cannot be built ({exc})") from None
+
+
 def read_yaml_file(path: str, what: str) -> tuple[Any, YamlReader]:
     """Read and parse a YAML input file, never more than ``MAX_YAML_BYTES`` of it."""
     return read_yaml(read_input(path, what, MAX_YAML_BYTES), path)
@@ -209,15 +221,13 @@ def read_yaml(text: str, source: str) -> tuple[Any, YamlReader]:
             node = loader.get_single_node()
             if node is not None:
                 _check_nodes(yaml, node, source)
-            data = loader.construct_document(node) if node is not None else None
+            data = _construct(yaml, loader, node, source) if node is not None else None
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputFileError(source, f"not valid YAML: {problem}", line=mark.line + 1 if mark else None) from None
-    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a !!timestamp that is no date
-        raise InputFileError(source, f"not valid YAML: {exc}") from None
     lines: dict[str, int] = {}
     if node is not None:
         _line_map(node, "", lines)

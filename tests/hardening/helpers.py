@@ -14,15 +14,16 @@ from triage.cli import main
 
 
 def inproc(*args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``triage ARGS`` run through its real entry point."""
-    out, err = io.StringIO(), io.StringIO()
+    """(exit status, stdout, stderr) of ``triage ARGS`` run through its real entry point, its
+    streams strict UTF-8 as a pipe's are (text that cannot be written fails here too)."""
+    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True) for _ in range(2))
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             main(list(args))
             status = 0
         except SystemExit as exc:
             status = int(exc.code or 0)
-    return status, out.getvalue(), err.getvalue()
+    return status, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()
 
 
 def git_objects(repo: Path) -> str:

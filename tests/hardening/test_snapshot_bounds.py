@@ -46,6 +46,8 @@ HOSTILE = [
     ("5,000-digit integer", replace('"value": 4,', '"value": ' + "9" * 5000 + ","), None, "digits"),
     ("sample over 1e308", replace("[0.31", "[1e309"), "results[0].measurements[0].values", "finite numbers"),
     ("sample of 1.7e308", replace("[0.31", "[1.7e308"), "results[0].measurements[0].values", "finite numbers"),
+    ("a 400-digit integer sample", replace("[0.31", "[" + "9" * 400), "results[0].measurements[0].values",
+     "finite numbers"),
     ("sample of -1e308", replace("[0.31", "[-1e308"), "results[0].measurements[0].values", "finite numbers"),
     ("lone surrogate in a target", replace('"quay-db.quay.svc"', '"quay-db\\ud800"'), "results[0].target",
      "lone surrogate"),

@@ -91,7 +91,7 @@ def _breakdown(a: str, b: str) -> None:
         "import time; c0 = time.process_time()\n"
         "from triage.model import Snapshot\n"
         f"sa = Snapshot.load({a!r}); sb = Snapshot.load({b!r}); c1 = time.process_time()\n"
-        "from triage.compare import compare_snapshots\n"
+        "from triage.judge import compare_snapshots\n"
         "r = compare_snapshots([sa], [sb]); c2 = time.process_time()\n"
         "from triage.report.json_out import render\n"
         "render(r); c3 = time.process_time()\n"

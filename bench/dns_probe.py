@@ -78,7 +78,7 @@ def wait_until_answering(host: str, port: int, limit_s: float = 15.0) -> None:
 
 @contextmanager
 def embedded(profile: str = "healthy") -> Iterator[tuple[str, int]]:
-    from triage.repro.dns_server import ServerProcess
+    from triage.repro.dns_server_process import ServerProcess
 
     with ServerProcess(profile=profile, names=(NAME,)) as srv:
         wait_until_answering(srv.host, srv.port)

@@ -24,9 +24,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from triage.dns_client import StubResolver  # noqa: E402
 from triage.repro.dns_profile import parse_profile  # noqa: E402
-from triage.repro.dns_server import ServerProcess  # noqa: E402
-from triage.repro.dns_workload import ResolvConf, WireStub  # noqa: E402
+from triage.repro.dns_server_process import ServerProcess  # noqa: E402
+from triage.repro.dns_sides import profile_conf  # noqa: E402
 
 QUERIES = [("db.quay.svc", "A"), ("cache.quay.svc", "AAAA"), ("storage.quay.svc", "A"), ("db.quay.svc", "AAAA")]
 
@@ -123,7 +124,7 @@ def python_qps(port: int, seconds: float, procs: int = 2) -> float:
 
 def stub_p50_ms(port: int, n: int = 2000) -> float:
     """The workload's wire stub: one lookup = A and AAAA in parallel (ndots 1, no search)."""
-    stub = WireStub(ResolvConf.for_profile(parse_profile("ndots=1,search="), ("127.0.0.1", port)))
+    stub = StubResolver(profile_conf(parse_profile("ndots=1,search="), "127.0.0.1"), port)
     stub.resolve("warm.example")
     lat = []
     for i in range(n):

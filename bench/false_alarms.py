@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from triage.compare import compare_snapshots
+from triage.judge import compare_snapshots
 from triage.model import Measurement, ProbeResult, Snapshot
 
 

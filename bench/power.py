@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from false_alarms import MIXTURES, PROPORTIONS, family_results, snapshot  # noqa: E402
 
-from triage.compare import compare_snapshots  # noqa: E402
+from triage.judge import compare_snapshots  # noqa: E402
 
 DNS_INDEX = 0  # MIXTURES[0]: dns resolve, median 0.1 ms
 APP_INDEX = 3  # MIXTURES[3]: app http, median 5 ms

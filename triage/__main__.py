@@ -1,3 +1,5 @@
+import sys
+
 from triage.cli import main
 
-main()
+sys.exit(main())

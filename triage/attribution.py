@@ -10,10 +10,10 @@ judged (its probes failed) is named in the sentence: it cannot be ruled out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from .layers import below, rank
+from .verdict import Evidence, MetricComparison, Suspect
 
 MAX_EVIDENCE_METRICS = 5
 # A cluster of 100 nodes changes 400 per-node facts in one upgrade; the suspect's evidence
@@ -22,48 +22,12 @@ MAX_EVIDENCE_METRICS = 5
 MAX_EVIDENCE_FACTS = 8
 
 
-@dataclass(frozen=True)
-class Evidence:
-    metric: str  # layer.probe.target.metric
-    kind: str  # "regressed" or "changed"
-    text: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "kind": self.kind, "text": self.text}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Evidence":
-        return cls(d["metric"], d["kind"], d["text"])
-
-
-@dataclass(frozen=True)
-class Suspect:
-    layer: str
-    role: str  # "root" or "downstream"
-    because: str
-    evidence: tuple[Evidence, ...] = ()
-    downstream_of: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"layer": self.layer, "role": self.role, "because": self.because,
-                "evidence": [e.to_dict() for e in self.evidence], "downstream_of": list(self.downstream_of)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Suspect":
-        return cls(d["layer"], d["role"], d["because"], tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
-                   tuple(d.get("downstream_of") or ()))
-
-
 def _join(names: Sequence[str]) -> str:
     return ", ".join(names)
 
 
-def attribute(layers: Mapping[str, str], metrics: Sequence[Any]) -> tuple[Suspect, ...]:
-    """One Suspect per regressed layer, roots first, bottom of the stack first.
-
-    ``metrics`` are MetricComparison rows (anything with layer, verdict, id, kind,
-    severity() and describe()).
-    """
+def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison]) -> tuple[Suspect, ...]:
+    """One Suspect per regressed layer, roots first, bottom of the stack first."""
     regressed = [l for l, s in layers.items() if s == "regressed"]
     suspects: list[Suspect] = []
     for layer in regressed:

@@ -100,6 +100,39 @@ def _umask() -> int:
     return mask
 
 
+def check_writable(path: str, option: str) -> None:
+    """Before any work: BadInput naming ``option`` when ``path`` could not be written later
+    (its directory is missing or not writable, or it is a directory itself). A device or FIFO
+    is written through (see above): it needs to be writable itself, not its directory; a
+    symlink's target is what gets replaced, so its directory is the one checked."""
+    if os.path.isdir(path):
+        raise BadInput(f"{option} {path}: is a directory, expected a file to write")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        if not os.access(path, os.W_OK):
+            raise BadInput(f"{option} {path}: cannot write: permission denied")
+        return
+    directory = os.path.dirname(os.path.realpath(path))
+    if not os.path.isdir(directory):
+        raise BadInput(f"{option} {path}: cannot write: no such directory {directory}")
+    if not os.access(directory, os.W_OK):
+        raise BadInput(f"{option} {path}: cannot write: directory {directory} is not writable")
+
+
+def atomic_append_text(path: str, text: str) -> None:
+    """``text`` after what ``path`` holds (nothing if it is missing), written atomically:
+    an interrupted append leaves the file as it was."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            before = fh.read()
+    except FileNotFoundError:
+        before = ""
+    atomic_write_text(path, before + text)
+
+
 # The largest input file any command reads: a snapshot of several million samples (1M take
 # ~10-20 MB as JSON). YAML inputs have their own, smaller bound (yamlfile.MAX_YAML_BYTES).
 MAX_INPUT_BYTES = 64 * 1024 * 1024

@@ -3,7 +3,7 @@
 Drift on the probing machine (a noisy neighbour, a cache warming, a CPU throttling) then
 hits both sides alike instead of masquerading as a regression of whichever ran second.
 Alternating the order each round also cancels "always second" effects. Compare pools the
-stored runs of each label.
+stored runs of each label (triage.engine.ab).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from .compare import DEFAULT_ALPHA, Comparison, compare_sides
 from .config import Config
 from .errors import BadInput
 from .runner import Progress, RunOptions, run_probes
@@ -43,16 +42,3 @@ def probe_interleaved(platforms: Sequence[Platform], options: RunOptions, rounds
             snapshot = run_probes(p.config, replace(options, label=p.label), progress(p.label) if progress else None)
             saved.append(store.save_snapshot(p.label, snapshot))
     return saved
-
-
-def ab_compare(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int, *, store: str,
-               budget_path: str | None = None, alpha: float = DEFAULT_ALPHA,
-               progress: Callable[[str], Progress] | None = None,
-               phase: Callable[[str], None] = lambda text: None) -> Comparison:
-    """The engine of `triage ab`: probe both interleaved, then judge candidate against baseline."""
-    from .budget import load_budget
-
-    load_budget(budget_path)  # refuse a bad budget before spending minutes probing
-    probe_interleaved((baseline, candidate), options, rounds, SnapshotStore(store), progress=progress, phase=phase)
-    phase(f"comparing {baseline.label} → {candidate.label}")
-    return compare_sides(baseline.label, candidate.label, store=store, budget_path=budget_path, alpha=alpha)

@@ -231,6 +231,10 @@ class KubeClient:
         data = response.data if getattr(response, "data", None) is not None else response.read()
         return response.status, data or b""
 
+    def drop_connections(self) -> None:
+        """Close the pooled connections, so the next request opens a new one."""
+        self.api_client.rest_client.pool_manager.clear()
+
     def timed(self, api: Api, query: Mapping[str, Any] | None = None) -> tuple[float, int]:
         """(milliseconds, HTTP status) of one GET; 401/403/404 raise, other statuses are returned."""
         request = self._prepare(api.path, query)

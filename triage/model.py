@@ -191,6 +191,18 @@ def _gauge(value: Any, extra: Mapping[str, Any], path: str) -> float:
     return _num(value, f"{path}.value", 0, MAX_EVENTS)
 
 
+def _groups(raw: Any, n_values: int, where: str) -> tuple[int, ...] | None:
+    """A samples measurement's sub-run sizes: absent, or positive integers summing to its values."""
+    if raw is None:
+        return None
+    expected = f"expected a list of positive integers summing to the {n_values} values"
+    if not isinstance(raw, list) or any(type(n) is not int or n < 1 for n in raw):
+        raise _Invalid(where, f"{expected}, got {_describe(raw)}")
+    if sum(raw) != n_values:
+        raise _Invalid(where, f"{expected}, got sizes summing to {sum(raw)}")
+    return tuple(raw)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """One metric of one probe result. Which fields matter depends on ``kind``:
@@ -208,11 +220,20 @@ class Measurement:
     trials: int = 0
     value: Any = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # samples only: sizes, in order, of the independent sub-runs (a fresh connection, socket
+    # or session each) the values were taken in; None: not recorded, judged as independent.
+    groups: tuple[int, ...] | None = None
 
     # Constructors say what a probe means and keep probes short.
     @classmethod
-    def samples(cls, metric: str, values: Iterable[float], unit: str = "ms", better: str = "lower") -> "Measurement":
-        return cls(metric=metric, kind="samples", unit=unit, better=better, values=tuple(float(v) for v in values))
+    def samples(cls, metric: str, values: Iterable[float], unit: str = "ms", better: str = "lower",
+                groups: Iterable[int] | None = None) -> "Measurement":
+        values = tuple(float(v) for v in values)
+        sizes = None if groups is None else tuple(groups)
+        if sizes is not None and (any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes)
+                                  or sum(sizes) != len(values)):
+            raise ValueError(f"{metric}: groups {list(sizes)} are not positive sizes summing to {len(values)} values")
+        return cls(metric=metric, kind="samples", unit=unit, better=better, values=values, groups=sizes)
 
     @classmethod
     def proportion(cls, metric: str, events: int, trials: int, better: str = "lower") -> "Measurement":
@@ -243,6 +264,8 @@ class Measurement:
             d["unit"] = self.unit
         if self.kind == "samples":
             d["values"] = list(self.values)
+            if self.groups is not None:
+                d["groups"] = list(self.groups)
         elif self.kind == "proportion":
             d["events"] = self.events
             d["trials"] = self.trials
@@ -271,7 +294,8 @@ class Measurement:
                             or not abs(v) <= MAX_MAGNITUDE), None)
                 raise _Invalid(f"{path}.values", f"expected a list of finite numbers from {-MAX_MAGNITUDE:g} to "
                                f"{MAX_MAGNITUDE:g}, got {_describe(bad)}")
-            return cls(metric, kind, better, unit, values=values, extra=extra)
+            groups = _groups(extra.pop("groups", None), len(values), f"{path}.groups")
+            return cls(metric, kind, better, unit, values=values, extra=extra, groups=groups)
         if kind == "proportion":
             events = _int(_req(d, "events", path), f"{path}.events", MAX_EVENTS)
             trials = _int(_req(d, "trials", path), f"{path}.trials", MAX_TRIALS)

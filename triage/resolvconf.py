@@ -1,13 +1,18 @@
-"""resolv.conf as glibc reads it, what one lookup costs under its search rules, and
-resolver addresses (``IP[:port]``) as the config, the probes and the reproducer take them.
+"""resolv.conf as glibc reads it, the names one lookup tries under its search rules and
+what that costs, and resolver addresses (``IP[:port]``) as the config, the probes and the
+reproducer take them.
 
-Shared by the dns probes (which report it) and the DNS reproducer's wire stub (which
-follows it), so both agree with glibc and with each other.
+Shared by the dns probes (which report it) and the stub resolver in triage.dns_client
+(which follows it, for the reproducer), so both agree with glibc and with each other.
+The parser and the search order are pure; ``read_system_resolv_conf`` is the one source
+that reads this process's resolv.conf.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import socket
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
@@ -17,6 +22,7 @@ _GLIBC_MAX_NDOTS = 15
 _GLIBC_MAX_TIMEOUT = 30
 _GLIBC_MAX_ATTEMPTS = 5
 DNS_PORT = 53
+RESOLV_CONF_ENV = "TRIAGE_RESOLV_CONF"  # points every resolv.conf read at another file (tests, captures)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,10 @@ class ResolvConf:
     @property
     def no_tld_query(self) -> bool:
         return any(o in ("no-tld-query", "no_tld_query") for o in self.options)
+
+    def candidates(self, name: str) -> list[str]:
+        """The absolute names one lookup of ``name`` tries, in glibc's order (``search_order``)."""
+        return search_order(name, self.search, self.ndots, no_tld_query=self.no_tld_query)
 
 
 def _atoi(text: str) -> int:
@@ -109,6 +119,27 @@ def apply_resolver_environment(conf: ResolvConf, environ: Mapping[str, str]) -> 
     return conf
 
 
+def search_order(name: str, search: Sequence[str], ndots: int, *, no_tld_query: bool = False) -> list[str]:
+    """The absolute names (trailing dot) one lookup tries, in glibc's order (res_query.c).
+
+    A name with a trailing dot is only tried as written. A name with at least ``ndots``
+    dots is tried as written first, then with each search domain. A name with fewer dots
+    goes through the search list first and is tried as written last, unless it has no dot,
+    the list was walked and ``no-tld-query`` is set. A root search domain (systemd-resolved's
+    ``search .``) adds no candidate of its own.
+    """
+    if name.endswith("."):
+        return [name]
+    dots = name.count(".")
+    as_written = name + "."
+    searched = [f"{name}.{d.strip('.')}." for d in search if d.strip(".")]
+    if dots >= ndots:
+        return [as_written, *searched]
+    if dots == 0 and searched and no_tld_query:
+        return searched
+    return [*searched, as_written]
+
+
 class LookupCost(NamedTuple):
     """Queries one lookup sends (see ``queries_per_lookup``)."""
 
@@ -118,29 +149,19 @@ class LookupCost(NamedTuple):
 
 def queries_per_lookup(name: str, search: Sequence[str], ndots: int, qtypes: Sequence[str] = ("A", "AAAA"),
                        *, no_tld_query: bool = False) -> LookupCost:
-    """Queries one ``getaddrinfo`` costs under glibc's search rules (res_query.c).
-
-    Candidates: a name with a trailing dot is only tried as written. A name with at least
-    ``ndots`` dots is tried as written first, then with each search domain. A name with
-    fewer dots goes through the search list first and is tried as written last (unless it
-    has no dot and ``no-tld-query`` is set). Each candidate costs one query per qtype (A
-    and AAAA: glibc sends both, in parallel unless single-request).
+    """Queries one ``getaddrinfo`` costs under glibc's search rules: one query per qtype
+    (A and AAAA: glibc sends both, in parallel unless single-request) for each candidate
+    of ``search_order``.
 
     Counted: queries that get an answer (NXDOMAIN or NODATA moves on to the next
     candidate). Not counted: retransmissions after a timeout (up to attempts x
-    nameservers more per query), and a search domain equal to the root.
+    nameservers more per query).
     """
-    per_candidate = len(qtypes)
-    if name.endswith("."):
-        return LookupCost(per_candidate, per_candidate)
-    dots = name.count(".")
-    domains = len([d for d in search if d.strip(".")])
-    as_written_tried = dots > 0 or dots >= ndots or not no_tld_query
-    candidates = domains + (1 if as_written_tried else 0)
-    # dots >= ndots: asked as written first. Otherwise every search domain fails first (and
-    # a name never asked as written can only resolve through the list: the worst case).
-    found = 1 if dots >= ndots else candidates
-    return LookupCost(candidates * per_candidate, found * per_candidate)
+    candidates = search_order(name, search, ndots, no_tld_query=no_tld_query)
+    as_written = name if name.endswith(".") else name + "."
+    # A name never asked as written can only resolve through the list: the worst case.
+    found = candidates.index(as_written) + 1 if as_written in candidates else len(candidates)
+    return LookupCost(len(candidates) * len(qtypes), found * len(qtypes))
 
 
 def split_hostport(text: str) -> tuple[str, int]:
@@ -170,3 +191,36 @@ def split_hostport(text: str) -> tuple[str, int]:
 def show_hostport(host: str, port: int) -> str:
     """The inverse of ``split_hostport``: ``IP:port`` or ``[IPv6]:port``."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def resolv_conf_path(etc_root: str | None = None) -> str:
+    """``$TRIAGE_RESOLV_CONF`` if set, else ``<etc_root>/resolv.conf`` (``/etc`` by default)."""
+    override = os.environ.get(RESOLV_CONF_ENV)
+    if override:
+        return override
+    return os.path.join(etc_root or "/etc", "resolv.conf")
+
+
+def read_system_resolv_conf(etc_root: str | None = None) -> tuple[ResolvConf, str, list[str]]:
+    """(conf, path, notes): this process's resolv.conf as glibc would use it: the file
+    (``resolv_conf_path``), the host name's domain as search list when the file has none,
+    then ``LOCALDOMAIN`` and ``RES_OPTIONS``. The dns probes and ``repro dns --system`` read it here."""
+    path = resolv_conf_path(etc_root)
+    notes: list[str] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            conf = parse_resolv_conf(fh.read())
+    except FileNotFoundError:
+        conf = ResolvConf()
+        notes.append(f"{path} does not exist: glibc defaults apply (nameserver 127.0.0.1, ndots 1)")
+    if not conf.search and not os.environ.get("LOCALDOMAIN", "").split():
+        # glibc's default search list: the domain part of the host name.
+        host = socket.gethostname()
+        if "." in host.rstrip("."):
+            conf = replace(conf, search=(host.rstrip(".").split(".", 1)[1],))
+            notes.append(f"no search/domain line in {path}: search list from the host name ({conf.search[0]})")
+    conf = apply_resolver_environment(conf, os.environ)
+    if conf.ignored_nameservers:
+        notes.append(f"{path}: glibc uses the first {GLIBC_MAXNS} nameservers, ignores "
+                     f"{', '.join(conf.ignored_nameservers)}")
+    return conf, path, notes

@@ -1,11 +1,13 @@
 """Run probes one at a time (concurrent probes would measure each other), each with a
-timeout, under a global deadline, and gather what they saw into a Snapshot.
+timeout, under a global deadline, and gather what they saw into a Snapshot. Sub-run probes
+go in rounds, one group of each per round, rounds paced over ``config.spread_s`` at least.
 
 A probe that raises or overruns becomes ``status: error`` with its reason; the run goes on.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, Sequence
 
 import triage.probes as probe_registry
-from triage.probes import ProbeContext, ProbeSkipped, ProbeSpec
+from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, ProbeSpec
 
 from . import __version__
 from .config import Config
@@ -98,6 +100,7 @@ class _Call:
         self.elapsed = 0.0
         self.generator: types.GeneratorType | None = None
         self.failure: ProbeResult | None = None
+        self.collected: list[Measurement] = []  # a sub-run probe's measurements so far
 
     def result(self, status: str, measurements: Iterable[Measurement] = (), error: str | None = None) -> ProbeResult:
         ms = tuple(measurements)
@@ -123,6 +126,39 @@ def _outcome(call: _Call, step: Callable[[], Iterable[Measurement]], timeout_s: 
 
 def _run_call(call: _Call, timeout_s: float) -> ProbeResult:
     return _outcome(call, lambda: list(call.spec.fn(call.target, call.ctx)), timeout_s)
+
+
+def _run_group(call: _Call, timeout_s: float) -> ProbeResult | None:
+    """The next group of a sub-run probe: its result once it finished or failed, else None."""
+    finished = False
+
+    def step() -> list[Measurement]:
+        nonlocal finished
+        if call.generator is None:
+            call.generator = call.spec.fn(call.target, call.ctx)
+        for item in call.generator:  # type: ignore[union-attr]
+            if item is GROUP_END:
+                return []
+            call.collected.append(item)
+        finished = True
+        return call.collected
+
+    result = _outcome(call, step, timeout_s)
+    return result if finished or result.status != "ok" else None
+
+
+def _step(call: _Call, per_probe_s: float, run_deadline: float, deadline_s: float) -> ProbeResult | None:
+    """One turn of a call: a whole probe, or one group of a sub-run probe (None: more to come).
+    The per-probe timeout counts the probe's own turns, not the other probes' in between."""
+    remaining = run_deadline - time.monotonic()
+    if call.generator is None and remaining <= 0:
+        return call.result("error", error=f"run deadline of {deadline_s:g}s reached before it started")
+    # A started probe whose time is up still gets a turn, to stop and yield what it measured.
+    budget = max(0.0, min(per_probe_s - call.elapsed, remaining))
+    call.ctx.deadline = time.monotonic() + budget
+    if call.spec.subruns:
+        return _run_group(call, budget + 1.0)
+    return _run_call(call, budget + 1.0)
 
 
 def _open_window(call: _Call, timeout_s: float) -> None:
@@ -181,19 +217,20 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
     for call in windows:
         _open_window(call, min(5.0, max(0.1, run_deadline - time.monotonic())))
     by_call: dict[int, ProbeResult] = {}
-    for call in calls:
-        if call.spec.window:
-            continue
-        progress.step(f"{call.spec.layer}.{call.spec.name} {call.target_name}")
-        remaining = run_deadline - time.monotonic()
-        if remaining <= 0:
-            result = call.result("error", error=f"run deadline of {options.deadline_s:g}s reached before it started")
-        else:
-            per_probe = call.spec.timeout_s or config.probe_timeout_s
-            call.ctx.deadline = time.monotonic() + min(per_probe, remaining)
-            result = _run_call(call, min(per_probe, remaining) + 1.0)
-        by_call[id(call)] = result
-        progress.done(result)
+    pending = [c for c in calls if not c.spec.window]
+    rounds_started, spacing = time.monotonic(), config.spread_s / max(1, config.groups)
+    for round_index in itertools.count(1):
+        for call in list(pending):
+            progress.step(f"{call.spec.layer}.{call.spec.name} {call.target_name}")
+            result = _step(call, call.spec.timeout_s or config.probe_timeout_s, run_deadline, options.deadline_s)
+            if result is not None:
+                by_call[id(call)] = result
+                progress.done(result)
+                pending.remove(call)
+        if not pending:
+            break
+        # Rounds faster than spread/groups wait here, outside every probe's clock and budget.
+        time.sleep(max(0.0, min(rounds_started + round_index * spacing, run_deadline) - time.monotonic()))
     for call in windows:
         progress.step(f"{call.spec.layer}.{call.spec.name} {call.target_name}")
         result = _close_window(call, 10.0)

@@ -24,7 +24,7 @@ KEY = os.path.join(FIXTURES, "localhost-key.pem")
 class Answer:
     status: int = 200
     body_size: int = 2
-    delay_s: float = 0.0  # server-side work; the bench uses it, tests keep it 0
+    delay_s: float = 0.0  # server-side work; the bench uses it, tests only to outlast a client timeout
     location: str | None = None
     truncated: bool = False  # promise more body than is sent, then hang up
     # Echo the request's Authorization (whole, or its bare token) back, as misbehaving servers
@@ -51,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        n = server.record(self.command, self.path, dict(self.headers.items()))
+        n = server.record(self.command, self.path, dict(self.headers.items()), self.client_address[1])
         answer = server.behaviour(n)
         if answer.delay_s:
             time.sleep(answer.delay_s)
@@ -99,12 +99,19 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    # A real service's listen backlog. The default 5 overflows under tcp_connect's bursts of
+    # connect-and-close: the kernel drops the SYN and the client resends it after 1 s.
+    request_queue_size = 128
+
+
 class ControlledServer:
     def __init__(self, behaviour: Callable[[int], Answer] = always(Answer()), *, tls: bool = False):
         self.behaviour = behaviour
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.client_ports: list[int] = []  # per request: the connection it came over
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.controller = self  # type: ignore[attr-defined]
         self.tls = tls
@@ -119,9 +126,10 @@ class ControlledServer:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def record(self, method: str, path: str, headers: dict[str, str]) -> int:
+    def record(self, method: str, path: str, headers: dict[str, str], client_port: int) -> int:
         with self._lock:
             self.requests.append((method, path, headers))
+            self.client_ports.append(client_port)
             return len(self.requests)
 
     def __enter__(self) -> "ControlledServer":

@@ -1,23 +1,23 @@
-"""The issue's done-when for the app layer, through the real CLI: an endpoint answering 500
+"""The issue's done-when for the app layer, through the CLI (in-process): an endpoint answering 500
 for 20% of requests is an error-proportion regression in app."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 
 from triage.model import Snapshot
 
 from .http_server import Answer, ControlledServer, always, every
-from tests.cli_runner import run_triage
+from tests.cli_runner import CliResult, InProcessTriage
 
 TOKEN = "Bearer cl1-t0ken-Kx81"
 
 
-def triage(*args: str, cwd):
-    return run_triage(*args, cwd=cwd, env={"TRIAGE_TEST_TOKEN": TOKEN})
+def triage(*args: str, cwd) -> CliResult:
+    return InProcessTriage(str(cwd))(*args, env={"TRIAGE_TEST_TOKEN": TOKEN})
 
-def probe_once(tmp_path, server: ControlledServer, label: str) -> subprocess.CompletedProcess:
+
+def probe_once(tmp_path, server: ControlledServer, label: str) -> CliResult:
     (tmp_path / "triage.yaml").write_text(f"""
 samples: 100
 targets:

@@ -63,7 +63,8 @@ def test_a_healthy_endpoint():
     assert metric(res, "status_5xx").better == "lower"
     assert metric(res, "response_size").value == 123
     assert metric(res, "errors").extra["status_codes"] == {"200": 20}
-    assert [(m, p) for m, p, _ in server.requests] == [("GET", "/health")] * 20
+    # 20 samples and one unrecorded warm-up per group (10 groups of 2).
+    assert [(m, p) for m, p, _ in server.requests] == [("GET", "/health")] * 30
 
 
 def test_one_in_five_answers_500():
@@ -168,9 +169,10 @@ def test_target_samples_override_the_run_default():
 
 
 def test_broken_answers_are_counted_not_fatal():
-    # Every 4th answer promises 100 bytes more than it sends, then hangs up.
+    # Every 4th answer promises 100 bytes more than it sends, then hangs up. Two groups of a
+    # warm-up and 4 samples: requests 1-5 and 6-10, so answers 4 and 8 are sampled ones.
     with ControlledServer(every(4, Answer(200, truncated=True))) as server:
-        res = only_result(run(config_for(server.url), samples=8))
+        res = only_result(run(config_for(server.url, top="groups: 2"), samples=8))
     assert res.status == "ok", res.error
     assert counts(res, "request_failures") == (2, 8)
     assert counts(res, "errors") == (2, 8)
@@ -199,3 +201,31 @@ def test_a_url_target_fans_out_to_tcp_connect_unless_disabled(fanout, expected):
     assert (("registry", ("127.0.0.1", 8080)) in cfg.endpoints()) is expected
     tcp_connect = next(s for s in all_probes(["kernel"]) if s.name == "tcp_connect")
     assert (("registry", ("127.0.0.1", 8080)) in tcp_connect.expand(cfg)) is expected
+
+
+def test_each_group_is_a_new_session_opened_by_an_unrecorded_warm_up():
+    with ControlledServer(always(Answer(200))) as server:
+        res = only_result(run(config_for(server.url + "/health", "    groups: 4"), samples=10))
+    assert res.status == "ok", res.error
+    latency = metric(res, "latency")
+    assert latency.groups == (3, 3, 2, 2)
+    assert counts(res, "errors") == (0, 10)  # the warm-ups are in no tally
+    # Requests by connection, in order: a warm-up and its group's samples share one, and
+    # every group has its own.
+    ports = server.client_ports
+    assert len(ports) == 14
+    assert [len(set(ports[a:b])) for a, b in ((0, 4), (4, 8), (8, 11), (11, 14))] == [1, 1, 1, 1]
+    assert len({ports[0], ports[4], ports[8], ports[11]}) == 4
+
+
+def test_a_timed_out_request_costs_its_wait_in_the_latency():
+    # Request 3 (the second sample, after the warm-up) answers after the client gave up.
+    slow = Answer(200, delay_s=1.0)
+    with ControlledServer(lambda n: slow if n == 3 else Answer(200)) as server:
+        res = only_result(run(config_for(server.url, "    timeout: 0.3\n    groups: 1"), samples=5))
+    assert res.status == "ok", res.error
+    assert counts(res, "request_failures") == (1, 5)
+    assert metric(res, "errors").extra["failures"] == {"timeout": 1}
+    latency = metric(res, "latency").values
+    assert len(latency) == 5  # four answers and the timeout's wait
+    assert max(latency) >= 300.0  # the wait is at least the timeout: it was counted, not skipped

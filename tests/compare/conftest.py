@@ -1,28 +1,16 @@
 """Fixtures for the compare tests: the stored hand-made snapshots (tests/fixtures/compare,
-written by make_fixtures.py beside them) and a runner for the real `triage` CLI."""
+written by make_fixtures.py beside them) and the `triage` CLI run in-process."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from tests import cli_runner
+from tests.cli_runner import CliResult, InProcessTriage
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "fixtures", "compare"))
-
-
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
 
 
 @pytest.fixture
@@ -36,11 +24,11 @@ def fixture_path():
 
 @pytest.fixture
 def run_triage(tmp_path):
-    """Run `python -m triage ARGS` in a fresh process, as a user or CI would."""
+    """`triage ARGS` in-process in tmp_path, free of the caller's NO_COLOR, TRIAGE_STORE, TRIAGE_DEBUG."""
+    triage = InProcessTriage(str(tmp_path))
+
     def run(*args: str, env: dict[str, str] | None = None, cwd: str | None = None) -> CliResult:
-        proc = cli_runner.run_triage(*args, env=env, cwd=cwd or str(tmp_path),
-                                     drop=("NO_COLOR", "TRIAGE_STORE", "TRIAGE_DEBUG"))
-        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+        return triage(*args, env=env, cwd=cwd, drop=("NO_COLOR", "TRIAGE_STORE", "TRIAGE_DEBUG"))
     return run
 
 

@@ -1,7 +1,7 @@
 """A big cluster's per-node facts must not flood a suspect's evidence."""
 
 from triage.attribution import MAX_EVIDENCE_FACTS, attribute
-from triage.compare import compare_snapshots
+from triage.judge import compare_snapshots
 from triage.model import Measurement, ProbeResult, Snapshot
 
 

@@ -1,4 +1,4 @@
-"""`triage compare` end to end: the real CLI in a subprocess over stored v1 snapshots."""
+"""`triage compare` end to end: the CLI (in-process, tests/cli_runner.py) over stored v1 snapshots."""
 
 from __future__ import annotations
 
@@ -204,8 +204,8 @@ def test_budget_turns_a_fact_change_into_a_regression(run_triage, fixture_path, 
 
 def test_saved_json_renders_again(run_triage, fixture_path, tmp_path):
     """A comparison saved with --format json rebuilds into the same Comparison."""
-    from triage.compare import Comparison
-    from triage.report.markdown_table import render
+    from triage.report import render
+    from triage.verdict import Comparison
 
     res = run_triage("compare", fixture_path("baseline-4.3.18.json"), fixture_path("candidate-dns-app.json"),
                      "--format", "json")
@@ -213,7 +213,7 @@ def test_saved_json_renders_again(run_triage, fixture_path, tmp_path):
     assert again.to_dict() == res.json()
     md = run_triage("compare", fixture_path("baseline-4.3.18.json"), fixture_path("candidate-dns-app.json"),
                     "--format", "markdown")
-    assert render(again) == md.stdout.rstrip("\n") + "\n"
+    assert render(again, "markdown") == md.stdout.rstrip("\n") + "\n"
 
 
 def test_help_is_fast_and_lists_compare(run_triage):

@@ -9,7 +9,8 @@ import pytest
 
 from triage.layers import below
 from triage.budget import parse_budget
-from triage.compare import Comparison, compare_snapshots
+from triage.judge import compare_snapshots
+from triage.verdict import Comparison
 from triage.errors import BadInput, ExitStatus
 from triage.model import Measurement, ProbeResult, Snapshot
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from triage.compare import compare_sides, compare_snapshots
+from triage.judge import compare_snapshots
 from triage.model import Measurement, ProbeResult, Snapshot
-from triage.report import json_out, markdown_table, terminal
+from triage.report import RenderOptions, json_out, markdown, render, terminal
+from triage.engine import compare_sides
 
 GOLDEN = "expected-dns-app.md"
 
@@ -17,7 +18,7 @@ def _dns_app(fixture_path):
 
 def test_markdown_matches_golden(fixture_path):
     """Regenerate after an intended change: TRIAGE_UPDATE_GOLDEN=1 pytest tests/compare."""
-    text = markdown_table.render(_dns_app(fixture_path))
+    text = markdown.render(_dns_app(fixture_path))
     path = os.path.join(os.path.dirname(fixture_path("make_fixtures.py")), GOLDEN)
     if os.environ.get("TRIAGE_UPDATE_GOLDEN"):
         with open(path, "w", encoding="utf-8") as fh:
@@ -28,7 +29,7 @@ def test_markdown_matches_golden(fixture_path):
 
 def test_terminal_plain_and_coloured(fixture_path):
     c = _dns_app(fixture_path)
-    plain = terminal.render(c, terminal.TerminalOptions(color=False, width=160))
+    plain = terminal.render(c, RenderOptions(color=False, width=160))
     assert "\x1b[" not in plain
     lines = plain.splitlines()
     assert lines[0].strip().startswith("REGRESSED")
@@ -40,7 +41,7 @@ def test_terminal_plain_and_coloured(fixture_path):
     order = [name for name in ("dns.resolve.quay-db.latency", "app.http.registry.latency", "dns.config.local.nameservers")
              if name in plain]
     assert sorted(order, key=plain.index) == order
-    coloured = terminal.render(c, terminal.TerminalOptions(color=True, width=160))
+    coloured = terminal.render(c, RenderOptions(color=True, width=160))
     assert "\x1b[" in coloured and "\x1b[1;31m" in coloured  # bold red for regressed
 
 
@@ -51,11 +52,11 @@ def test_untrusted_text_is_escaped():
         ms = (Measurement.samples("latency", [value + i / 100 for i in range(20)]), Measurement.fact("banner", fact))
         return Snapshot("a", "T", "h", "0", (ProbeResult("app", "http", target, measurements=ms),))
     c = compare_snapshots([snap(5, "<b>hi</b>")], [snap(9, "[red]boom[/red] `x`")])
-    md = markdown_table.render(c, show_all=True)
+    md = markdown.render(c, RenderOptions(show_all=True))
     assert "evil\\|target\\*\\[x\\](http://e)" in md
     assert "&lt;b&gt;hi&lt;/b&gt;" in md and "\\`x\\`" in md
     assert "| evil|" not in md
-    plain = terminal.render(c, terminal.TerminalOptions(color=False, show_all=True, width=200))
+    plain = terminal.render(c, RenderOptions(color=False, show_all=True, width=200))
     assert "[red]boom[/red]" in plain  # shown literally, not taken as rich markup
 
 
@@ -63,6 +64,7 @@ def test_json_renderer_is_the_contract(fixture_path):
     import json
 
     c = _dns_app(fixture_path)
-    text = json_out.render(c)
+    text = render(c, "json")
+    assert text == json_out.render(c)
     assert text.endswith("\n") and "\n" not in text[:-1]
     assert json.loads(text)["verdict"] == "regressed"

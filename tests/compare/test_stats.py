@@ -9,6 +9,7 @@ import pytest
 import scipy.stats as ss
 
 from triage import stats
+from triage.stats.samples import _bootstrap_positions
 
 
 def _pairs(seed: int, sizes, shift: float = 0.0, decimals: int | None = None):
@@ -83,7 +84,7 @@ def test_order_statistic_bootstrap_matches_naive_resampling():
     rng = np.random.default_rng(2)
     x = np.sort(rng.lognormal(0, 1, 300))
     for q in (0.95, 0.99, 0.05):
-        i1, i2, frac = stats._bootstrap_positions(np, len(x), q, 20000, 1, 0)
+        i1, i2, frac = _bootstrap_positions(np, len(x), q, 20000, 1, 0)
         fast = x[i1] + frac * (x[i2] - x[i1])
         naive = np.quantile(x[rng.integers(0, len(x), (20000, len(x)))], q, axis=1)
         ks = ss.ks_2samp(fast, naive)

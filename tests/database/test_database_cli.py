@@ -1,17 +1,16 @@
-"""The issue's done-when, through the real CLI: probe, DROP INDEX, probe again, compare;
+"""The issue's done-when, through the CLI (in-process): probe, DROP INDEX, probe again, compare;
 an unreachable database. The password must appear in no file and no output."""
 
 from __future__ import annotations
 
 import json
 import socket
-import subprocess
 
 from triage.model import Snapshot
 
 from . import pg_server
 from .pg_server import CRITICAL_QUERY, PASSWORD
-from tests.cli_runner import run_triage
+from tests.cli_runner import CliResult, InProcessTriage
 
 
 def write_config(path, dsn: str) -> str:
@@ -28,10 +27,11 @@ targets:
     return str(path)
 
 
-def triage(*args: str, cwd):
-    return run_triage(*args, cwd=cwd, drop=("PG",))
+def triage(*args: str, cwd) -> CliResult:
+    return InProcessTriage(str(cwd))(*args, drop=("PG",))
 
-def probe(tmp_path, config: str, label: str, out: str, *more: str) -> subprocess.CompletedProcess:
+
+def probe(tmp_path, config: str, label: str, out: str, *more: str) -> CliResult:
     done = triage("probe", "--config", config, "--layers", "database", "--label", label, "--out", out, *more,
                   cwd=tmp_path)
     assert done.returncode == 0, done.stderr

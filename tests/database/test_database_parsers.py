@@ -9,8 +9,9 @@ import os
 import pytest
 
 from triage.probes import ProbeContext
-from triage.probes.database import (DatabaseUnreachable, _connect, connection_states, plan_relations, scrub,
-                             statement_text, summarise_plan)
+from triage.probes.database import DatabaseUnreachable, _connect, scrub, statement_text
+from triage.probes.pg_plan import plan_relations, summarise_plan
+from triage.probes.pg_stats import connection_states
 from triage.config import Target
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "database")
@@ -118,3 +119,36 @@ def test_scrub_masks_pgpassword_too(monkeypatch):
     monkeypatch.setenv("PGPASSWORD", "env-Leak4")
     target = Target(name="db", dsn="host=db user=quay")
     assert scrub("auth failed for env-Leak4\n\tdetail", target) == "auth failed for *** detail"
+
+
+def test_window_deltas_of_pg_stat_database_drop_what_a_reset_touched():
+    from triage.probes.pg_stats import DatabaseReading, counter_deltas
+
+    keys = ("blks_hit", "blks_read", "deadlocks")
+    before = DatabaseReading({"blks_hit": 1000, "blks_read": 10, "deadlocks": 2}, "2026-01-01")
+    after = DatabaseReading({"blks_hit": 1500, "blks_read": 12, "deadlocks": 2}, "2026-01-01")
+    assert counter_deltas(before, after, keys) == ({"blks_hit": 500, "blks_read": 2, "deadlocks": 0}, [])
+    went_down = DatabaseReading({"blks_hit": 1500, "blks_read": 3, "deadlocks": 2}, "2026-01-01")
+    assert counter_deltas(before, went_down, keys) == (
+        {"blks_hit": 500, "deadlocks": 0}, ["blks_read went down during the run (a reset): left out"])
+    reset = DatabaseReading({"blks_hit": 1600, "blks_read": 20, "deadlocks": 3}, "2026-02-02")
+    deltas, notes = counter_deltas(before, reset, keys)
+    assert deltas == {} and notes == ["pg_stat_database was reset during the run (stats_reset 2026-01-01 -> "
+                                      "2026-02-02): blks_hit, blks_read, deadlocks left out"]
+
+
+def test_window_deltas_of_pg_stat_statements_per_statement():
+    from triage.probes.pg_stats import StatementsReading, statement_deltas
+
+    before = StatementsReading({1: (1000, 8200.0), 2: (10, 5.0), 3: (50, 100.0), 4: (7, 7.0)}, "r0", dealloc=4)
+    after = StatementsReading({1: (1100, 8201.7), 2: (10, 5.0), 3: (20, 40.0), 4: (9, 9.5), 5: (2, 30.0)}, "r0",
+                              dealloc=6)
+    windows, notes = statement_deltas(before, after)
+    # Most window time first; 2 did not run in the window; 3 went down; 5 is new.
+    assert [(w.queryid, w.calls) for w in windows] == [(5, 2), (4, 2), (1, 100)]
+    assert windows[2].mean_ms == pytest.approx(0.017)  # not the lifetime 7.5 ms
+    assert notes == ["1 statements' counts went down during the run (reset or evicted): left out",
+                     "pg_stat_statements evicted statements 2 times during the run (pg_stat_statements.max): "
+                     "a statement evicted and counted again reads low"]
+    windows, notes = statement_deltas(before, StatementsReading(after.by_query, "r1"))
+    assert windows == [] and notes[0].startswith("pg_stat_statements was reset during the run")

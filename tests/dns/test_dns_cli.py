@@ -1,13 +1,13 @@
-"""End to end: `triage probe --layers dns` against the embedded server, as a user runs it."""
+"""End to end: `triage probe --layers dns` against the embedded server, through the CLI (in-process)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 from dns_helpers import fixture_root
+
+from tests.cli_runner import InProcessTriage
 
 
 def test_probe_dns_layer_writes_samples_per_name_resolver_and_qtype(tmp_path, dns_server):
@@ -27,9 +27,9 @@ dns:
   timeout: 2
 """)
     out = tmp_path / "s.json"
-    env = dict(os.environ, TRIAGE_RESOLV_CONF=os.path.join(fixture_root("openshift-4.3-pod"), "resolv.conf"))
-    proc = subprocess.run([sys.executable, "-m", "triage", "probe", "--layers", "dns", "--config", str(cfg),
-                           "--out", str(out), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    env = {"TRIAGE_RESOLV_CONF": os.path.join(fixture_root("openshift-4.3-pod"), "resolv.conf")}
+    proc = InProcessTriage(str(tmp_path))("probe", "--layers", "dns", "--config", str(cfg), "--out", str(out),
+                                          "--quiet", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
 

@@ -7,7 +7,8 @@ import socket
 import pytest
 
 from triage.probes import dns as dns_probes
-from triage.probes.dns import WireTarget, getaddrinfo, resolve, run_wire_series
+from triage.probes import GROUP_END, measure
+from triage.probes.dns import DEAD_AFTER, WireTarget, getaddrinfo, resolve, run_wire_series
 from triage.config import Config, DnsConfig, Target
 from triage.runner import RunOptions, run_probes
 
@@ -60,7 +61,7 @@ def test_a_qtype_that_never_answers_stops_after_a_few_timeouts(dns_server):
     srv = dns_server("drop=100%:AAAA")
     ctx = make_ctx(samples=1000, resolvers=(f"127.0.0.1:{srv.port}",), timeout_s=0.02)
     got = by_metric(resolve(WireTarget("db.quay.svc", f"127.0.0.1:{srv.port}"), ctx))
-    n = dns_probes.DEAD_AFTER
+    n = DEAD_AFTER
     assert (got["timeouts_AAAA"].events, got["timeouts_AAAA"].trials) == (n, n)
     assert got["latency_AAAA"].values == (20.0,) * n
     # A is answered throughout: only the dead qtype stops early
@@ -120,7 +121,7 @@ def test_a_silent_resolver_costs_a_few_timeouts_not_samples_times_timeout():
     with silent:
         port = silent.getsockname()[1]
         series, notes = run_wire_series("127.0.0.1", port, "db.quay.svc", ("A", "AAAA"), 500, 0.01)
-    n = dns_probes.DEAD_AFTER
+    n = DEAD_AFTER
     assert [(s.trials, s.timeouts, s.latencies_ms) for s in series] == [(n, n, [10.0] * n)] * 2
     assert len(notes) == 2
 
@@ -133,7 +134,7 @@ def test_a_closed_port_is_a_socket_error_and_its_latency_is_dropped_with_a_note(
     ctx = make_ctx(samples=50, resolvers=(f"127.0.0.1:{port}",), qtypes=("A",), timeout_s=0.5)
     got = by_metric(resolve(WireTarget("db.quay.svc", f"127.0.0.1:{port}"), ctx))
     assert "latency_A" not in got
-    assert got["socket_errors_A"].events == got["socket_errors_A"].trials == dns_probes.DEAD_AFTER
+    assert got["socket_errors_A"].events == got["socket_errors_A"].trials == DEAD_AFTER
     assert got["timeouts_A"].events == 0
     assert any(n.startswith("latency_A dropped") and "refused" in n for n in ctx.notes)
 
@@ -230,7 +231,7 @@ def test_getaddrinfo_with_an_expired_deadline_looks_nothing_up():
 def test_getaddrinfo_raises_for_a_name_that_cannot_be_encoded():
     ctx = make_ctx(samples=5, resolvers=("system",))
     with pytest.raises(UnicodeError):
-        getaddrinfo("a" * 70 + ".example", ctx)  # a label over 63 characters: IDNA refuses it
+        measure(getaddrinfo, "a" * 70 + ".example", ctx)  # a label over 63 characters: IDNA refuses it
 
 
 def test_expansion_reads_the_recorded_resolv_conf_through_etc_root():
@@ -282,7 +283,65 @@ def test_named_resolver_records_its_address_as_a_note_not_a_fact(dns_server):
                        "  qtypes: [A]\n", "t.yaml")
     (_, target), = _resolve_targets(cfg)
     ctx = ProbeContext(config=cfg, samples=10, deadline=_time.monotonic() + 30)
-    got = {m.metric: m for m in resolve(target, ctx)}
+    got = by_metric(resolve(target, ctx))
     assert "resolver" not in got
     assert len(got["latency_A"].values) == 10
     assert f"resolver address 127.0.0.1:{server.port}" in ctx.notes
+
+
+def test_each_group_of_the_wire_probe_asks_from_a_new_socket():
+    from dns_helpers import RecordingResolver
+
+    with RecordingResolver() as server:
+        ctx = make_ctx(samples=12, resolvers=(f"127.0.0.1:{server.port}",), groups=4)
+        got = by_metric(resolve(WireTarget("db.quay.svc", f"127.0.0.1:{server.port}"), ctx))
+    ports = [port for port, _, _ in server.asked]
+    # 4 groups of 3 rounds (A, AAAA): each group's 6 queries from one source port, a new one per group.
+    runs = [ports[i:i + 6] for i in range(0, 24, 6)]
+    assert len(ports) == 24 and all(len(set(r)) == 1 for r in runs)
+    assert len({r[0] for r in runs}) == 4
+    assert [qtype for _, _, qtype in server.asked] == ["A", "AAAA"] * 12
+    assert got["latency_A"].groups == got["latency_AAAA"].groups == (3, 3, 3, 3)
+
+
+def test_timeouts_and_failures_of_all_qtypes_together_name_their_resolver(dns_server):
+    srv = dns_server("drop=30%:AAAA,seed=7")
+    ctx = make_ctx(samples=40, resolvers=(f"127.0.0.1:{srv.port}",), timeout_s=0.05)
+    got = by_metric(resolve(WireTarget("db.quay.svc", f"127.0.0.1:{srv.port}", label="cluster-dns"), ctx))
+    dropped = srv.stats()["dropped"]
+    assert 0 < dropped < 40
+    assert (got["timeouts_AAAA"].events, got["timeouts_A"].events) == (dropped, 0)
+    for metric in ("timeouts", "failures"):
+        m = got[metric]
+        assert (m.kind, m.events, m.trials) == ("proportion", dropped, 80)
+        assert m.extra == {"combine": "cluster-dns"}
+    # Every lost query's cost is in the latency: a sample at the timeout, in its group.
+    assert got["latency_AAAA"].values.count(50.0) == dropped
+    assert sum(got["latency_AAAA"].groups) == 40
+
+
+def test_the_runner_interleaves_the_groups_of_every_name_asked():
+    from dns_helpers import RecordingResolver
+
+    with RecordingResolver() as server:
+        cfg = Config(groups=3, spread_s=0, dns=DnsConfig(resolvers=(f"lab=127.0.0.1:{server.port}",),
+                                                         names=("one.example", "two.example"), qtypes=("A",)))
+        snap = run_probes(cfg, RunOptions(layers=("dns",), samples=6))
+    names = [name for _, name, _ in server.asked]
+    # Group by group, name by name: one.example's three groups are spread over the run.
+    assert names == ["one.example"] * 2 + ["two.example"] * 2 + ["one.example"] * 2 + ["two.example"] * 2 \
+        + ["one.example"] * 2 + ["two.example"] * 2
+    resolve_results = {r.target: r for r in snap.results if r.probe == "resolve"}
+    assert set(resolve_results) == {"one.example@lab", "two.example@lab"}
+    for r in resolve_results.values():
+        assert r.status == "ok", r.error
+        combined = next(m for m in r.measurements if m.metric == "timeouts")
+        assert combined.extra == {"combine": "lab"} and combined.trials == 6
+
+
+def test_getaddrinfo_takes_its_lookups_in_groups():
+    ctx = make_ctx(samples=20, resolvers=("system",), concurrency=4, groups=6)
+    items = list(getaddrinfo("127.0.0.1", ctx))
+    assert sum(item is GROUP_END for item in items) == 5
+    got = by_metric(items)
+    assert got["latency"].groups == (4, 4, 3, 3, 3, 3)

@@ -8,7 +8,7 @@ import pytest
 
 from triage.probes.dns import read_resolv_conf
 from triage.resolvconf import (LookupCost, ResolvConf, apply_resolver_environment, parse_resolv_conf,
-                               queries_per_lookup)
+                               queries_per_lookup, search_order)
 
 from dns_helpers import fixture_root, make_ctx
 
@@ -125,3 +125,33 @@ def test_no_tld_query_skips_the_bare_name_for_dotless_names_only():
     assert queries_per_lookup("db", ("a.local", "b.local"), 1, no_tld_query=True) == LookupCost(4, 4)
     assert queries_per_lookup("db", ("a.local", "b.local"), 1) == LookupCost(6, 6)
     assert queries_per_lookup("db.x", ("a.local",), 5, no_tld_query=True) == LookupCost(4, 4)
+
+
+def test_no_tld_query_still_asks_a_dotless_name_when_there_is_no_search_list():
+    # glibc skips the bare name only after walking a search list; with none it asks it.
+    assert queries_per_lookup("db", (), 1, no_tld_query=True) == LookupCost(2, 2)
+
+
+# search_order: the names one lookup tries, in order -------------------------------------
+
+
+@pytest.mark.parametrize("name, search, ndots, no_tld_query, expected", [
+    ("db.quay", ("a.svc", "b.svc."), 5, False, ["db.quay.a.svc.", "db.quay.b.svc.", "db.quay."]),
+    ("a.b.c", ("x",), 2, False, ["a.b.c.", "a.b.c.x."]),
+    ("db", ("a.local", "b.local"), 1, True, ["db.a.local.", "db.b.local."]),
+    ("db", ("a.local", "b.local"), 1, False, ["db.a.local.", "db.b.local.", "db."]),
+    ("db.x", ("a.local",), 5, True, ["db.x.a.local.", "db.x."]),  # a dot: no-tld-query does not apply
+    ("db", ("a.local",), 0, True, ["db.", "db.a.local."]),  # ndots:0 asks it as written first
+    ("db", (), 1, True, ["db."]),
+    ("db", (".",), 1, False, ["db."]),  # the root domain adds no candidate of its own
+    ("x.", ("a",), 5, True, ["x."]),
+])
+def test_search_order(name, search, ndots, no_tld_query, expected):
+    assert search_order(name, search, ndots, no_tld_query=no_tld_query) == expected
+
+
+def test_resolv_conf_candidates_use_its_own_search_ndots_and_options():
+    conf = parse_resolv_conf("search a.local b.local\noptions ndots:2 no-tld-query\n")
+    assert conf.candidates("db") == ["db.a.local.", "db.b.local."]
+    assert conf.candidates("db.x") == ["db.x.a.local.", "db.x.b.local.", "db.x."]
+    assert conf.candidates("db.x.y") == ["db.x.y.", "db.x.y.a.local.", "db.x.y.b.local."]

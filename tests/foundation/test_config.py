@@ -54,6 +54,11 @@ def test_bad_port_names_file_line_field_and_expectation():
     ("targets:\n  - name: a\n    url: ftp://x/\n", "triage.yaml:3: targets[0].url: expected an http"),
     ("samples: [1\n", "triage.yaml:2: not valid YAML"),
     ("targets:\n  - {name: a, host: h}\n  - {name: a, host: h}\n", "triage.yaml:3: targets[1].name: expected a unique name"),
+    ("groups: 0\n", "triage.yaml:1: groups: expected an integer 1-10000, got 0"),
+    ("spread: -1\n", "triage.yaml:1: spread: expected a number 0-3600, got -1"),
+    ("dns:\n  groups: many\n", "triage.yaml:2: dns.groups: expected an integer 1-10000, got 'many'"),
+    ("kubernetes:\n  groups: 2.5\n", "triage.yaml:2: kubernetes.groups: expected an integer 1-10000, got 2.5"),
+    ("targets:\n  - {name: a, host: h, groups: true}\n", "triage.yaml:2: targets[0].groups: expected an integer"),
 ])
 def test_validation_errors_point_at_the_line(text, where):
     with pytest.raises(InputFileError) as err:
@@ -105,3 +110,13 @@ def test_resolver_specs(spec, ok):
     else:
         with pytest.raises(InputFileError, match="dns.resolvers"):
             parse_config(text, "t.yaml")
+
+
+def test_groups_default_to_ten_spread_over_a_second_and_are_overridden_per_section_and_target():
+    cfg = parse_config(GOOD, "triage.yaml")
+    assert (cfg.groups, cfg.spread_s) == (10, 1.0)
+    assert cfg.dns.groups is None and cfg.kubernetes.groups is None and cfg.targets[0].groups is None
+    text = ("groups: 5\nspread: 0\ntargets:\n  - {name: a, url: 'http://h/', groups: 2}\n"
+            "dns:\n  groups: 20\nkubernetes:\n  groups: 4\n")
+    cfg = parse_config(text, "t.yaml")
+    assert (cfg.groups, cfg.spread_s, cfg.targets[0].groups, cfg.dns.groups, cfg.kubernetes.groups) == (5, 0.0, 2, 20, 4)

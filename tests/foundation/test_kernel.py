@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from triage.probes import ProbeContext, kernel
+from triage.probes import GROUP_END, ProbeContext, kernel, measure
 from triage.config import Config, parse_config
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kernel")
@@ -106,23 +106,29 @@ def test_real_proc_counters_and_facts():
 
 
 def test_tcp_connect_to_own_loopback_listener():
-    out = {m.metric: m for m in kernel.tcp_connect(None, ctx(samples=25))}
+    out = {m.metric: m for m in measure(kernel.tcp_connect, None, ctx(samples=25))}
     assert len(out["connect_latency"].values) == 25
+    assert out["connect_latency"].groups == (3, 3, 3, 3, 3, 2, 2, 2, 2, 2)  # the default 10 sub-runs
     assert all(v > 0 for v in out["connect_latency"].values)
     assert (out["connect_failures"].events, out["connect_failures"].trials) == (0, 25)
 
 
-def test_tcp_connect_to_a_real_listener_target():
+@pytest.fixture
+def listening_port():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
-    port = server.getsockname()[1]
-    cfg = parse_config(f"targets:\n  - {{name: db, host: 127.0.0.1, port: {port}}}\n", "t.yaml")
     try:
-        assert kernel._connect_targets(cfg) == [("db", ("127.0.0.1", port))]
-        out = {m.metric: m for m in kernel.tcp_connect(("127.0.0.1", port), ctx(samples=20, config=cfg))}
+        yield server.getsockname()[1]
     finally:
         server.close()
+
+
+def test_tcp_connect_to_a_real_listener_target(listening_port):
+    port = listening_port
+    cfg = parse_config(f"targets:\n  - {{name: db, host: 127.0.0.1, port: {port}}}\n", "t.yaml")
+    assert kernel._connect_targets(cfg) == [("db", ("127.0.0.1", port))]
+    out = {m.metric: m for m in measure(kernel.tcp_connect, ("127.0.0.1", port), ctx(samples=20, config=cfg))}
     assert len(out["connect_latency"].values) == 20
 
 
@@ -132,7 +138,16 @@ def test_refused_connects_are_a_proportion_not_a_crash():
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
     c = ctx(samples=10)
-    out = {m.metric: m for m in kernel.tcp_connect(("127.0.0.1", port), c)}
+    out = {m.metric: m for m in measure(kernel.tcp_connect, ("127.0.0.1", port), c)}
     assert "connect_latency" not in out
     assert (out["connect_failures"].events, out["connect_failures"].trials) == (10, 10)
     assert any("refused" in n.lower() for n in c.notes)
+
+
+def test_tcp_connect_takes_its_samples_in_the_configured_groups_and_pauses_between_them(listening_port):
+    cfg = parse_config(f"groups: 4\ntargets:\n  - {{name: db, host: 127.0.0.1, port: {listening_port}}}\n", "t.yaml")
+    items = list(kernel.tcp_connect(("127.0.0.1", listening_port), ctx(samples=10, config=cfg)))
+    # Three pauses between four groups; the measurements come after the last group.
+    assert [i for i, item in enumerate(items) if item is GROUP_END] == [0, 1, 2]
+    latency = next(m for m in items[3:] if m.metric == "connect_latency")
+    assert latency.groups == (3, 3, 2, 2) and len(latency.values) == 10

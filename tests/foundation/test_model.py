@@ -82,3 +82,74 @@ def test_constructors_fill_kind_specific_fields():
     assert f.to_dict() == {"metric": "mtu", "kind": "fact", "value": 1500}
     r = ProbeResult("kernel", "tcp_connect", "loopback", measurements=(m,), notes=("x missing",))
     assert ProbeResult.from_dict(r.to_dict()) == r
+
+
+def _with_groups(groups):
+    data = json.loads(json.dumps(DESIGN_EXAMPLE))
+    data["results"][0]["measurements"][0].update(values=[0.3, 0.29, 0.31, 0.5, 0.4], groups=groups)
+    return data
+
+
+def test_groups_of_a_samples_measurement_round_trip_with_unknown_fields():
+    data = _with_groups([2, 3])
+    data["results"][0]["measurements"][0]["quantile_hint"] = "p99"
+    snap = Snapshot.from_dict(data, "x.json")
+    latency = snap.results[0].measurements[0]
+    assert latency.groups == (2, 3)
+    assert "groups" not in latency.extra
+    again = Snapshot.from_json(snap.to_json(), "x.json")
+    assert again.to_dict() == data
+    assert again.results[0].measurements[0].groups == (2, 3)
+
+
+def test_a_snapshot_without_groups_loads_and_writes_none():
+    latency = Snapshot.from_dict(json.loads(json.dumps(DESIGN_EXAMPLE)), "x.json").results[0].measurements[0]
+    assert latency.groups is None
+    assert "groups" not in latency.to_dict()
+
+
+@pytest.mark.parametrize("groups, expected", [
+    ([2, 2], "got sizes summing to 4"),
+    ([2, 4], "got sizes summing to 6"),
+    ([5, 0], "got [5, 0]"),
+    ([3, -1, 3], "got [3, -1, 3]"),
+    ([2, 3.0], "got [2, 3.0]"),
+    ([True, 4], "got [True, 4]"),
+    ("2,3", "got '2,3'"),
+    (5, "got 5"),
+])
+def test_bad_groups_name_the_field_and_what_was_expected(groups, expected):
+    with pytest.raises(InputFileError) as err:
+        Snapshot.from_dict(_with_groups(groups), "runs/after.json")
+    message = str(err.value)
+    assert message.startswith("runs/after.json: results[0].measurements[0].groups: expected a list of positive "
+                              "integers summing to the 5 values, ")
+    assert message.endswith(expected)
+
+
+def test_bad_groups_are_exit_2_with_one_line_naming_the_file_and_field(tmp_path, triage):
+    (tmp_path / "a.json").write_text(json.dumps(_with_groups([2, 3])))
+    (tmp_path / "b.json").write_text(json.dumps(_with_groups([2, 2])))
+    out = triage("compare", "a.json", "b.json", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "triage: error: b.json: results[0].measurements[0].groups: expected a list of positive integers summing "
+        "to the 5 values, got sizes summing to 4"]
+
+
+def test_groups_on_another_kind_is_an_unknown_field_kept_as_is():
+    data = json.loads(json.dumps(DESIGN_EXAMPLE))
+    data["results"][0]["measurements"][1]["groups"] = ["whatever"]
+    m = Snapshot.from_dict(data, "x.json").results[0].measurements[1]
+    assert m.groups is None and m.extra == {"groups": ["whatever"]}
+    assert m.to_dict()["groups"] == ["whatever"]
+
+
+def test_the_samples_constructor_records_groups_and_refuses_sizes_that_do_not_add_up():
+    m = Measurement.samples("latency", [1, 2, 3], groups=[1, 2])
+    assert m.to_dict()["groups"] == [1, 2] and m.groups == (1, 2)
+    assert Measurement.samples("latency", [1, 2, 3]).groups is None
+    with pytest.raises(ValueError, match="summing to 3 values"):
+        Measurement.samples("latency", [1, 2, 3], groups=[1, 1])
+    with pytest.raises(ValueError, match="positive sizes"):
+        Measurement.samples("latency", [1, 2, 3], groups=[3, 0])

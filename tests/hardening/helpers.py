@@ -1,29 +1,22 @@
-"""Shared pieces of the hardening tests: the CLI run in-process (its own entry point, so the
-many downstream commands of one test cost no interpreter start each), and where a secret
-could end up after a probe: the snapshot, every report format, stderr, the store's git objects."""
+"""Shared pieces of the hardening tests: the CLI run in-process (so the many downstream
+commands of one test cost no interpreter start each), and where a secret could end up after
+a probe: the snapshot, every report format, stderr, the store's git objects."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 from pathlib import Path
 
-from triage.cli import main
+from tests.cli_runner import InProcessTriage
 
 
 def inproc(*args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``triage ARGS`` run through its real entry point, its
-    streams strict UTF-8 as a pipe's are (text that cannot be written fails here too)."""
-    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True) for _ in range(2))
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-            status = 0
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-    return status, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()
+    """(exit status, stdout, stderr) of ``triage ARGS`` in-process (tests/cli_runner.py); what
+    it wrote must be writable as UTF-8, as it would have to be on a real pipe or terminal."""
+    done = InProcessTriage(os.getcwd())(*args)
+    done.stdout.encode("utf-8"), done.stderr.encode("utf-8")  # a lone surrogate fails here
+    return done.code, done.stdout, done.stderr
 
 
 def git_objects(repo: Path) -> str:
@@ -56,9 +49,3 @@ def everywhere_downstream(tmp_path: Path, snapshot: Path) -> dict[str, str]:
 def assert_nowhere(secrets: list[str], texts: dict[str, str]) -> None:
     leaks = [(secret, where) for secret in secrets for where, text in texts.items() if secret in text]
     assert not leaks, leaks
-
-
-def env_without(*prefixes: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(CI="true", **extra)
-    return env

@@ -82,7 +82,7 @@ def test_a_dangling_symlink_creates_its_target(tmp_path, snapshot):
 
 def test_a_directory_is_refused(tmp_path, snapshot):
     status, err = report_to(snapshot, tmp_path)
-    assert status == 2 and err == f"triage: error: {tmp_path}: is a directory; refusing to write over it\n"
+    assert status == 2 and f"{tmp_path}: is a directory" in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o600, 0o664])

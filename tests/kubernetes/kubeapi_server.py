@@ -76,7 +76,7 @@ class KubeApiServer:
 
     def __init__(self, state: ClusterState, tls: tuple[str, str] | None = None):
         self.state = state
-        self.requests: list[dict] = []  # path, query, authorized (bool) of every request seen
+        self.requests: list[dict] = []  # path, query, authorized (bool), client port of every request seen
         self._lock = threading.Lock()
         server = self
 
@@ -88,7 +88,7 @@ class KubeApiServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                code, body, ctype = server.answer(self.path, self.headers.get("Authorization"))
+                code, body, ctype = server.answer(self.path, self.headers.get("Authorization"), self.client_address[1])
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
@@ -124,13 +124,13 @@ class KubeApiServer:
 
     # --- the API -------------------------------------------------------------------------------
 
-    def answer(self, raw_path: str, authorization: str | None) -> tuple[int, Any, str]:
+    def answer(self, raw_path: str, authorization: str | None, client_port: int = 0) -> tuple[int, Any, str]:
         parts = urlsplit(raw_path)
         path, query = parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}
         state = self.state
         authorized = state.token is None or authorization == f"Bearer {state.token}"
         with self._lock:
-            self.requests.append({"path": path, "query": query, "authorized": authorized})
+            self.requests.append({"path": path, "query": query, "authorized": authorized, "port": client_port})
         json_type = "application/json"
         if state.echo_status is not None:
             token = (authorization or "").partition(" ")[2]

@@ -1,4 +1,4 @@
-"""`triage probe` with --kubeconfig/--context/--label auto, run as a user would (a subprocess),
+"""`triage probe` with --kubeconfig/--context/--label auto, through the CLI (in-process),
 against the local Kubernetes API server; then `triage compare` on the two platform versions."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from pathlib import Path
 from triage.kube_client import NO_KUBECONFIG
 
 from . import kube_states as ks
-from tests.cli_runner import run_triage
+from tests.cli_runner import CliResult, InProcessTriage
 
 
-def triage(*args: str, cwd: Path, env: dict | None = None):
-    return run_triage(*args, cwd=cwd, env={"HOME": str(cwd), **(env or {})}, drop=("KUBECONFIG",))
+def triage(*args: str, cwd: Path, env: dict | None = None) -> CliResult:
+    return InProcessTriage(str(cwd))(*args, env={"HOME": str(cwd), **(env or {})}, drop=("KUBECONFIG",))
+
 
 def write_config(directory: Path) -> Path:
     path = directory / "triage.yaml"

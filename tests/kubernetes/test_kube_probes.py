@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.compare import compare_snapshots
+from triage.judge import compare_snapshots
 from triage.config import Config
 from triage.errors import BadInput
 from triage.kube_client import NO_KUBECONFIG, Api, Unreachable, client_for
@@ -271,3 +271,25 @@ def test_lists_are_read_in_pages_and_bounded(kube_server, kubeconfig):
     assert len(items) == 2 and truncated
     items, truncated = client.list(nodes, max_items=3)
     assert len(items) == 3 and not truncated
+
+
+def test_api_latency_takes_each_group_on_a_new_connection_after_a_warm_up(kube_server, kubeconfig):
+    import dataclasses
+
+    from triage.probes import all_probes
+
+    server = kube_server(ks.openshift("4.3.18"))
+    base = ks.kube_config(kubeconfig(server), samples=6)
+    config = dataclasses.replace(base, kubernetes=dataclasses.replace(base.kubernetes, groups=3))
+    latency_spec = next(s for s in all_probes(["kubernetes"]) if s.name == "api_latency")
+    snapshot = run_probes(config, RunOptions(layers=("kubernetes",)), specs=[latency_spec])
+    version = result(snapshot, "api_latency", "/version")
+    samples = next(m for m in version.measurements if m.metric == "latency")
+    errors = next(m for m in version.measurements if m.metric == "errors")
+    assert samples.groups == (2, 2, 2) and (errors.events, errors.trials) == (0, 6)
+    # Three groups of a warm-up and two samples: each group's requests share one connection,
+    # and each group has its own.
+    ports = [r["port"] for r in server.seen("/version")]
+    assert len(ports) == 9
+    assert [len(set(ports[i:i + 3])) for i in (0, 3, 6)] == [1, 1, 1]
+    assert len({ports[0], ports[3], ports[6]}) == 3

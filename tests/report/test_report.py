@@ -7,16 +7,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from markdown_it import MarkdownIt
-from tests.cli_runner import run_triage
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "compare")
 BASE = os.path.join(FIXTURES, "baseline-4.3.18.json")
 DNS_APP = os.path.join(FIXTURES, "candidate-dns-app.json")
 HOSTILE = "a|b<script>alert(1)</script>`x`*y*"
 
-
-def triage(*args, cwd=None):
-    return run_triage(*args, cwd=cwd)
 
 def tables(markdown: str):
     """Each GFM table as (header cells, [row cells]), from a real CommonMark+tables parser."""
@@ -51,9 +47,9 @@ def rename_target(src, dest, old, new):
     return str(dest)
 
 
-def test_markdown_report_names_root_and_downstream_and_parses_as_gfm(tmp_path):
-    out = triage("report", BASE, DNS_APP, "-o", "r.md", cwd=tmp_path)
-    assert out.returncode == 3, out.stderr
+def test_markdown_report_names_root_and_downstream_and_parses_as_gfm(triage, tmp_path):
+    out = triage("report", BASE, DNS_APP, "-o", "r.md")
+    assert out.code == 3, out.stderr
     md = (tmp_path / "r.md").read_text()
     assert "**Verdict: regressed**: root suspect dns; downstream app." in md
     assert "### dns: root suspect" in md and "### app: downstream" in md
@@ -70,17 +66,17 @@ def test_markdown_report_names_root_and_downstream_and_parses_as_gfm(tmp_path):
     assert "## Reproduce" in md and f"triage compare {BASE} {DNS_APP}" in md
 
 
-def test_no_charts_leaves_out_mermaid(tmp_path):
-    out = triage("report", BASE, DNS_APP, "--no-charts", cwd=tmp_path)
-    assert out.returncode == 3
+def test_no_charts_leaves_out_mermaid(triage, tmp_path):
+    out = triage("report", BASE, DNS_APP, "--no-charts")
+    assert out.code == 3
     assert "mermaid" not in out.stdout and "## Metrics" in out.stdout
 
 
-def test_untrusted_target_names_are_escaped(tmp_path):
+def test_untrusted_target_names_are_escaped(triage, tmp_path):
     base = rename_target(BASE, tmp_path / "b.json", "registry", HOSTILE)
     cand = rename_target(DNS_APP, tmp_path / "c.json", "registry", HOSTILE)
-    out = triage("report", base, cand, "--all", cwd=tmp_path)
-    assert out.returncode == 3
+    out = triage("report", base, cand, "--all")
+    assert out.code == 3
     assert "<script>" not in out.stdout
     parsed, tokens = tables(out.stdout)
     assert not any(t.type in ("html_inline", "html_block") for t in tokens)
@@ -94,9 +90,9 @@ def test_untrusted_target_names_are_escaped(tmp_path):
     assert f"<td>app.http.{html.escape(HOSTILE, quote=False)}.latency</td>" in rendered
 
 
-def test_junit_has_one_testcase_per_metric_and_a_failure_per_regression(tmp_path):
-    out = triage("report", BASE, DNS_APP, "--format", "junit", "-o", "j.xml", cwd=tmp_path)
-    assert out.returncode == 3
+def test_junit_has_one_testcase_per_metric_and_a_failure_per_regression(triage, tmp_path):
+    out = triage("report", BASE, DNS_APP, "--format", "junit", "-o", "j.xml")
+    assert out.code == 3
     suite = ET.parse(tmp_path / "j.xml").getroot()
     cases = suite.findall("testcase")
     compared = json.loads(triage("compare", BASE, DNS_APP, "--format", "json").stdout)
@@ -106,18 +102,37 @@ def test_junit_has_one_testcase_per_metric_and_a_failure_per_regression(tmp_path
     assert suite.get("failures") == "2"
 
 
-def test_report_rerenders_a_saved_comparison(tmp_path):
+def test_report_rerenders_a_saved_comparison(triage, tmp_path):
     saved = triage("compare", BASE, DNS_APP, "--format", "json")
     (tmp_path / "cmp.json").write_text(saved.stdout)
-    out = triage("report", "cmp.json", cwd=tmp_path)
-    assert out.returncode == 3
+    out = triage("report", "cmp.json")
+    assert out.code == 3
     assert "root suspect dns" in out.stdout
     (tmp_path / "cut.json").write_text(saved.stdout[:100])
-    bad = triage("report", "cut.json", cwd=tmp_path)
-    assert bad.returncode == 2 and "cut.json" in bad.stderr
+    bad = triage("report", "cut.json")
+    assert bad.code == 2 and "cut.json" in bad.stderr
 
 
 @pytest.mark.parametrize("fmt", ["xml", "html"])
-def test_unknown_format_is_bad_input(tmp_path, fmt):
-    out = triage("report", BASE, DNS_APP, "--format", fmt, cwd=tmp_path)
-    assert out.returncode == 2 and "--format" in out.stderr
+def test_unknown_format_is_bad_input(triage, fmt):
+    out = triage("report", BASE, DNS_APP, "--format", fmt)
+    assert out.code == 2 and "--format" in out.stderr
+
+
+def test_unknown_format_is_refused_before_any_file_is_read(triage):
+    # Reading either file would fail differently ("no such snapshot JSON file").
+    out = triage("report", "missing-a.json", "missing-b.json", "--format", "xml")
+    assert (out.code, out.stdout) == (2, "")
+    assert out.stderr == "triage: error: --format: expected one of markdown, json, junit, got 'xml'\n"
+    unwritable = triage("report", "missing-a.json", "missing-b.json", "-o", "no/such/dir/r.md")
+    assert unwritable.code == 2 and "--out no/such/dir/r.md: cannot write" in unwritable.stderr
+
+
+def test_reproduce_lists_the_commands_of_this_comparison(triage, tmp_path):
+    budget = tmp_path / "wide.yaml"
+    budget.write_text("rules:\n  - match: '*'\n    relative: 100\n")
+    md = triage("report", BASE, DNS_APP, "--budget", "wide.yaml", "--alpha", "0.05").stdout
+    reproduce = md[md.index("## Reproduce"):]
+    assert f"triage compare {BASE} {DNS_APP} --budget wide.yaml --alpha 0.05" in reproduce
+    assert f"triage report {BASE} {DNS_APP} --budget wide.yaml --alpha 0.05 -o triage-report.md" in reproduce
+    assert "triage probe" not in reproduce  # files are not probed again; only labels are

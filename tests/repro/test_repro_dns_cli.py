@@ -1,4 +1,5 @@
-"""`triage repro dns` and `triage repro dns serve` as a user runs them: the real command."""
+"""`triage repro dns` and `triage repro dns serve` as a user runs them: the CLI in-process, and
+`serve` as a real process stopped by a real Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ import dns.message
 import dns.query
 
 from triage.repro.dns_server import synthetic_a
+from tests.cli_runner import CliResult, InProcessTriage
 
 SMALL = ["--path", "wire", "--duration", "30", "--max-queries", "40", "--rate", "0", "--workers", "1",
          "--pool", "1", "--hold-ms", "0"]
 
 
-def triage(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True, timeout=timeout,
-                          env={"PATH": "/usr/bin:/bin", "CI": "true"})
+def triage(*args: str) -> CliResult:
+    # As the bare environment the subprocess version ran in: no resolver overrides from the caller.
+    return InProcessTriage(".")(*args, drop=("TRIAGE_", "LOCALDOMAIN", "RES_OPTIONS"))
 
 
 def test_compare_json_prints_only_the_document():
@@ -54,7 +56,7 @@ def test_bad_format_is_exit_2():
 
 
 def test_serve_refuses_a_non_loopback_bind_without_confirmation():
-    done = triage("repro", "dns", "serve", "--bind", "0.0.0.0", "--port", "0", timeout=30)
+    done = triage("repro", "dns", "serve", "--bind", "0.0.0.0", "--port", "0")
     assert done.returncode == 2
     assert "--i-know-this-exposes-dns" in done.stderr and done.stderr.strip().count("\n") == 0
 

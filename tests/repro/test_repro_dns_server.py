@@ -12,7 +12,8 @@ import dns.rcode
 import pytest
 
 from triage.errors import BadInput
-from triage.repro.dns_server import EmbeddedDnsServer, ServerProcess, synthetic_a, synthetic_aaaa
+from triage.repro.dns_server import EmbeddedDnsServer, synthetic_a, synthetic_aaaa
+from triage.repro.dns_server_process import ServerProcess
 
 SEARCH = ("quay.svc.cluster.local", "svc.cluster.local", "cluster.local")
 

@@ -1,5 +1,6 @@
-"""The workload engine: the wire stub's resolv.conf semantics, counted by the real server,
-and whole runs bounded by --max-queries / a short --duration (shapes and counts, no timings)."""
+"""The workload engine: whole runs bounded by --max-queries / a short --duration (shapes and
+counts, no timings), against the embedded server or a resolver given by address. The wire
+stub's own resolv.conf semantics are tested with the client, in tests/dns/test_dns_client.py."""
 
 from __future__ import annotations
 
@@ -8,68 +9,13 @@ import pytest
 from triage.errors import BadInput
 from triage.model import Snapshot
 from triage.repro import netns
-from triage.repro.dns_profile import parse_profile
+from triage.repro.dns_report import percentiles
+from triage.repro.dns_repro import run_dns_repro
 from triage.repro.dns_server import EmbeddedDnsServer
-from triage.repro.dns_workload import (ResolvConf, WireStub, WorkloadOptions, parse_hostport, percentiles,
-                                       run_dns_repro)
+from triage.repro.dns_workload import WorkloadOptions, run_workload
 
 SIDE_KEYS = {"profile", "lookup_ms", "timeouts", "queries_per_lookup", "request_ms", "pool_wait_ms", "pool_peak"}
 QUANTILES = {"p50", "p95", "p99", "max"}
-
-
-def stub_for(server, spec="healthy") -> WireStub:
-    return WireStub(ResolvConf.for_profile(parse_profile(spec), (server.host, server.port)))
-
-
-def test_resolv_conf_parse_reads_what_changes_a_lookup():
-    conf = ResolvConf.parse("# comment\nnameserver 10.0.0.10\nnameserver fe80::1%eth0\nsearch a.svc b.svc.\n"
-                            "options ndots:5 timeout:2 attempts:3 rotate\n")
-    assert conf.nameservers == (("10.0.0.10", 53), ("fe80::1", 53))
-    assert conf.search == ("a.svc", "b.svc") and (conf.ndots, conf.timeout_s, conf.attempts) == (5, 2, 3)
-    assert conf.candidates("db.quay") == ["db.quay.a.svc.", "db.quay.b.svc.", "db.quay."]
-    assert ResolvConf.parse("options ndots:1\nsearch x\n").candidates("a.b") == ["a.b.", "a.b.x."]
-    assert conf.candidates("abs.name.") == ["abs.name."]
-
-
-def test_stub_healthy_lookup_costs_one_pair_of_queries():
-    with EmbeddedDnsServer() as srv:
-        outcome = stub_for(srv).resolve("db.quay.svc")
-        stats = srv.stats()
-    assert outcome.ok and not outcome.timed_out and outcome.queries == 2
-    assert stats["queries_by_qtype"] == {"A": 1, "AAAA": 1}
-
-
-def test_stub_walks_the_search_list_on_nxdomain():
-    with EmbeddedDnsServer(profile="search-nxdomain") as srv:
-        outcome = stub_for(srv, "search-nxdomain").resolve("db.quay.svc")
-        stats = srv.stats()
-    # ndots:5 and three search domains: three NXDOMAIN pairs, then the absolute name answers.
-    assert outcome.ok and outcome.queries == 8
-    assert stats["queries"] == 8 and stats["nxdomain"] == 6 and stats["answered"] == 2
-
-
-def test_stub_retries_over_tcp_on_truncation():
-    with EmbeddedDnsServer(profile="truncate") as srv:
-        outcome = stub_for(srv).resolve("t.example")
-        stats = srv.stats()
-    assert outcome.ok and outcome.queries == 4
-    assert stats["udp"] == 2 and stats["tcp"] == 2 and stats["truncated"] == 2
-
-
-def test_stub_counts_a_timeout_and_still_returns_the_a_record():
-    # AAAA never answered: after the 1 s resolver timeout the lookup succeeds on A alone,
-    # as glibc's does, and says it waited out a timeout.
-    with EmbeddedDnsServer(profile="aaaa-blackhole") as srv:
-        outcome = stub_for(srv, "timeout=1,attempts=1").resolve("x.example")
-        stats = srv.stats()
-    assert outcome.ok and outcome.timed_out and outcome.queries == 2
-    assert stats["dropped_by_reason"] == {"aaaa_blackhole": 1}
-
-
-def test_stub_gives_up_on_servfail_everywhere():
-    with EmbeddedDnsServer(profile="servfail=100%") as srv:
-        outcome = stub_for(srv).resolve("db.quay.svc")
-    assert not outcome.ok and not outcome.timed_out and outcome.queries == 8
 
 
 def test_percentiles_interpolate_like_numpy():
@@ -80,14 +26,16 @@ def test_percentiles_interpolate_like_numpy():
 
 @pytest.mark.parametrize("text, expected", [("10.0.0.10", ("10.0.0.10", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)),
                                             ("[::1]:53", ("::1", 53)), ("::1", ("::1", 53))])
-def test_parse_hostport(text, expected):
-    assert parse_hostport(text) == expected
+def test_resolver_address(text, expected):
+    assert WorkloadOptions(resolver=text).resolver_address() == expected
 
 
 @pytest.mark.parametrize("text", ["dns.example", "10.0.0.1:99999", "[::1]x"])
-def test_parse_hostport_rejects(text):
+def test_resolver_address_rejects(text):
     with pytest.raises(BadInput, match="--resolver"):
-        parse_hostport(text)
+        WorkloadOptions(resolver=text).resolver_address()
+    with pytest.raises(BadInput, match="--resolver"):
+        WorkloadOptions(resolver=text).validate()
 
 
 def test_wire_run_has_the_json_shape_and_stops_at_max_queries():
@@ -126,12 +74,23 @@ def test_faults_are_refused_against_a_real_resolver():
 
 @pytest.mark.parametrize("changes, fragment", [
     ({"workers": 0}, "--workers"), ({"duration_s": 0}, "--duration"), ({"path": "magic"}, "--path"),
-    ({"names": ("bad name",)}, "--names"), ({"resolver": "1.2.3.4", "system": True}, "pick one"),
+    ({"names": ("bad name",)}, "--names"), ({"names": ("a" * 64 + ".example",)}, "--names"),
+    ({"resolver": "1.2.3.4", "system": True}, "pick one"),
 ])
 def test_bad_options(changes, fragment):
     fields = {"duration_s": 1.0, **changes}
     with pytest.raises(BadInput, match=fragment):
         run_dns_repro(["healthy"], WorkloadOptions(**fields))
+
+
+def test_a_resolver_that_raises_stops_the_side_and_is_reraised():
+    # a bug in a resolution path is a crash, never a side with fewer requests
+    def broken(name):
+        raise KeyError(name)
+
+    options = WorkloadOptions(duration_s=60, rate=0, workers=2, pool_size=1, hold_ms=0)
+    with pytest.raises(KeyError, match="db.quay.svc"):
+        run_workload("healthy", options, broken, lambda: 0, 1.0)
 
 
 def test_saved_snapshots_load_and_carry_both_layers(tmp_path):

@@ -1,20 +1,27 @@
 """The `triage` command: thin Typer commands over the engine.
 
-Each command parses options, calls one engine function and hands the result to a renderer.
-Engine errors (TriageError) become one line on stderr and their exit status; anything else
-is a crash (exit 1) with a traceback only under --debug.
+Each command parses options, checks what it can refuse, calls one engine function
+(triage.engine) and hands the result to a renderer (cli/output.py); both are imported inside
+the command, so `--help` never pays for them. main(argv, env) gives every command the
+Environment (cli/env.py) as the Typer context object rather than through a module-level
+holder: nothing global, so invocations in one process (the tests) never share streams.
+Engine errors (TriageError) become one line on stderr and their exit status (a traceback
+under --debug); anything else is a crash: Python's own traceback and exit 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import os
 import sys
+from typing import Sequence
 
 import typer
 
 from triage import __version__
 from triage.errors import ExitStatus, TriageError
+
+from .env import DEBUG_ENV, Environment, current_environment, environment
 
 # Each module defines `register(app)`; listed explicitly so `--help` imports only these.
 COMMAND_MODULES = ("probe", "baseline", "compare", "ab", "report", "gate", "repro", "demo")
@@ -31,19 +38,20 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
-        print(f"triage {__version__}")
+        environment(ctx).out(f"triage {__version__}")
         raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    debug: bool = typer.Option(False, "--debug", envvar="TRIAGE_DEBUG", help="Show a traceback on errors."),
+    debug: bool = typer.Option(False, "--debug", help=f"Show a traceback on errors (also {DEBUG_ENV}=1)."),
 ) -> None:
     if debug:
-        os.environ["TRIAGE_DEBUG"] = "1"
+        environment(ctx).debug = True
 
 
 for _name in COMMAND_MODULES:
@@ -54,22 +62,27 @@ for _name in COMMAND_MODULES:
 _CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point; returns (and exits with) the status of the contract."""
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """Run one invocation and return its status (the contract in DESIGN.md); the console
+    script exits with it. ``env`` defaults to this process's streams and variables."""
+    env = env or current_environment()
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        status = app(args=argv, standalone_mode=False, prog_name="triage")
+        # Click writes help and usage errors to sys.stdout/sys.stderr itself: point them at env's streams.
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            status = app(args=args, standalone_mode=False, prog_name="triage", obj=env)
     except TriageError as exc:
-        if os.environ.get("TRIAGE_DEBUG"):
+        if env.debug:
             raise
-        print(f"triage: error: {exc}", file=sys.stderr)
+        env.err(f"triage: error: {exc}")
         status = int(exc.exit_status)
     except (KeyboardInterrupt, typer.Abort):
         status = int(ExitStatus.INTERRUPTED)
     except _CLICK_EXCEPTION as exc:  # usage errors: exit 2
-        exc.show()
+        exc.show(file=env.stderr)
         status = exc.exit_code
     status = int(status or 0)
     if status == ExitStatus.INTERRUPTED:
         # Typer turns Ctrl-C into a silent Exit(130): say what it left behind (every write is atomic).
-        print("triage: interrupted; nothing was written", file=sys.stderr)
-    sys.exit(status)
+        env.err("triage: interrupted; nothing was written")
+    return status

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import typer
 
-from .env import current_environment
+from triage.errors import BadInput
+
+from .env import environment
 
 
 def register(app: typer.Typer) -> None:
     app.command("ab")(ab)
 
 
+def platform_spec(spec: str, which: str) -> tuple[str, str]:
+    """``LABEL=CONFIG`` -> (label, config path)."""
+    label, sep, path = spec.partition("=")
+    if not sep or not label or not path:
+        raise BadInput(f"{which}: expected LABEL=CONFIG (e.g. 4.3.18=old.yaml), got {spec!r}")
+    return label, path
+
+
 def ab(
+    ctx: typer.Context,
     baseline: str = typer.Argument(..., help="LABEL=CONFIG of the baseline platform, e.g. 4.3.18=staging-a.yaml."),
     candidate: str = typer.Argument(..., help="LABEL=CONFIG of the candidate platform, e.g. 4.3.19=staging-b.yaml."),
     rounds: int = typer.Option(3, "--rounds", "-r", min=1, max=100, help="Runs per platform, alternating order."),
@@ -30,27 +41,18 @@ def ab(
     Exit codes as `triage compare`: 0 ok, 3 regression, 4 inconclusive, 2 bad input.
     Example: triage ab 4.3.18=old.yaml 4.3.19=new.yaml --rounds 4 --store baselines
     """
-    from triage.config import load_config
-    from triage.errors import BadInput
-    from triage.interleave import Platform, ab_compare
+    from triage import engine
     from triage.runner import RunOptions, parse_layers
-    from triage.store import resolve_store_path
 
-    from .compare import check_format, render_comparison
+    from . import output
     from .progress import progress_for
 
-    def platform(spec: str, which: str) -> Platform:
-        label, sep, path = spec.partition("=")
-        if not sep or not label or not path:
-            raise BadInput(f"{which}: expected LABEL=CONFIG (e.g. 4.3.18=old.yaml), got {spec!r}")
-        return Platform(label, load_config(path))
-
-    check_format(fmt)
-    env = current_environment(quiet=quiet)
+    sides = platform_spec(baseline, "BASELINE"), platform_spec(candidate, "CANDIDATE")
+    output.check_format(fmt, output.COMPARE_FORMATS)
+    env = environment(ctx)
     options = RunOptions(layers=parse_layers(layers), deadline_s=deadline, samples=samples)
     say = (lambda text: None) if quiet or fmt == "json" else (lambda text: env.err(f"triage ab: {text}"))
-    result = ab_compare(platform(baseline, "BASELINE"), platform(candidate, "CANDIDATE"), options, rounds,
-                        store=resolve_store_path(store), budget_path=budget, alpha=alpha,
-                        progress=lambda label: progress_for(env, f"probing {label}"), phase=say)
-    render_comparison(env, result, fmt, show_all=False)
-    return int(result.exit_status)
+    comparison = engine.ab(*sides, options, rounds, store=store, budget_path=budget, alpha=alpha,
+                           progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say)
+    env.out(output.text(env, comparison, fmt))
+    return int(comparison.exit_status)

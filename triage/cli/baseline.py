@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
-from .env import current_environment
+from .env import environment
 
 baseline_app = typer.Typer(help="Store, list and inspect baseline snapshots (a git-versioned directory).",
                            no_args_is_help=True)
@@ -23,19 +25,21 @@ def _store(path: str | None):
 
 
 @baseline_app.command("save")
-def save(label: str = typer.Argument(..., help="Platform label, e.g. 4.3.18."),
+def save(ctx: typer.Context,
+         label: str = typer.Argument(..., help="Platform label, e.g. 4.3.18."),
          file: str = typer.Argument(..., help="Snapshot JSON written by `triage probe --out`."),
          store: str = typer.Option(None, "--store", "-s", help=STORE_HELP)) -> None:
     """Validate FILE and store it as a run of LABEL (one git commit)."""
     run = _store(store).save(label, file)
-    current_environment().out(f"saved {run.label} run {run.run_id} → {run.path}")
+    environment(ctx).out(f"saved {run.label} run {run.run_id} → {run.path}")
 
 
 @baseline_app.command("list")
-def list_(store: str = typer.Option(None, "--store", "-s", help=STORE_HELP)) -> None:
+def list_(ctx: typer.Context,
+          store: str = typer.Option(None, "--store", "-s", help=STORE_HELP)) -> None:
     """Labels in the store and how many runs each keeps."""
     s = _store(store)
-    env = current_environment()
+    env = environment(ctx)
     labels = s.labels()
     if not labels:
         env.err(f"triage: store {s.root} holds no baselines yet (triage baseline save LABEL FILE)")
@@ -45,38 +49,37 @@ def list_(store: str = typer.Option(None, "--store", "-s", help=STORE_HELP)) -> 
 
 
 @baseline_app.command("show")
-def show(label: str = typer.Argument(...),
+def show(ctx: typer.Context,
+         label: str = typer.Argument(..., help="Platform label, e.g. 4.3.18."),
          store: str = typer.Option(None, "--store", "-s", help=STORE_HELP),
          fmt: str = typer.Option("table", "--format", "-f", help="table or json (a JSON list of the runs)."),) -> None:
     """Show every run of LABEL."""
-    import json
+    from . import output
 
-    from triage.errors import BadInput
-    from triage.report.snapshot_view import render_table
-
-    if fmt not in ("table", "json"):
-        raise BadInput(f"--format: expected table or json, got {fmt!r}")
+    output.check_format(fmt, output.VIEW_FORMATS)
     snapshots = _store(store).load_label(label)
-    env = current_environment()
+    env = environment(ctx)
     if fmt == "json":
         env.out(json.dumps([s.to_dict() for s in snapshots], sort_keys=True))
         return
     for snap in snapshots:
-        env.out(render_table(snap, color=env.color))
+        env.out(output.text(env, snap, "table"))
 
 
 @baseline_app.command("history")
-def history(label: str = typer.Argument(...),
+def history(ctx: typer.Context,
+            label: str = typer.Argument(..., help="Platform label, e.g. 4.3.18."),
             store: str = typer.Option(None, "--store", "-s", help=STORE_HELP)) -> None:
     """Git history of LABEL: who saved or removed which run, when."""
-    env = current_environment()
+    env = environment(ctx)
     for entry in _store(store).history(label):
         env.out(f"{entry.commit}  {entry.when}  {entry.message}")
 
 
 @baseline_app.command("rm")
-def rm(label: str = typer.Argument(...),
+def rm(ctx: typer.Context,
+       label: str = typer.Argument(..., help="Platform label, e.g. 4.3.18."),
        store: str = typer.Option(None, "--store", "-s", help=STORE_HELP)) -> None:
     """Remove LABEL and all its runs (recorded as a git commit; recoverable from history)."""
     n = _store(store).remove(label)
-    current_environment().out(f"removed {label} ({n} run{'s' if n != 1 else ''})")
+    environment(ctx).out(f"removed {label} ({n} run{'s' if n != 1 else ''})")

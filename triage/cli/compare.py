@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .env import current_environment
-
-FORMATS = ("table", "json", "markdown")
+from .env import environment
 
 
 def register(app: typer.Typer) -> None:
@@ -14,6 +12,7 @@ def register(app: typer.Typer) -> None:
 
 
 def compare(
+    ctx: typer.Context,
     baseline: str = typer.Argument(..., help="Baseline: a snapshot file, or a stored label (all its runs pooled)."),
     candidate: str = typer.Argument(..., help="Candidate: a snapshot file, or a stored label."),
     fmt: str = typer.Option("table", "--format", "-f", help="table (terminal), json (DESIGN.md contract, nothing else "
@@ -29,33 +28,12 @@ def compare(
     Exit codes: 0 no regression, 3 regression, 4 inconclusive (probes failed or too few
     samples), 2 bad input. Example: triage compare 4.3.18 4.3.19 --budget budgets.yaml
     """
-    from triage.compare import compare_sides
+    from triage import engine
 
-    check_format(fmt)
-    env = current_environment()
-    result = compare_sides(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
-    render_comparison(env, result, fmt, show_all=show_all)
-    return int(result.exit_status)
+    from . import output
 
-
-def check_format(fmt: str) -> None:
-    from triage.errors import BadInput
-
-    if fmt not in FORMATS:
-        raise BadInput(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-
-
-def render_comparison(env, result, fmt: str, *, show_all: bool) -> None:
-    """Hand a Comparison to the renderer of ``fmt`` (shared with `triage ab`)."""
-    if fmt == "json":
-        from triage.report.json_out import render as render_json
-
-        env.out(render_json(result))
-    elif fmt == "markdown":
-        from triage.report.markdown_table import render as render_markdown
-
-        env.out(render_markdown(result, show_all=show_all))
-    else:
-        from triage.report.terminal import TerminalOptions, render as render_terminal
-
-        env.out(render_terminal(result, TerminalOptions(color=env.color, show_all=show_all)))
+    output.check_format(fmt, output.COMPARE_FORMATS)
+    env = environment(ctx)
+    comparison = engine.compare(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
+    env.out(output.text(env, comparison, fmt, show_all=show_all))
+    return int(comparison.exit_status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .env import current_environment
+from .env import environment
 
 
 def register(app: typer.Typer) -> None:
@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     store: str = typer.Option(None, "--store", "-s", help="Keep the demo's baselines here (default: a new temp dir)."),
     report: str = typer.Option("triage-report.md", "--report", "-o", help="Where to write the Markdown report."),
     rounds: int = typer.Option(3, "--rounds", min=1, max=20, help="Interleaved probe rounds per platform."),
@@ -23,32 +24,27 @@ def demo(
     "4.3.18" has healthy DNS; "4.3.19" adds 3 ms of DNS delay and loses 1% of AAAA queries.
     Exits 0 when the triage names dns as root suspect and app as downstream.
     """
-    from triage.demo import run_demo
-    from triage.fileio import atomic_write_text
-    from triage.reporting import render_report, reproduce_commands
-    from triage.report.terminal import TerminalOptions, render as render_terminal
+    from triage import engine
 
+    from . import output
     from .progress import progress_for
 
-    env = current_environment(quiet=quiet)
+    env = environment(ctx)
     say = (lambda text: None) if quiet else (lambda text: env.err(f"triage demo: {text}"))
-    result = run_demo(store, rounds=rounds, samples=samples,
-                      progress=lambda label: progress_for(env, f"probing {label}"), phase=say)
+    result = engine.demo(store=store, rounds=rounds, samples=samples, report_path=report,
+                         progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say,
+                         clock=env.clock)
     c = result.comparison
-    commands = reproduce_commands(c, store=result.store)
-    atomic_write_text(report, render_report(c, "markdown", commands=commands))
     if not quiet:
-        env.out(render_terminal(c, TerminalOptions(color=env.color)))
+        env.out(output.text(env, c, "table"))
     roots = ", ".join(s.layer for s in c.suspects if s.role == "root") or "none"
     env.out(f"demo verdict: {c.verdict}; root suspect: {roots} "
             f"({'as expected' if result.named_dns else 'NOT the expected dns'}); "
-            f"report {report}; took {result.elapsed_s:.0f}s")
+            f"report {result.report}; took {result.elapsed_s:.0f}s")
     if not quiet:
         env.out("\nNext, try:\n"
                 f"  triage compare 4.3.18 4.3.19 --store {result.store}\n"
                 f"  triage report 4.3.18 4.3.19 --store {result.store} --format junit -o junit.xml\n"
                 f"  triage baseline list --store {result.store}\n"
                 "  triage repro dns --compare healthy 'delay=3ms,drop=1%:AAAA' --duration 5")
-    if result.named_dns:
-        return 0
-    return int(c.exit_status) or 4
+    return result.exit_status

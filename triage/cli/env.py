@@ -1,28 +1,46 @@
-"""Streams, TTY flags and quiet/colour switches in one object, so tests can capture output
-and force a TTY without patching (as httpie's Environment). Built in a function, never at import."""
+"""What one invocation of `triage` writes to and how: streams, TTY flags, CI, NO_COLOR,
+terminal width, a clock, and the places the process environment names ($GITHUB_STEP_SUMMARY).
+
+`main(argv, env)` receives it (tests build one with StringIO streams and a forced TTY, as
+httpie's tests build their MockEnvironment) and hands it to every command as the Typer
+context object; `current_environment()` builds the real one, in a function, never at import.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import TextIO
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, TextIO
+
+import typer
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+DEBUG_ENV = "TRIAGE_DEBUG"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() not in ("", "0", "false", "no")
 
 
 @dataclass
 class Environment:
     stdout: TextIO
     stderr: TextIO
-    stdout_isatty: bool
-    stderr_isatty: bool
-    ci: bool
-    no_color: bool
-    quiet: bool = False
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+    ci: bool = False
+    no_color: bool = False
+    width: int | None = None  # columns to render for; None: each renderer's own default
+    step_summary: str | None = None  # $GITHUB_STEP_SUMMARY: the file `triage gate` appends its report to
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    # The one field a run changes: --debug (or TRIAGE_DEBUG) says main shows tracebacks.
+    debug: bool = False
 
-    @property
-    def show_progress(self) -> bool:
-        """Progress only for a person at a terminal: not in CI, not with --quiet, not piped."""
-        return self.stderr_isatty and not self.ci and not self.quiet
+    def watched(self, quiet: bool = False) -> bool:
+        """A person is watching stderr: a terminal, not CI, not --quiet. Only then is progress drawn."""
+        return self.stderr_isatty and not self.ci and not quiet
 
     @property
     def color(self) -> bool:
@@ -36,8 +54,23 @@ class Environment:
         self.stdout.flush()
 
 
-def current_environment(quiet: bool = False) -> Environment:
-    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-    return Environment(stdout=sys.stdout, stderr=sys.stderr,
-                       stdout_isatty=sys.stdout.isatty(), stderr_isatty=sys.stderr.isatty(),
-                       ci=ci, no_color="NO_COLOR" in os.environ, quiet=quiet)
+def environment_from(environ: Mapping[str, str], stdout: TextIO, stderr: TextIO, *, stdout_isatty: bool,
+                     stderr_isatty: bool) -> Environment:
+    """An Environment over these streams, its switches read from the variables ``environ``."""
+    return Environment(stdout=stdout, stderr=stderr, stdout_isatty=stdout_isatty, stderr_isatty=stderr_isatty,
+                       ci=_flag(environ.get("CI")), no_color="NO_COLOR" in environ,
+                       step_summary=environ.get(STEP_SUMMARY_ENV) or None, debug=_flag(environ.get(DEBUG_ENV)))
+
+
+def current_environment() -> Environment:
+    """The environment of this process: sys streams and os.environ."""
+    return environment_from(os.environ, sys.stdout, sys.stderr, stdout_isatty=sys.stdout.isatty(),
+                            stderr_isatty=sys.stderr.isatty())
+
+
+def environment(ctx: typer.Context) -> Environment:
+    """The Environment main() handed to this invocation (the context object of every command)."""
+    env = ctx.find_object(Environment)
+    if env is None:
+        raise RuntimeError("triage commands run through triage.cli.main(argv, env), which supplies the Environment")
+    return env

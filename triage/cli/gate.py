@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
-from .env import current_environment
+from .env import environment
 
 
 def register(app: typer.Typer) -> None:
@@ -14,6 +12,7 @@ def register(app: typer.Typer) -> None:
 
 
 def gate(
+    ctx: typer.Context,
     baseline: str = typer.Option(..., "--baseline", help="Stored label to judge against, e.g. 4.3.18."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store (default $TRIAGE_STORE, else ./baselines)."),
     config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
@@ -33,37 +32,21 @@ def gate(
     Writes the Markdown report and appends it to $GITHUB_STEP_SUMMARY when set.
     Example: triage gate --baseline 4.3.18 --label 4.3.19 --junit junit.xml --save-as 4.3.19
     """
-    import shlex
-
-    from triage.config import load_config
-    from triage.fileio import atomic_write_text
-    from triage.gate import run_gate
-    from triage.reporting import render_report
+    from triage import engine
+    from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
 
     from .progress import progress_for
 
-    env = current_environment(quiet=quiet)
+    env = environment(ctx)
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
-    result = run_gate(load_config(config), baseline, options, store=store, budget_path=budget, alpha=alpha,
-                      save_as=save_as, layers_given=layers is not None, progress=progress_for(env))
+    result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
+                         save_as=save_as, layers_given=layers is not None, report_path=report or REPORT_FILE,
+                         junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet))
     c = result.comparison
-    flags = "".join(f" {k} {shlex.quote(v)}" for k, v in (("--store", store), ("--config", config), ("--budget", budget))
-                    if v)
-    commands = (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}{flags}",)
-    markdown = render_report(c, "markdown", commands=commands)
-    report_path = report or "triage-report.md"
-    atomic_write_text(report_path, markdown)
-    if junit:
-        atomic_write_text(junit, render_report(c, "junit"))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(markdown + "\n")
     roots = [s.layer for s in c.suspects if s.role == "root"]
-    line = f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}"
-    env.out(line)
+    env.out(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}")
     if not quiet:
-        env.err(f"triage: report {report_path}" + (f", junit {junit}" if junit else "")
+        env.err(f"triage: report {result.report}" + (f", junit {result.junit}" if result.junit else "")
                 + (f"; saved run {result.saved.run_id} as {result.saved.label}" if result.saved else ""))
     return int(c.exit_status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .env import current_environment
+from .env import environment
 
 
 def register(app: typer.Typer) -> None:
@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
 
 
 def probe(
+    ctx: typer.Context,
     label: str = typer.Option("unlabelled", "--label", "-l", help="Platform version this run describes, e.g. 4.3.19; 'auto': the version the kubernetes probes find."),
     out: str = typer.Option(None, "--out", "-o", help="Write the snapshot JSON here (atomically)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table: a summary on stdout; json: the snapshot and nothing else."),
@@ -28,30 +29,21 @@ def probe(
     Exits 0 whenever the snapshot was written: probe errors are recorded inside it and
     summarised on stderr. Example: triage probe --label 4.3.19 --out after.json
     """
-    from triage.config import load_config, with_kubernetes
-    from triage.errors import BadInput
-    from triage.fileio import atomic_write_text
-    from triage.runner import RunOptions, parse_layers, run_probes, status_counts, summarise_problems
+    from triage import engine
+    from triage.runner import RunOptions, parse_layers
 
+    from . import output
     from .progress import progress_for
 
-    if fmt not in ("table", "json"):
-        raise BadInput(f"--format: expected table or json, got {fmt!r}")
-    env = current_environment(quiet=quiet)
-    cfg = with_kubernetes(load_config(config), kubeconfig, context)
+    output.check_format(fmt, output.VIEW_FORMATS)
+    env = environment(ctx)
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
-    snapshot = run_probes(cfg, options, progress_for(env))
-    text = snapshot.to_json()
-    if out:
-        atomic_write_text(out, text)
-    if fmt == "json":
-        env.out(text)
-    elif not (quiet and out):
-        from triage.report.snapshot_view import render_table
-
-        env.out(render_table(snapshot, color=env.color))
+    run = engine.probe(options, config_path=config, kubeconfig=kubeconfig, context=context, out=out,
+                       progress=progress_for(env, quiet))
+    if fmt == "json" or not (quiet and out):  # json: the snapshot is the output, even with --quiet
+        env.out(output.text(env, run.snapshot, fmt))
     if not quiet:
-        for line in summarise_problems(snapshot):
+        for line in run.problems:
             env.err(f"triage: {line}")
         if out:
-            env.err(f"triage: wrote {out} ({status_counts(snapshot)})")
+            env.err(f"triage: wrote {out} ({run.counts})")

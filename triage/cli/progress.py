@@ -1,4 +1,4 @@
-"""Rich progress for the runner, shown only on a terminal (see Environment.show_progress)."""
+"""Rich progress for the runner, drawn on env.stderr only when a person watches (Environment.watched)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ class RichProgress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress as _Progress, TextColumn, TimeElapsedColumn
 
-        self._console = Console(file=env.stderr, no_color=env.no_color)
+        # Built only for a watched stderr, so it is a terminal: say so (a test's forced TTY is a StringIO).
+        self._console = Console(file=env.stderr, no_color=env.no_color, force_terminal=True, width=env.width)
         self._bar = _Progress(TextColumn(f"[bold]{title}[/bold] {{task.description}}"), BarColumn(),
                               MofNCompleteColumn(), TimeElapsedColumn(), console=self._console, transient=True)
         self._task = None
@@ -35,5 +36,5 @@ class RichProgress:
         self._bar.stop()
 
 
-def progress_for(env: Environment, title: str = "probing") -> Progress:
-    return RichProgress(env, title) if env.show_progress else SilentProgress()
+def progress_for(env: Environment, quiet: bool = False, title: str = "probing") -> Progress:
+    return RichProgress(env, title) if env.watched(quiet) else SilentProgress()

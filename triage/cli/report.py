@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .env import current_environment
+from .env import environment
 
 
 def register(app: typer.Typer) -> None:
@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
+    ctx: typer.Context,
     first: str = typer.Argument(..., help="A comparison JSON (`triage compare --format json`), or the baseline "
                                 "(snapshot file or stored label) when CANDIDATE is given."),
     candidate: str = typer.Argument(None, help="Candidate snapshot file or stored label."),
@@ -29,16 +30,17 @@ def report(
     Examples: triage report 4.3.18 4.3.19 -o triage-report.md;
     triage compare a.json b.json --format json > cmp.json && triage report cmp.json --format junit -o junit.xml
     """
-    from triage.fileio import atomic_write_text
-    from triage.reporting import comparison_for_report, render_report, reproduce_commands
+    from triage import engine
+    from triage.fileio import check_writable
 
-    comparison = comparison_for_report(first, candidate, store=store, budget_path=budget, alpha=alpha)
-    text = render_report(comparison, fmt, charts=charts, show_all=show_all,
-                         commands=reproduce_commands(comparison, store=store, budget=budget))
-    env = current_environment()
+    from . import output
+
+    output.check_format(fmt, output.REPORT_FORMATS)
     if out:
-        atomic_write_text(out, text)
+        check_writable(out, "--out")
+    env = environment(ctx)
+    comparison = engine.report(first, candidate, store=store, budget_path=budget, alpha=alpha)
+    output.write(env, output.text(env, comparison, fmt, show_all=show_all, charts=charts, full_report=True), out)
+    if out:
         env.err(f"triage: wrote {out} (verdict {comparison.verdict})")
-    else:
-        env.out(text)
     return int(comparison.exit_status)

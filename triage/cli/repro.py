@@ -6,7 +6,9 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from .env import Environment, current_environment
+from triage.loopback import EXPOSE_FLAG
+
+from .env import Environment, environment
 
 repro_app = typer.Typer(help="Built-in reproducers of the incidents triage was built from.", no_args_is_help=True)
 dns_app = typer.Typer(help="DNS slowness: an app-like workload against a DNS fault profile, or the fault server alone.")
@@ -15,7 +17,6 @@ PROFILE_HELP = ("Fault profile: a spec like 'delay=3ms,jitter=1ms,drop=2%:AAAA' 
                 "Keys: delay, jitter[=pareto:], drop[=N%:QTYPE], aaaa-blackhole, search-nxdomain[=MS], servfail=N%, "
                 "truncate, overload=N[:servfail], clash[=MS], neg-ttl, cold-cache[=MS], seed; client: ndots, search, "
                 "timeout, attempts.")
-EXPOSE_FLAG = "--i-know-this-exposes-dns"
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +32,8 @@ class _RichProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                             console=Console(file=env.stderr, no_color=env.no_color), transient=True)
+                             console=Console(file=env.stderr, no_color=env.no_color, force_terminal=True,
+                                             width=env.width), transient=True)
         self._task = None
 
     def side_started(self, index: int, total: int, profile: str, duration_s: float) -> None:
@@ -79,25 +81,20 @@ def dns(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from triage.errors import BadInput
-    from triage.repro.dns_workload import WorkloadOptions, run_dns_repro
+    from triage import engine
+    from triage.repro.dns_workload import WorkloadOptions
 
-    if fmt not in ("table", "json"):
-        raise BadInput(f"--format: expected table or json, got {fmt!r}")
-    env = current_environment(quiet=quiet)
+    from . import output
+
+    output.check_format(fmt, output.VIEW_FORMATS)
+    env = environment(ctx)
     options = WorkloadOptions(names=tuple(n.strip() for n in names.split(",") if n.strip()), workers=workers,
                               pool_size=pool, hold_ms=hold_ms, rate=rate, duration_s=duration,
                               max_queries=max_queries, path=path, resolver=resolver, system=system)
-    progress = _RichProgress(env) if env.show_progress else None
-    report = run_dns_repro(list(compare) if compare else [profile], options, progress, save_snapshots)
-    if fmt == "json":
-        from triage.report.repro_view import render_json
-
-        env.out(render_json(report))
-    else:
-        from triage.report.repro_view import render_table
-
-        env.out(render_table(report, color=env.color))
+    progress = _RichProgress(env) if env.watched(quiet) else None
+    report = engine.repro_dns(list(compare) if compare else [profile], options, progress=progress,
+                              save_dir=save_snapshots)
+    env.out(output.text(env, report, fmt))
     if not quiet:
         if fmt == "json":
             env.err(f"triage: path {report.path}: {report.path_detail}")
@@ -107,6 +104,7 @@ def dns(
 
 @dns_app.command("serve")
 def serve(
+    ctx: typer.Context,
     profile: str = typer.Option("healthy", "--profile", "-p", help=PROFILE_HELP),
     port: int = typer.Option(5353, "--port", help="UDP and TCP port (0: any free one)."),
     bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on (loopback unless confirmed)."),
@@ -119,18 +117,14 @@ def serve(
 
     Example: triage repro dns serve --profile delay=5ms --port 5353
     """
-    from triage.errors import BadInput
-    from triage.repro.dns_server import is_loopback, serve_until_interrupted
+    from triage import engine
 
-    if not is_loopback(bind) and not exposed:
-        raise BadInput(f"--bind {bind}: not a loopback address; anyone who can reach it would get answers. "
-                       f"Add {EXPOSE_FLAG} if that is what you want")
-    env = current_environment(quiet=quiet)
+    env = environment(ctx)
 
     def announce(server) -> None:
         env.out(f"serving DNS on {server.address} (UDP and TCP), profile {server.profile.spec}; Ctrl-C stops")
 
-    stats = serve_until_interrupted(profile, names=names, bind=bind, port=port, exposed=exposed, announce=announce)
+    stats = engine.serve_dns(profile, names=names, bind=bind, port=port, exposed=exposed, announce=announce)
     if not quiet:
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(stats["dropped_by_reason"].items())) or "none"
         env.err(f"triage: stopped after {stats['queries']} queries (answered {stats['answered']}, "

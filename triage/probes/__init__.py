@@ -13,6 +13,13 @@ A *window* probe (``window=True``) is a generator: the code before its first bar
 ``yield`` runs when the run starts, the rest after every other probe has finished, so
 counters it reads twice cover the whole probe window; what it yields after that first
 ``yield`` are its measurements.
+
+A *sub-run* probe (``subruns=True``) is a generator that takes its samples in groups, each
+on a fresh connection, socket or session, and yields ``GROUP_END`` after each group: the
+runner then runs one group of every other sub-run probe before it resumes this one, so
+each probe's groups are spread over the whole run (and over ``spread`` seconds at least)
+instead of landing in one moment of a noisy machine. Its measurements are what else it
+yields. ``measure`` runs any probe alone, groups back to back (tests, benches).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from triage.layers import LAYERS
 from triage.model import Measurement
@@ -31,6 +38,14 @@ MODULES = LAYERS
 LOCAL = "local"  # target name of probes that look at this host rather than a target
 
 TargetsFn = Callable[[Any], Sequence[tuple[str, Any]]]
+
+
+class _GroupEnd:
+    def __repr__(self) -> str:
+        return "GROUP_END"
+
+
+GROUP_END = _GroupEnd()  # yielded by a sub-run probe between two groups
 
 
 class ProbeSkipped(Exception):
@@ -45,6 +60,7 @@ class ProbeSpec:
     targets: TargetsFn | None = None  # config -> [(target name, target object)]; None: one LOCAL target
     window: bool = False
     timeout_s: float | None = None  # overrides the config's per-probe timeout
+    subruns: bool = False
 
     def expand(self, config: Any) -> list[tuple[str, Any]]:
         return [(LOCAL, None)] if self.targets is None else list(self.targets(config))
@@ -56,7 +72,7 @@ class ProbeContext:
 
     config: Any
     samples: int
-    deadline: float  # time.monotonic() by which the probe must return
+    deadline: float  # time.monotonic() by which the probe must return (a sub-run probe: this turn; moved each turn)
     proc_root: str = "/proc"
     etc_root: str = "/etc"  # resolv.conf and friends (TRIAGE_RESOLV_CONF overrides the file)
     notes: list[str] = field(default_factory=list)
@@ -72,16 +88,42 @@ class ProbeContext:
 
 
 def probe(layer: str, name: str, *, targets: TargetsFn | None = None, window: bool = False,
-          timeout_s: float | None = None) -> Callable:
+          timeout_s: float | None = None, subruns: bool = False) -> Callable:
     """Declare a probe. The spec rides on the function; ``all_probes`` collects it."""
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}")
+    if window and subruns:
+        raise ValueError("a probe is a window probe or a sub-run probe, not both")
 
     def decorate(fn: Callable) -> Callable:
-        fn.__triage_probe__ = ProbeSpec(layer, name, fn, targets, window, timeout_s)  # type: ignore[attr-defined]
+        fn.__triage_probe__ = ProbeSpec(layer, name, fn, targets, window, timeout_s, subruns)  # type: ignore[attr-defined]
         return fn
 
     return decorate
+
+
+def group_sizes(samples: int, groups: int) -> list[int]:
+    """``samples`` split into ``groups`` sub-runs as evenly as can be, larger ones first
+    (25 in 10: 3 3 3 3 3 2 2 2 2 2); never an empty group, so at most ``samples`` of them."""
+    count = min(max(1, groups), samples)
+    if count <= 0:
+        return []
+    whole, extra = divmod(samples, count)
+    return [whole + (1 if i < extra else 0) for i in range(count)]
+
+
+def end_group(values: Sequence[Any], sizes: list[int]) -> None:
+    """Close a sub-run: the values added since the last close form one group (none: no group)."""
+    n = len(values) - sum(sizes)
+    if n > 0:
+        sizes.append(n)
+
+
+def measure(fn: Callable[..., Iterable[Any]], target: Any, ctx: ProbeContext) -> list[Measurement]:
+    """Run one probe alone and return its measurements: a sub-run probe's groups back to back,
+    a window probe's window closed at once."""
+    items: Iterator[Any] = iter(fn(target, ctx))
+    return [m for m in items if m is not None and m is not GROUP_END]
 
 
 def all_probes(layers: Iterable[str] | None = None) -> list[ProbeSpec]:

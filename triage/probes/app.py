@@ -1,8 +1,9 @@
 """App layer: the service's own HTTP endpoints, as its clients meet them.
 
-One probe, ``http``, per target with a ``url``: it sends ``samples`` requests over one
-``requests.Session`` (keep-alive, like a real client) and records latency, the proportion
-of failed or unexpected answers, the status classes seen and the response size.
+One probe, ``http``, per target with a ``url``: it sends ``samples`` requests in groups,
+each over a new keep-alive ``requests.Session`` (like a real client, and a new connection
+per group so per-connection state varies within a run), and records latency, the
+proportion of failed or unexpected answers, the status classes seen and the response size.
 
 The same target's host is also resolved by the dns layer and connected to by the kernel
 layer (``Config.endpoints()``, unless ``fanout: false``), so an app regression can be
@@ -22,7 +23,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from triage.probes import ProbeContext, ProbeSkipped, probe
+from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, end_group, group_sizes, probe
 from triage.config import Target
 from triage.http_deadline import request_within
 from triage.model import Measurement
@@ -52,6 +53,7 @@ class Tally:
 
     expect_status: tuple[int, ...]
     latencies_ms: list[float] = field(default_factory=list)
+    group_sizes: list[int] = field(default_factory=list)  # of latencies_ms, one per session
     sizes: list[int] = field(default_factory=list)
     status_codes: dict[int, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # transport failures by kind
@@ -66,16 +68,22 @@ class Tally:
         self.latencies_ms.append(latency_ms)
         self.sizes.append(size)
 
-    def failed(self, kind: str, reason: str) -> None:
+    def failed(self, kind: str, reason: str, waited_ms: float | None = None) -> None:
+        """A request with no answer; ``waited_ms``: what it cost the client (a timeout's wait)."""
         self.failures[kind] = self.failures.get(kind, 0) + 1
+        if waited_ms is not None:
+            self.latencies_ms.append(waited_ms)
         if self.first_failure is None:
             self.first_failure = f"{kind}: {reason}"
+
+    def end_group(self) -> None:
+        end_group(self.latencies_ms, self.group_sizes)
 
     def measurements(self) -> Iterator[Measurement]:
         attempts = self.attempts
         unexpected = sum(n for code, n in self.status_codes.items() if code not in self.expect_status)
         failed = sum(self.failures.values())
-        yield Measurement.samples("latency", self.latencies_ms, unit="ms")
+        yield Measurement.samples("latency", self.latencies_ms, unit="ms", groups=self.group_sizes or None)
         # One number to judge: what a client would call an error (an answer it did not
         # expect, or none at all). The exact codes ride along for the human reading it.
         yield Measurement("errors", "proportion", "lower", events=unexpected + failed, trials=attempts,
@@ -118,44 +126,78 @@ def _short_reason(exc: Exception) -> str:
     return m["inner"] if m else text
 
 
-@probe("app", "http", targets=_http_targets)
-def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement]:
+def _session(target: Target, requests: Any) -> Any:
+    from triage import __version__
+
+    session = requests.Session()
+    # No proxies, .netrc or CA bundle from the environment: the probe measures the
+    # endpoint itself, with exactly the trust the config states.
+    session.trust_env = False
+    session.verify = target.verify
+    session.headers["User-Agent"] = f"triage/{__version__}"
+    session.headers.update(target.headers)
+    return session
+
+
+@probe("app", "http", targets=_http_targets, subruns=True)
+def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
     """Latency, errors and status classes of ``samples`` requests to the target's url."""
     import requests
 
-    from triage import __version__
-
     n = target.samples or ctx.samples
     tally = Tally(expect_status=target.expect_status)
-    with requests.Session() as session, warnings.catch_warnings():
-        if target.verify is False:
-            # The config said so; one warning per request would only bury the report.
-            from urllib3.exceptions import InsecureRequestWarning
+    warmups_failed: list[str] = []
+    sent = 0
 
-            warnings.simplefilter("ignore", InsecureRequestWarning)
-        # No proxies, .netrc or CA bundle from the environment: the probe measures the
-        # endpoint itself, with exactly the trust the config states.
-        session.trust_env = False
-        session.verify = target.verify
-        session.headers["User-Agent"] = f"triage/{__version__}"
-        session.headers.update(target.headers)
-        for i in range(n):
-            remaining = ctx.remaining()
-            if remaining <= 0.001:
-                ctx.note(f"stopped after {i} of {n} requests: probe deadline reached")
-                break
-            timeout = min(target.timeout_s, remaining)
-            started = time.perf_counter()
+    def given_up() -> bool:
+        return not tally.status_codes and tally.attempts >= GIVE_UP_AFTER
+
+    for g, size in enumerate(group_sizes(n, target.groups or ctx.config.groups)):
+        if g:
+            yield GROUP_END
+        if given_up() or ctx.remaining() <= 0.001:
+            break
+        # Per group, never across a GROUP_END: the filters are global, and the other probes
+        # run in between.
+        with _session(target, requests) as session, warnings.catch_warnings():
+            if target.verify is False:
+                # The config said so; one warning per request would only bury the report.
+                from urllib3.exceptions import InsecureRequestWarning
+
+                warnings.simplefilter("ignore", InsecureRequestWarning)
             try:
-                # Redirects are not followed: a redirect to a login page is not a 200.
-                response = request_within(session, target.method, target.url, timeout, allow_redirects=False)
-                body = response.content
+                # Warm-up, not recorded (as api_latency's): it opens the group's connection, so
+                # the TCP/TLS handshake (kernel.tcp_connect's to measure) is in no sample. Its
+                # body is read to the end, or the connection would not go back to the pool.
+                request_within(session, target.method, target.url,
+                               min(target.timeout_s, max(ctx.remaining(), 0.001)), allow_redirects=False)
             except requests.RequestException as exc:
-                tally.failed(_failure_kind(exc, requests), scrub(_short_reason(exc), target))
-                if not tally.status_codes and tally.attempts >= GIVE_UP_AFTER:
+                warmups_failed.append(f"{_failure_kind(exc, requests)}: {scrub(_short_reason(exc), target)}")
+            for _ in range(size):
+                remaining = ctx.remaining()
+                if remaining <= 0.001:
                     break
-                continue
-            tally.answered(response.status_code, (time.perf_counter() - started) * 1000.0, len(body))
+                timeout = min(target.timeout_s, remaining)
+                sent += 1
+                started = time.perf_counter()
+                try:
+                    # Redirects are not followed: a redirect to a login page is not a 200.
+                    response = request_within(session, target.method, target.url, timeout, allow_redirects=False)
+                    body = response.content
+                except requests.RequestException as exc:
+                    waited = time.perf_counter() - started
+                    kind = _failure_kind(exc, requests)
+                    # A timed-out request cost its client the wait: it stays in the latency tail.
+                    tally.failed(kind, scrub(_short_reason(exc), target), waited * 1000.0 if kind == "timeout" else None)
+                    if given_up():
+                        break
+                    continue
+                tally.answered(response.status_code, (time.perf_counter() - started) * 1000.0, len(body))
+        tally.end_group()
+    if sent < n and not given_up():
+        ctx.note(f"stopped after {sent} of {n} requests: probe deadline reached")
+    if warmups_failed:
+        ctx.note(f"{len(warmups_failed)} warm-up requests got no answer (not recorded; first: {warmups_failed[0]})")
     if not tally.attempts:
         raise TimeoutError("probe deadline reached before the first request")
     if not tally.status_codes:

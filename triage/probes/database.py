@@ -5,15 +5,17 @@ Probes, per target with a ``dsn``:
 - ``connect``: latency of a fresh connection per sample (cold-start storms open many at
   once), and the proportion of attempts refused (``too many clients``).
 - ``query``: per named critical query (result target ``<target>/<query>``): latency
-  samples, each run read-only inside a transaction that is rolled back, under a
-  ``statement_timeout``; its plan from ``EXPLAIN (FORMAT JSON)`` as a fact (shape, node
-  types, relations, indexes), sequential scans of large tables as a gauge, the planner's
-  estimated total cost as a gauge.
-- ``connections``: client connections by state (pg_stat_activity), their share of
-  ``max_connections``, and the server version and connection limit as facts.
-- ``cache``: buffer cache hit ratio of the database (pg_stat_database).
-- ``statements``: mean time of the top statements by total time (pg_stat_statements),
-  skipped when the extension is not installed.
+  samples in groups, a new connection each, every run read-only inside a transaction that
+  is rolled back, under a ``statement_timeout``; its plan from ``EXPLAIN (FORMAT JSON)`` as
+  a fact (shape, node types, relations, indexes), sequential scans of large tables as a
+  gauge, the planner's estimated total cost as a gauge.
+- ``connections``: client connections by state (pg_stat_activity), read once per group
+  across the run (samples: the judge tests them), their share of ``max_connections``, and
+  the server version and connection limit as facts.
+- ``cache``, ``activity``: pg_stat_database over the run's window (read at its start and
+  end, see pg_stats.py): buffer cache hit ratio; rollbacks, temporary files, deadlocks.
+- ``statements``: window mean time of the statements with the most time in the run
+  (pg_stat_statements), skipped when the extension is not installed.
 
 Secrets: the password may sit in the DSN, come from ``${ENV}`` in triage.yaml, or from
 libpq's own PGPASSWORD / .pgpass. Results name the target, never its DSN; every error text
@@ -21,8 +23,8 @@ is scrubbed (libpq messages can echo the connection string); statement texts fro
 pg_stat_statements have their literals masked (utility statements such as
 ``ALTER ROLE ... PASSWORD '...'`` are recorded there verbatim).
 
-Plan parsing is a pure function of EXPLAIN's JSON (``summarise_plan``) so recorded plans
-from other servers can be replayed in tests.
+Plan parsing (pg_plan.py) and the window arithmetic (pg_stats.py) are pure functions of
+what the server returned, so recorded plans and readings replay in tests.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator
 
-from triage.probes import ProbeContext, ProbeSkipped, probe
+from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, end_group, group_sizes, probe
+from triage.probes.pg_plan import plan_relations, summarise_plan
+from triage.probes.pg_stats import (DATABASE_COUNTERS, DatabaseReading, StatementsReading, connection_states,
+                                    counter_deltas, statement_deltas)
 from triage.config import Query, Target
 from triage.secrets import mask_secrets
 from triage.model import Measurement
@@ -42,6 +46,9 @@ GIVE_UP_AFTER = 3  # first attempts that all failed: the server is not there, st
 TOP_STATEMENTS = 5
 STATEMENT_TEXT_LIMIT = 200
 APPLICATION_NAME = "triage"
+# Leads triage's own reads of the catalog and statistics views, so the statements probe can
+# tell them from the platform's (pg_stat_statements keeps a statement's leading comment).
+OWN = "/* triage */ "
 
 
 class DatabaseUnreachable(Exception):
@@ -122,166 +129,62 @@ def _sample_count(target: Target, ctx: ProbeContext) -> int:
     return target.samples or ctx.samples
 
 
+def _groups(target: Target, ctx: ProbeContext) -> list[int]:
+    return group_sizes(_sample_count(target, ctx), target.groups or ctx.config.groups)
+
+
 # --- connect ---------------------------------------------------------------------------------
 
 
-@probe("database", "connect", targets=_db_targets)
-def connect(target: Target, ctx: ProbeContext) -> Iterator[Measurement]:
-    """Latency of a fresh connection (TCP, TLS, authentication, backend start) per sample."""
+@probe("database", "connect", targets=_db_targets, subruns=True)
+def connect(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
+    """Latency of a fresh connection (TCP, TLS, authentication, backend start) per sample;
+    in groups, so the connections are spread over the run."""
     import psycopg
 
     n = _sample_count(target, ctx)
     kwargs = _connect_kwargs(target, ctx)
     latencies: list[float] = []
-    failures = 0
+    sizes: list[int] = []
+    failures = attempts = 0
     first_error = None
-    for i in range(n):
-        if ctx.expired():
-            ctx.note(f"stopped after {i} of {n} connections: probe deadline reached")
-            break
-        started = time.perf_counter()
-        try:
-            conn = psycopg.connect(target.dsn, **kwargs)
-        except psycopg.Error as exc:
-            failures += 1
-            first_error = first_error or scrub(str(exc), target)
-            if not latencies and failures >= GIVE_UP_AFTER:
+    for g, size in enumerate(_groups(target, ctx)):
+        if g:
+            yield GROUP_END
+        for _ in range(size):
+            if ctx.expired() or (not latencies and failures >= GIVE_UP_AFTER):
                 break
-            continue
-        latencies.append((time.perf_counter() - started) * 1000.0)
-        conn.close()
+            attempts += 1
+            started = time.perf_counter()
+            try:
+                conn = psycopg.connect(target.dsn, **kwargs)
+            except psycopg.Error as exc:
+                failures += 1
+                first_error = first_error or scrub(str(exc), target)
+                continue
+            latencies.append((time.perf_counter() - started) * 1000.0)
+            conn.close()
+        end_group(latencies, sizes)
+        if ctx.expired() or (not latencies and failures >= GIVE_UP_AFTER):
+            break
+    if attempts < n and latencies:
+        ctx.note(f"stopped after {attempts} of {n} connections: probe deadline reached")
     if not latencies:
         if failures:
             raise DatabaseUnreachable(scrub(f"{target.name}: {failures} connection attempts failed; "
                                             f"first: {first_error}", target))
         raise TimeoutError("probe deadline reached before the first connection")
     yield Measurement("latency", "samples", "lower", "ms", values=tuple(latencies),
-                      extra={"dsn": scrub(target.dsn or "", target)})
+                      extra={"dsn": scrub(target.dsn or "", target)}, groups=tuple(sizes))
     yield Measurement.proportion("connect_errors", failures, failures + len(latencies))
 
 
 # --- critical queries and their plans ---------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class PlanSummary:
-    """What matters of a plan when it changes: its shape, not its (jittery) estimates."""
-
-    shape: str
-    node_types: tuple[str, ...]
-    relations: tuple[str, ...]
-    indexes: tuple[str, ...]
-    large_seq_scans: tuple[str, ...]
-    total_cost: float
-    scans: tuple[tuple[str, str], ...] = ()  # (relation, how it is read), one per relation
-
-    def fact(self) -> dict[str, Any]:
-        return {"shape": self.shape, "node_types": list(self.node_types), "relations": list(self.relations),
-                "indexes": list(self.indexes), "seq_scans_on_large_tables": list(self.large_seq_scans)}
-
-
-_JOIN_NODES = ("Hash Join", "Merge Join", "Nested Loop")
-_AGGREGATE_NAMES = {"Plain": "Aggregate", "Sorted": "GroupAggregate", "Hashed": "HashAggregate",
-                    "Mixed": "MixedAggregate"}
-
-
-def _root_plan(explain_json: Any) -> Mapping[str, Any]:
-    """EXPLAIN (FORMAT JSON) gives ``[{"Plan": {...}}]``; psycopg may hand it over as text."""
-    import json
-
-    if isinstance(explain_json, str):
-        explain_json = json.loads(explain_json)
-    if isinstance(explain_json, list):
-        explain_json = explain_json[0]
-    plan = explain_json.get("Plan") if isinstance(explain_json, Mapping) else None
-    if not isinstance(plan, Mapping):
-        raise ValueError("EXPLAIN output has no Plan")
-    return plan
-
-
-def _walk(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    yield node
-    for child in node.get("Plans") or ():
-        yield from _walk(child)
-
-
-def _relation(node: Mapping[str, Any]) -> str | None:
-    rel = node.get("Relation Name")
-    if not rel:
-        return None
-    schema = node.get("Schema")
-    return f"{schema}.{rel}" if schema and schema != "public" else rel
-
-
-def plan_relations(explain_json: Any) -> set[tuple[str, str]]:
-    """(schema, relation) of every relation the plan scans (schema from VERBOSE, else public)."""
-    return {(n.get("Schema") or "public", n["Relation Name"]) for n in _walk(_root_plan(explain_json))
-            if n.get("Relation Name")}
-
-
-def _node_label(node: Mapping[str, Any]) -> str:
-    kind = node.get("Node Type", "?")
-    join = node.get("Join Type")
-    if kind in _JOIN_NODES and join and join != "Inner":
-        kind = f"Nested Loop {join} Join" if kind == "Nested Loop" else kind.replace(" Join", f" {join} Join")
-    if kind == "Aggregate":
-        kind = _AGGREGATE_NAMES.get(node.get("Strategy", "Plain"), kind)
-    if node.get("Parallel Aware"):
-        kind = f"Parallel {kind}"
-    if node.get("Index Name"):
-        kind += f" using {node['Index Name']}"
-    rel = _relation(node)
-    if rel:
-        kind += f" on {rel}"
-    return kind
-
-
-def _access(node: Mapping[str, Any]) -> str:
-    """How a scan node reads its relation: 'Seq Scan', 'Index Scan using x', ...; a bitmap
-    heap scan names the indexes of the bitmap index scans beneath it."""
-    kind = ("Parallel " if node.get("Parallel Aware") else "") + node.get("Node Type", "?")
-    indexes = [node["Index Name"]] if node.get("Index Name") else \
-        sorted({n["Index Name"] for n in _walk(node) if n.get("Index Name")})
-    return f"{kind} using {', '.join(indexes)}" if indexes else kind
-
-
-def _shape(node: Mapping[str, Any]) -> str:
-    children = node.get("Plans") or ()
-    label = _node_label(node)
-    return f"{label}({', '.join(_shape(c) for c in children)})" if children else label
-
-
-def summarise_plan(explain_json: Any, reltuples: Mapping[tuple[str, str], float],
-                   large_table_rows: float) -> PlanSummary:
-    """The comparable part of a plan. ``reltuples``: (schema, relation) -> estimated rows."""
-    root = _root_plan(explain_json)
-    nodes = list(_walk(root))
-    access: dict[str, set[str]] = {}
-    for n in nodes:
-        rel = _relation(n)
-        if rel:
-            access.setdefault(rel, set()).add(_access(n))
-    large = set()
-    for n in nodes:
-        if n.get("Node Type") == "Seq Scan" and n.get("Relation Name"):
-            rows = reltuples.get((n.get("Schema") or "public", n["Relation Name"]), -1)
-            if rows >= large_table_rows:
-                large.add(_relation(n))
-    return PlanSummary(
-        shape=_shape(root),
-        node_types=tuple(sorted({n.get("Node Type", "?") for n in nodes})),
-        relations=tuple(sorted({r for r in map(_relation, nodes) if r})),
-        indexes=tuple(sorted({n["Index Name"] for n in nodes if n.get("Index Name")})),
-        large_seq_scans=tuple(sorted(large)),
-        total_cost=float(root.get("Total Cost", 0.0)),
-        scans=tuple((rel, " + ".join(sorted(how))) for rel, how in sorted(access.items())),
-    )
-
-
 def _reltuples(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
     out = {}
     for schema, rel in sorted(relations):
-        cur.execute("SELECT c.reltuples FROM pg_class c "
+        cur.execute(f"{OWN}SELECT c.reltuples FROM pg_class c "
                     "WHERE c.oid = to_regclass(format('%%I.%%I', %s::text, %s::text))", (schema, rel))
         row = cur.fetchone()
         if row is not None and row[0] is not None:
@@ -289,56 +192,85 @@ def _reltuples(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[str
     return out
 
 
-@probe("database", "query", targets=_query_targets)
-def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement]:
-    """Plan and latency of one named critical query, read-only and rolled back."""
+def _explain(cur: Any, q: Query, target: Target) -> Any:
+    import psycopg
+
+    try:
+        cur.execute("BEGIN READ ONLY")
+        cur.execute(f"EXPLAIN (FORMAT JSON, VERBOSE) {q.sql}")
+        explain = cur.fetchone()[0]
+        sizes = _reltuples(cur, plan_relations(explain))
+        cur.execute("ROLLBACK")
+    except psycopg.Error as exc:
+        raise QueryFailed(scrub(f"{q.name}: EXPLAIN failed: {exc}", target)) from None
+    return explain, sizes
+
+
+@probe("database", "query", targets=_query_targets, subruns=True)
+def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement | object]:
+    """Plan and latency of one named critical query, read-only and rolled back; in groups,
+    each on a new connection (so a new backend, placed anew on the server's CPUs)."""
     import psycopg
 
     target, q = item
     n = _sample_count(target, ctx)
     timeout_ms = _statement_timeout_ms(target)
-    with _connect(target, ctx) as conn:
-        cur = conn.cursor()
-        try:
-            cur.execute("BEGIN READ ONLY")
-            cur.execute(f"EXPLAIN (FORMAT JSON, VERBOSE) {q.sql}")
-            explain = cur.fetchone()[0]
-            relations = plan_relations(explain)
-            sizes = _reltuples(cur, relations)
-            cur.execute("ROLLBACK")
-        except psycopg.Error as exc:
-            raise QueryFailed(scrub(f"{q.name}: EXPLAIN failed: {exc}", target)) from None
-        unanalysed = sorted(f"{s}.{r}" for (s, r), rows in sizes.items() if rows < 0)
-        if unanalysed:
-            ctx.note(f"never analysed, size unknown for the large-table check: {', '.join(unanalysed)}")
-        plan = summarise_plan(explain, sizes, target.large_table_rows)
-
-        latencies: list[float] = []
-        timeouts = 0
-        for i in range(n):
-            if ctx.expired():
-                ctx.note(f"stopped after {i} of {n} runs: probe deadline reached")
-                break
-            cur.execute("BEGIN READ ONLY")
-            started = time.perf_counter()
-            try:
-                cur.execute(q.sql)
-                if cur.description is not None:
-                    cur.fetchall()  # the rows' transfer is part of what a client waits for
-                elapsed = (time.perf_counter() - started) * 1000.0
-            except psycopg.errors.QueryCanceled:
-                timeouts += 1
+    plan = None
+    latencies: list[float] = []
+    sizes: list[int] = []
+    answered = timeouts = 0
+    for g, size in enumerate(_groups(target, ctx)):
+        if g:
+            yield GROUP_END
+        if ctx.expired():
+            break
+        with _connect(target, ctx) as conn:
+            # Never a server-side prepared statement: psycopg prepares after 5 runs on one
+            # connection, so the planning time in a sample would depend on the group size.
+            # Most Python drivers plan every run, as here.
+            conn.prepare_threshold = None
+            cur = conn.cursor()
+            # EXPLAIN on every new connection: it warms the new backend's catalog caches, as
+            # the first run of a long-lived connection would, and runs nothing.
+            explain, relation_rows = _explain(cur, q, target)
+            if plan is None:
+                unanalysed = sorted(f"{s}.{r}" for (s, r), rows in relation_rows.items() if rows < 0)
+                if unanalysed:
+                    ctx.note(f"never analysed, size unknown for the large-table check: {', '.join(unanalysed)}")
+                plan = summarise_plan(explain, relation_rows, target.large_table_rows)
+            for _ in range(size):
+                if ctx.expired():
+                    break
+                cur.execute("BEGIN READ ONLY")
+                started = time.perf_counter()
+                try:
+                    cur.execute(q.sql)
+                    if cur.description is not None:
+                        cur.fetchall()  # the rows' transfer is part of what a client waits for
+                    elapsed = (time.perf_counter() - started) * 1000.0
+                except psycopg.errors.QueryCanceled:
+                    # The client waited until the server gave up: that cost stays in the latency.
+                    latencies.append((time.perf_counter() - started) * 1000.0)
+                    timeouts += 1
+                    cur.execute("ROLLBACK")
+                    if not answered and timeouts >= GIVE_UP_AFTER:
+                        raise QueryFailed(f"{q.name}: the first {timeouts} runs all exceeded statement_timeout "
+                                          f"({timeout_ms} ms)") from None
+                    continue
+                except psycopg.Error as exc:
+                    raise QueryFailed(scrub(f"{q.name}: {exc}", target)) from None
                 cur.execute("ROLLBACK")
-                if not latencies and timeouts >= GIVE_UP_AFTER:
-                    raise QueryFailed(f"{q.name}: the first {timeouts} runs all exceeded statement_timeout "
-                                      f"({timeout_ms} ms)") from None
-                continue
-            except psycopg.Error as exc:
-                raise QueryFailed(scrub(f"{q.name}: {exc}", target)) from None
-            cur.execute("ROLLBACK")
-            latencies.append(elapsed)
-    yield Measurement.samples("latency", latencies, unit="ms")
-    yield Measurement.proportion("timeouts", timeouts, timeouts + len(latencies))
+                latencies.append(elapsed)
+                answered += 1
+        end_group(latencies, sizes)
+    if len(latencies) < n:
+        ctx.note(f"stopped after {len(latencies)} of {n} runs: probe deadline reached")
+    if plan is None:
+        raise TimeoutError("probe deadline reached before the first connection")
+    yield Measurement.samples("latency", latencies, unit="ms", groups=sizes)
+    # ``combine``: the judge may add up the timeouts of every critical query of one database.
+    yield Measurement("timeouts", "proportion", "lower", events=timeouts, trials=answered + timeouts,
+                      extra={"combine": target.name})
     yield Measurement.fact("plan", plan.fact())
     # One short fact per relation as well: when a plan flips, the evidence line reads
     # "scan.manifest_blob changed Index Scan using ... -> Seq Scan", not a truncated blob.
@@ -350,57 +282,93 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
 
 # --- server state -----------------------------------------------------------------------------
 
-# pg_stat_activity.state -> metric suffix. NULL: a session of another role, hidden without
-# pg_read_all_stats.
-_STATES = {"active": "active", "idle": "idle", "idle in transaction": "idle_in_transaction",
-           "idle in transaction (aborted)": "idle_in_transaction_aborted"}
-
-
-def connection_states(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
-    """(state, count) rows -> counts for a fixed set of states (+other, hidden, total)."""
-    counts = dict.fromkeys([*_STATES.values(), "other", "hidden"], 0)
-    for state, count in rows:
-        key = "hidden" if state is None else _STATES.get(state, "other")
-        counts[key] += int(count)
-    counts["total"] = sum(counts.values())
-    return counts
-
-
-@probe("database", "connections", targets=_db_targets_quiet)
-def connections(target: Target, ctx: ProbeContext) -> Iterator[Measurement]:
-    """Client connections by state (ours excluded), their share of the limit, server facts."""
+@probe("database", "connections", targets=_db_targets_quiet, subruns=True)
+def connections(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
+    """Client connections by state (triage's own excluded), read once per group across the
+    run: a live pool moves (4 idle, then 5), so one reading per run is no evidence. Their
+    share of the limit; the server version and limit as facts (configuration: one reading)."""
+    readings: list[dict[str, int]] = []
     with _connect(target, ctx) as conn:
         cur = conn.cursor()
-        cur.execute("SELECT state, count(*) FROM pg_stat_activity "
-                    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY state")
-        counts = connection_states(cur.fetchall())
-        cur.execute("SELECT current_setting('max_connections')::int, "
+        cur.execute(f"{OWN}SELECT current_setting('max_connections')::int, "
                     "current_setting('superuser_reserved_connections')::int, current_setting('server_version')")
         max_connections, reserved, version = cur.fetchone()
-    if counts["hidden"]:
-        ctx.note(f"{counts['hidden']} connections of other roles have no visible state "
+        for g in range(len(_groups(target, ctx))):
+            if g:
+                yield GROUP_END  # this connection idles meanwhile, and is not counted
+            if ctx.expired():
+                break
+            # Ours by name too: a probe's connection closed just before this reading may not
+            # have left pg_stat_activity yet.
+            cur.execute(f"{OWN}SELECT state, count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM %s GROUP BY state",
+                        (APPLICATION_NAME,))
+            readings.append(connection_states(cur.fetchall()))
+    if not readings:
+        raise TimeoutError("probe deadline reached before the first reading")
+    hidden = max(r["hidden"] for r in readings)
+    if hidden:
+        ctx.note(f"up to {hidden} connections of other roles have no visible state "
                  "(grant pg_read_all_stats to see them); counted in total only")
-    for state, count in counts.items():
+    one_each = [1] * len(readings)  # every reading its own moment of the run
+    for state in readings[0]:
         if state != "hidden":
-            yield Measurement.gauge(f"connections_{state}", count, unit="count")
+            yield Measurement.samples(f"connections_{state}", [r[state] for r in readings], unit="count",
+                                      groups=one_each)
     usable = max(1, max_connections - reserved)
-    yield Measurement.gauge("connection_use", round(counts["total"] / usable, 6), unit="ratio")
+    yield Measurement.samples("connection_use", [round(r["total"] / usable, 6) for r in readings], unit="ratio",
+                              groups=one_each)
     yield Measurement.fact("max_connections", max_connections)
     yield Measurement.fact("server_version", version)
 
 
-@probe("database", "cache", targets=_db_targets_quiet)
-def cache(target: Target, ctx: ProbeContext) -> Iterator[Measurement]:
-    """Share of block reads served from shared buffers, since the statistics were reset."""
+def _database_reading(target: Target, ctx: ProbeContext) -> DatabaseReading:
     with _connect(target, ctx) as conn:
-        row = conn.execute("SELECT blks_hit, blks_read FROM pg_stat_database "
+        row = conn.execute(f"{OWN}SELECT {', '.join(DATABASE_COUNTERS)}, stats_reset FROM pg_stat_database "
                            "WHERE datname = current_database()").fetchone()
-    hit, read = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
-    if hit + read == 0:
-        ctx.note("cache_hit_ratio dropped: no block reads recorded in pg_stat_database yet")
+    if row is None:
+        return DatabaseReading({})
+    return DatabaseReading({k: int(v or 0) for k, v in zip(DATABASE_COUNTERS, row)}, row[-1])
+
+
+@probe("database", "cache", targets=_db_targets_quiet, window=True)
+def cache(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
+    """Share of block reads served from shared buffers during the run (pg_stat_database)."""
+    before, opened = _database_reading(target, ctx), time.monotonic()
+    yield None  # the other probes run here
+    deltas, notes = counter_deltas(before, _database_reading(target, ctx), ("blks_hit", "blks_read"))
+    for note in notes:
+        ctx.note(note)
+    hit, read = deltas.get("blks_hit"), deltas.get("blks_read")
+    if hit is None or read is None or hit + read == 0:
+        ctx.note("cache_hit_ratio dropped: no block reads counted in pg_stat_database during the run")
         return
     yield Measurement("cache_hit_ratio", "gauge", "higher", "ratio", value=round(hit / (hit + read), 6),
-                      extra={"blks_hit": hit, "blks_read": read})
+                      extra={"blks_hit": hit, "blks_read": read, "window_s": round(time.monotonic() - opened, 3)})
+
+
+@probe("database", "activity", targets=_db_targets_quiet, window=True)
+def activity(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
+    """Rollbacks, temporary files and deadlocks in this database during the run
+    (pg_stat_database). triage's own critical queries are rolled back, and count here."""
+    before, opened = _database_reading(target, ctx), time.monotonic()
+    yield None  # the other probes run here
+    deltas, notes = counter_deltas(before, _database_reading(target, ctx),
+                                   ("xact_commit", "xact_rollback", "temp_files", "temp_bytes", "deadlocks"))
+    window_s = time.monotonic() - opened
+    for note in notes:
+        ctx.note(note)
+    commits, rollbacks = deltas.get("xact_commit"), deltas.get("xact_rollback")
+    if commits is not None and rollbacks is not None and commits + rollbacks:
+        yield Measurement("rollback_ratio", "proportion", "lower", events=rollbacks, trials=commits + rollbacks,
+                          extra={"xact_commit": commits, "xact_rollback": rollbacks})
+    if "temp_files" in deltas:
+        yield Measurement.counter("temp_files", deltas["temp_files"], window_s)
+    if "temp_bytes" in deltas:
+        yield Measurement("temp_bytes", "gauge", "lower", "bytes", value=deltas["temp_bytes"],
+                          extra={"window_s": round(window_s, 6)})
+    if "deadlocks" in deltas:
+        yield Measurement.counter("deadlocks", deltas["deadlocks"], window_s)
 
 
 # --- pg_stat_statements -----------------------------------------------------------------------
@@ -420,40 +388,66 @@ def statement_text(query_text: str) -> str | None:
     return text if len(text) <= STATEMENT_TEXT_LIMIT else text[:STATEMENT_TEXT_LIMIT - 3] + "..."
 
 
-@probe("database", "statements", targets=_db_targets_quiet)
-def statements(target: Target, ctx: ProbeContext) -> Iterator[Measurement]:
-    """Mean execution time of the statements with the most total time in this database."""
+def _statements_reading(conn: Any) -> StatementsReading:
+    """pg_stat_statements of this database, without the texts (pg_stat_statements(false):
+    no read of the texts file); ProbeSkipped where it cannot be read."""
     import psycopg
 
-    with _connect(target, ctx) as conn:
-        cur = conn.cursor()
-        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
-        if cur.fetchone() is None:
-            raise ProbeSkipped("pg_stat_statements is not installed in this database "
-                               "(shared_preload_libraries + CREATE EXTENSION pg_stat_statements)")
-        new_columns = conn.info.server_version >= 130000
-        total, mean = ("total_exec_time", "mean_exec_time") if new_columns else ("total_time", "mean_time")
-        try:
-            cur.execute(f"SELECT queryid, query, calls, {total}, {mean} FROM pg_stat_statements "
+    cur = conn.cursor()
+    cur.execute(f"{OWN}SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
+    if cur.fetchone() is None:
+        raise ProbeSkipped("pg_stat_statements is not installed in this database "
+                           "(shared_preload_libraries + CREATE EXTENSION pg_stat_statements)")
+    total = "total_exec_time" if conn.info.server_version >= 130000 else "total_time"
+    try:
+        cur.execute(f"{OWN}SELECT queryid, sum(calls)::bigint, sum({total}) FROM pg_stat_statements(false) "
+                    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "AND queryid IS NOT NULL GROUP BY queryid")
+        by_query = {int(q): (int(calls), float(total_ms)) for q, calls, total_ms in cur.fetchall()}
+    except psycopg.errors.ObjectNotInPrerequisiteState:
+        raise ProbeSkipped("pg_stat_statements is installed but not loaded "
+                           "(add it to shared_preload_libraries)") from None
+    except psycopg.errors.InsufficientPrivilege:
+        raise ProbeSkipped("pg_stat_statements is not readable by this role "
+                           "(grant pg_read_all_stats)") from None
+    if conn.info.server_version < 140000:  # pg_stat_statements_info arrived in 14
+        return StatementsReading(by_query)
+    stats_reset, dealloc = cur.execute(f"{OWN}SELECT stats_reset, dealloc FROM pg_stat_statements_info").fetchone()
+    return StatementsReading(by_query, stats_reset, int(dealloc))
+
+
+def _statement_texts(conn: Any, queryids: list[int]) -> dict[int, str]:
+    rows = conn.execute(f"{OWN}SELECT queryid, query FROM pg_stat_statements "
                         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                        f"AND queryid IS NOT NULL ORDER BY {total} DESC LIMIT 100")
-            rows = cur.fetchall()
-        except psycopg.errors.ObjectNotInPrerequisiteState:
-            raise ProbeSkipped("pg_stat_statements is installed but not loaded "
-                               "(add it to shared_preload_libraries)") from None
-        except psycopg.errors.InsufficientPrivilege:
-            raise ProbeSkipped("pg_stat_statements is not readable by this role "
-                               "(grant pg_read_all_stats)") from None
+                        "AND queryid = ANY(%s)", (queryids,)).fetchall()
+    texts: dict[int, str] = {}
+    for queryid, text in rows:
+        texts.setdefault(int(queryid), text or "")
+    return texts
+
+
+@probe("database", "statements", targets=_db_targets_quiet, window=True)
+def statements(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
+    """Mean execution time, during the run, of the statements with the most time in it."""
+    with _connect(target, ctx) as conn:
+        before = _statements_reading(conn)
+    yield None  # the other probes run here
+    with _connect(target, ctx) as conn:
+        windows, notes = statement_deltas(before, _statements_reading(conn))
+        # Texts of a few more than are kept: utility statements and triage's own are skipped.
+        texts = _statement_texts(conn, [w.queryid for w in windows[:TOP_STATEMENTS * 10]])
+    for note in notes:
+        ctx.note(note)
     kept = 0
-    for queryid, text, calls, total_ms, mean_ms in rows:
-        shown = statement_text(text or "")
+    for w in windows:
+        raw = texts.get(w.queryid, "")
+        shown = None if raw.startswith(OWN.strip()) else statement_text(raw)
         if shown is None:
             continue
-        yield Measurement("statement.%d.mean_time" % queryid, "gauge", "lower", "ms",
-                          value=round(float(mean_ms), 6),
-                          extra={"query": shown, "calls": int(calls), "total_time_ms": round(float(total_ms), 3)})
+        yield Measurement("statement.%d.mean_time" % w.queryid, "gauge", "lower", "ms", value=round(w.mean_ms, 6),
+                          extra={"query": shown, "calls": w.calls, "total_time_ms": round(w.total_ms, 3)})
         kept += 1
         if kept >= TOP_STATEMENTS:
             break
     if not kept:
-        ctx.note("pg_stat_statements has no planned statements for this database yet")
+        ctx.note("no planned statement of this database ran during the run (pg_stat_statements)")

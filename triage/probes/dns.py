@@ -1,9 +1,10 @@
 """DNS layer probes: what resolution costs, seen three ways.
 
-- ``resolve`` (wire path): raw queries to each configured resolver, one connected UDP
-  socket per resolver, TCP when a reply is truncated. Only send -> receive is timed; the
+- ``resolve`` (wire path): raw queries to each configured resolver, in groups, each on
+  a new connected UDP socket (a new source port), TCP when a reply is truncated. Only send -> receive is timed; the
   reply is checked after the clock stops, so probe overhead stays small next to the few
-  tens of microseconds a loopback resolver takes (see bench/dns_probe.py).
+  tens of microseconds a loopback resolver takes (see bench/dns_probe.py). The client is
+  triage.dns_client's, the one the reproducer resolves with.
 - ``getaddrinfo`` (system path): ``socket.getaddrinfo`` from a few threads, the path an
   application takes (nsswitch, /etc/hosts, search list, ndots, parallel A/AAAA, glibc's
   timeouts and retries).
@@ -11,29 +12,28 @@
   resolv.conf settings themselves as facts.
 
 Source and parser are apart: ``parse_resolv_conf`` and ``queries_per_lookup`` are pure
-and run on recorded copies in tests/fixtures/dns/; ``read_resolv_conf`` is the source.
+and run on recorded copies in tests/fixtures/dns/; ``read_resolv_conf`` is the source
+(triage.resolvconf's one reader, under the probe context's etc_root).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
-import select
 import socket
-import struct
 import threading
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
-from triage.probes import ProbeSkipped, probe
+from triage.probes import GROUP_END, ProbeSkipped, end_group, group_sizes, probe
 from triage.config import split_resolver
-from triage.resolvconf import (DNS_PORT, GLIBC_MAXNS, ResolvConf, apply_resolver_environment, parse_resolv_conf,
-                               queries_per_lookup, show_hostport, split_hostport)
+from triage.dns_client import (MAX_UDP_REPLY, NXDOMAIN, REFUSED, SERVFAIL, QueryTemplate, WireClient,
+                               reply_matches)
+from triage.resolvconf import (DNS_PORT, ResolvConf, queries_per_lookup, read_system_resolv_conf, show_hostport,
+                               split_hostport)
 from triage.model import Measurement
 
 SYSTEM = "system"
-RESOLV_CONF_ENV = "TRIAGE_RESOLV_CONF"  # points every resolv.conf read at another file (tests, captures)
 RESOLV_CONF_TARGET = "resolv.conf"
 
 # A series (one name, resolver and qtype) that has never been answered stops after this
@@ -42,40 +42,12 @@ RESOLV_CONF_TARGET = "resolv.conf"
 # in 3% of runs at most (0.5 ** 5), and one dropping 10% practically never.
 DEAD_AFTER = 5
 
-NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
-_MAX_UDP_REPLY = 65535
-
 # --- resolv.conf: source ------------------------------------------------------------------
 
 
-def resolv_conf_path(ctx: Any = None) -> str:
-    override = os.environ.get(RESOLV_CONF_ENV)
-    if override:
-        return override
-    return os.path.join(getattr(ctx, "etc_root", None) or "/etc", "resolv.conf")
-
-
 def read_resolv_conf(ctx: Any = None) -> tuple[ResolvConf, str, list[str]]:
-    """(conf, path, notes): the file as glibc would use it in this process."""
-    path = resolv_conf_path(ctx)
-    notes: list[str] = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            conf = parse_resolv_conf(fh.read())
-    except FileNotFoundError:
-        conf = ResolvConf()
-        notes.append(f"{path} does not exist: glibc defaults apply (nameserver 127.0.0.1, ndots 1)")
-    if not conf.search and not os.environ.get("LOCALDOMAIN", "").split():
-        # glibc's default search list: the domain part of the host name.
-        host = socket.gethostname()
-        if "." in host.rstrip("."):
-            conf = replace(conf, search=(host.rstrip(".").split(".", 1)[1],))
-            notes.append(f"no search/domain line in {path}: search list from the host name ({conf.search[0]})")
-    conf = apply_resolver_environment(conf, os.environ)
-    if conf.ignored_nameservers:
-        notes.append(f"{path}: glibc uses the first {GLIBC_MAXNS} nameservers, ignores "
-                     f"{', '.join(conf.ignored_nameservers)}")
-    return conf, path, notes
+    """(conf, path, notes): the file as glibc would use it in this process, under ``ctx.etc_root``."""
+    return read_system_resolv_conf(getattr(ctx, "etc_root", None))
 
 
 # --- names and resolvers -------------------------------------------------------------------
@@ -130,12 +102,13 @@ class SeriesStats:
     failures_in_a_row: int = 0
     last_error: str | None = None
     stopped: str | None = None  # why the series ended before its sample count
+    group_sizes: list[int] = field(default_factory=list)  # of latencies_ms, one per socket
 
     def measurements(self) -> list[Measurement]:
         q = self.qtype
         out = []
         if self.latencies_ms:
-            out.append(Measurement.samples(f"latency_{q}", self.latencies_ms))
+            out.append(Measurement.samples(f"latency_{q}", self.latencies_ms, groups=self.group_sizes))
         out += [Measurement.proportion(f"timeouts_{q}", self.timeouts, self.trials),
                 Measurement.proportion(f"servfail_{q}", self.servfail, self.trials),
                 Measurement.proportion(f"nxdomain_{q}", self.nxdomain, self.trials),
@@ -145,136 +118,13 @@ class SeriesStats:
         return out
 
 
-class _QueryTemplate:
-    """The wire bytes of one query, built once; per query only the id (and the
-    cache-miss label) are patched in place."""
+class WireResolver(WireClient):
+    """The probe's use of the one wire client: one query at a time, only send -> receive
+    timed, its outcome counted into a series."""
 
-    PREFIX_LEN = 12  # hex characters of the cache-miss label
-
-    def __init__(self, name: str, qtype: str, cache_miss: bool):
-        import dns.message
-
-        qname = ("x" * self.PREFIX_LEN + "." + name) if cache_miss else name
-        self.wire = bytearray(dns.message.make_query(qname, qtype).to_wire())
-        self.cache_miss = cache_miss
-        if cache_miss and self.wire[12] != self.PREFIX_LEN:
-            raise ValueError(f"unexpected query layout for {qname!r}")
-
-    def next(self, qid: int) -> bytearray:
-        wire = self.wire
-        wire[0] = qid >> 8
-        wire[1] = qid & 0xFF
-        if self.cache_miss:
-            wire[13:13 + self.PREFIX_LEN] = os.urandom(self.PREFIX_LEN // 2).hex().encode()
-        return wire
-
-    def question(self) -> bytes:
-        return bytes(self.wire[12:]).lower()
-
-
-def _reply_matches(reply: bytes, wire: bytearray, question: bytes) -> bool:
-    """Is this the answer to ``wire``: same id, a response, the same question."""
-    return (len(reply) >= 12 and reply[0] == wire[0] and reply[1] == wire[1] and reply[2] & 0x80
-            and reply[12:12 + len(question)].lower() == question)
-
-
-def _timeval(seconds: float) -> bytes:
-    """struct timeval for SO_RCVTIMEO; never all zero, which would mean wait forever."""
-    whole = int(seconds)
-    micros = int(round((seconds - whole) * 1_000_000))
-    return struct.pack("ll", whole, max(micros, 1) if whole == 0 else micros)
-
-
-class WireResolver:
-    """A connected UDP socket to one resolver (TCP opened per truncated reply).
-
-    The receive timeout is a socket option (SO_RCVTIMEO) rather than Python's
-    settimeout(), so each receive is one system call, not poll() + recv().
-    """
-
-    def __init__(self, host: str, port: int, timeout_s: float):
-        family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM, 0,
-                                                   socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)[0]
-        self.family = family
-        self.addr = addr
-        self.timeout_s = timeout_s
-        self._timeout_ns = int(timeout_s * 1e9)
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self.sock.connect(addr)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout_s))
-        except BaseException:
-            self.sock.close()
-            raise
-        self._qid = int.from_bytes(os.urandom(2), "big")
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> "WireResolver":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _next_id(self) -> int:
-        self._qid = (self._qid + 1) & 0xFFFF
-        return self._qid
-
-    def _wait_for_reply(self, t0: int, wire: bytearray, question: bytes) -> tuple[bytes | None, int]:
-        """Slow path after a stray datagram (a late reply to an earlier timed-out query):
-        keep reading until ours arrives or the query's timeout runs out."""
-        clock = time.perf_counter_ns
-        while True:
-            left = (t0 + self._timeout_ns - clock()) / 1e9
-            if left <= 0:
-                return None, 0
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
-                return None, 0
-            try:
-                reply = self.sock.recv(_MAX_UDP_REPLY)
-            except OSError:  # an ICMP error for an earlier query; ours may still come
-                continue
-            t1 = clock()
-            if _reply_matches(reply, wire, question):
-                return reply, t1
-
-    def _tcp_exchange(self, wire: bytearray) -> tuple[bytes | None, int]:
-        """(reply, elapsed ns) over a fresh TCP connection; (None, 0) on timeout.
-        Timed from connect (a stub pays the handshake) to the last byte of the reply."""
-        clock = time.perf_counter_ns
-        framed = struct.pack("!H", len(wire)) + bytes(wire)
-        with socket.socket(self.family, socket.SOCK_STREAM) as s:
-            try:
-                s.settimeout(self.timeout_s)
-                t0 = clock()
-                deadline = t0 + self._timeout_ns
-                s.connect(self.addr)
-                s.sendall(framed)
-                head = self._recv_exact(s, 2, deadline)
-                reply = self._recv_exact(s, struct.unpack("!H", head)[0], deadline)
-            except (socket.timeout, TimeoutError):
-                return None, 0
-            return reply, clock() - t0
-
-    @staticmethod
-    def _recv_exact(s: socket.socket, n: int, deadline_ns: int) -> bytes:
-        chunks = bytearray()
-        while len(chunks) < n:
-            left = (deadline_ns - time.perf_counter_ns()) / 1e9
-            if left <= 0:
-                raise TimeoutError
-            s.settimeout(left)
-            chunk = s.recv(n - len(chunks))
-            if not chunk:
-                raise ConnectionResetError("resolver closed the TCP connection mid-reply")
-            chunks += chunk
-        return bytes(chunks)
-
-    def query(self, template: _QueryTemplate, question: bytes, stats: SeriesStats) -> None:
+    def query(self, template: QueryTemplate, question: bytes, stats: SeriesStats) -> None:
         """One query; its outcome goes into ``stats``. Only send -> receive is timed."""
-        wire = template.next(self._next_id())
+        wire = template.next(self.next_id())
         if template.cache_miss:
             question = bytes(wire[12:]).lower()
         send, recv, clock = self.sock.send, self.sock.recv, time.perf_counter_ns
@@ -282,7 +132,7 @@ class WireResolver:
         t0 = clock()
         try:
             send(wire)
-            reply = recv(_MAX_UDP_REPLY)
+            reply = recv(MAX_UDP_REPLY)
             t1 = clock()
         except (BlockingIOError, socket.timeout, TimeoutError):
             reply, t1 = None, 0
@@ -292,8 +142,8 @@ class WireResolver:
             stats.last_error = f"{type(exc).__name__}: {exc.strerror or exc}"
             return
         # The clock has stopped: everything below is outside the measurement.
-        if reply is not None and not _reply_matches(reply, wire, question):
-            reply, t1 = self._wait_for_reply(t0, wire, question)
+        if reply is not None and not reply_matches(reply, wire, question):
+            reply, t1 = self.wait_for_reply(t0, wire, question)
         if reply is None:
             stats.timeouts += 1
             stats.failures_in_a_row += 1
@@ -303,13 +153,13 @@ class WireResolver:
         if reply[2] & 0x02:  # TC: the answer did not fit, ask again over TCP as a stub would
             stats.tcp_fallback += 1
             try:
-                reply, tcp_ns = self._tcp_exchange(wire)
+                reply, tcp_ns = self.tcp_exchange(wire)
             except OSError as exc:  # refused or reset: no full answer, no latency to record
                 stats.socket_errors += 1
                 stats.failures_in_a_row += 1
                 stats.last_error = f"TCP {type(exc).__name__}: {exc.strerror or exc}"
                 return
-            if reply is None or not _reply_matches(reply, wire, question):
+            if reply is None or not reply_matches(reply, wire, question):
                 stats.timeouts += 1
                 stats.failures_in_a_row += 1
                 stats.latencies_ms.append((elapsed_ns / 1e6) + self.timeout_s * 1000.0)
@@ -327,43 +177,73 @@ class WireResolver:
             stats.refused += 1
 
 
-def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
-                    *, cache_miss: bool = False, deadline: float | None = None,
-                    interval_s: float = 0.0) -> tuple[list[SeriesStats], list[str]]:
-    """Query ``name`` ``samples`` times per qtype at host:port, qtypes interleaved
-    (A AAAA A AAAA ...) so drift hits them alike. Returns the stats and notes on early stops.
+class WireSeries:
+    """One name at one resolver, every qtype, in groups: each group asks ``size`` rounds of
+    the qtypes interleaved (A AAAA A AAAA ...) on a new socket, so drift hits them alike and
+    per-socket state (source port, flow hash, buffers) varies within a run.
 
-    Stops a qtype early when it was never answered and failed DEAD_AFTER times in a
-    row, and stops everything when ``deadline`` (time.monotonic) leaves no room for
-    one more full timeout. ``interval_s`` paces the rounds (a pause after each; the bench
-    uses it to compare against dnsperf's own pacing).
+    A qtype that was never answered stops after DEAD_AFTER failures in a row, and the
+    whole series stops when ``deadline`` (time.monotonic) leaves no room for one more full
+    timeout; ``notes`` says so. The stats carry the group sizes of their latencies.
     """
-    templates = [_QueryTemplate(name, q, cache_miss) for q in qtypes]
-    questions = [t.question() for t in templates]
-    series = [SeriesStats(q) for q in qtypes]
-    notes: list[str] = []
-    with WireResolver(host, port, timeout_s) as resolver:
-        for i in range(samples):
-            active = [k for k, s in enumerate(series) if s.stopped is None]
-            if not active:
-                break
-            if deadline is not None and deadline - time.monotonic() < timeout_s:
-                notes.append(f"deadline reached after {i} of {samples} samples per qtype")
-                break
-            for k in active:
-                s = series[k]
-                resolver.query(templates[k], questions[k], s)
-                if s.answered == 0 and s.failures_in_a_row >= DEAD_AFTER:
-                    cause = s.last_error if s.socket_errors == s.failures_in_a_row else "timeouts"
-                    s.stopped = f"{DEAD_AFTER} failures in a row ({cause}) and no answer"
-                    notes.append(f"{s.qtype}: stopped after {s.trials} of {samples} queries: {s.stopped}")
-            if interval_s:
-                time.sleep(interval_s)
-    for s in series:
-        if not s.latencies_ms:
-            notes.append(f"latency_{s.qtype} dropped: no answer and no timeout to record "
-                         f"({s.socket_errors} socket errors: {s.last_error})")
-    return series, notes
+
+    def __init__(self, host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
+                 *, cache_miss: bool = False):
+        self.host, self.port, self.samples, self.timeout_s = host, port, samples, timeout_s
+        self.templates = [QueryTemplate(name, q, cache_miss) for q in qtypes]
+        self.questions = [t.question() for t in self.templates]
+        self.series = [SeriesStats(q) for q in qtypes]
+        self.notes: list[str] = []
+        self.rounds = 0
+        self.done = False
+
+    def run_group(self, size: int, deadline: float | None = None, interval_s: float = 0.0) -> None:
+        """``size`` more rounds on a fresh socket. ``interval_s`` paces the rounds (a pause
+        after each; the bench uses it to compare against dnsperf's own pacing)."""
+        if self.done:
+            return
+        with WireResolver(self.host, self.port, self.timeout_s) as resolver:
+            for _ in range(size):
+                active = [k for k, s in enumerate(self.series) if s.stopped is None]
+                if not active:
+                    self.done = True
+                    break
+                if deadline is not None and deadline - time.monotonic() < self.timeout_s:
+                    self.notes.append(f"deadline reached after {self.rounds} of {self.samples} samples per qtype")
+                    self.done = True
+                    break
+                for k in active:
+                    s = self.series[k]
+                    resolver.query(self.templates[k], self.questions[k], s)
+                    if s.answered == 0 and s.failures_in_a_row >= DEAD_AFTER:
+                        cause = s.last_error if s.socket_errors == s.failures_in_a_row else "timeouts"
+                        s.stopped = f"{DEAD_AFTER} failures in a row ({cause}) and no answer"
+                        self.notes.append(f"{s.qtype}: stopped after {s.trials} of {self.samples} queries: "
+                                          f"{s.stopped}")
+                self.rounds += 1
+                if interval_s:
+                    time.sleep(interval_s)
+        for s in self.series:
+            end_group(s.latencies_ms, s.group_sizes)
+
+    def finish(self) -> tuple[list[SeriesStats], list[str]]:
+        """The stats, and the notes (with one for each qtype that has no latency at all)."""
+        for s in self.series:
+            if not s.latencies_ms:
+                self.notes.append(f"latency_{s.qtype} dropped: no answer and no timeout to record "
+                                  f"({s.socket_errors} socket errors: {s.last_error})")
+        return self.series, self.notes
+
+
+def run_wire_series(host: str, port: int, name: str, qtypes: Sequence[str], samples: int, timeout_s: float,
+                    *, cache_miss: bool = False, deadline: float | None = None, interval_s: float = 0.0,
+                    groups: int = 1) -> tuple[list[SeriesStats], list[str]]:
+    """Query ``name`` ``samples`` times per qtype at host:port in ``groups`` groups back to
+    back (see WireSeries). Returns the stats and the notes on early stops."""
+    series = WireSeries(host, port, name, qtypes, samples, timeout_s, cache_miss=cache_miss)
+    for size in group_sizes(samples, groups):
+        series.run_group(size, deadline, interval_s)
+    return series.finish()
 
 
 # --- probes -----------------------------------------------------------------------------
@@ -374,6 +254,7 @@ class WireTarget:
     name: str
     resolver: str  # "system" or IP[:port] as configured (without a NAME= alias)
     label_is_alias: bool = False
+    label: str | None = None  # the resolver as the target name shows it (NAME, system, IP:port)
 
 
 def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
@@ -387,7 +268,7 @@ def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
             label = alias or (address if address == SYSTEM else show_hostport(*parse_resolver(address)))
         except ValueError:
             label = resolver  # the probe itself raises, recorded as this target's error
-        out += [(f"{n}@{label}", WireTarget(n, address, alias is not None)) for n in names]
+        out += [(f"{n}@{label}", WireTarget(n, address, alias is not None, label)) for n in names]
     return out
 
 
@@ -395,9 +276,26 @@ def _samples(ctx: Any) -> int:
     return ctx.config.dns.samples or ctx.samples
 
 
-@probe("dns", "resolve", targets=_resolve_targets)
-def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
-    """Wire-path latency and outcome rates of one name at one resolver, per qtype."""
+def _groups(ctx: Any) -> list[int]:
+    return group_sizes(_samples(ctx), ctx.config.dns.groups or ctx.config.groups)
+
+
+def resolver_failures(series: list[SeriesStats], resolver: str) -> list[Measurement]:
+    """All qtypes together: a 4% loss is 0/200 -> 5/200 for A and 0/200 -> 6/200 for AAAA,
+    neither significant alone. ``combine`` names the resolver, so the judge may also add up
+    these counts over every name asked of it (same layer, probe, metric and combine)."""
+    trials = sum(s.trials for s in series)
+    timeouts = sum(s.timeouts for s in series)
+    failed = sum(s.timeouts + s.servfail + s.refused + s.socket_errors for s in series)
+    extra = {"combine": resolver}
+    return [Measurement("timeouts", "proportion", "lower", events=timeouts, trials=trials, extra=extra),
+            Measurement("failures", "proportion", "lower", events=failed, trials=trials, extra=extra)]
+
+
+@probe("dns", "resolve", targets=_resolve_targets, subruns=True)
+def resolve(target: WireTarget, ctx: Any) -> Iterator[Measurement | object]:
+    """Wire-path latency and outcome rates of one name at one resolver, per qtype and all
+    qtypes together; each group on a new UDP socket (a new source port)."""
     dns_cfg = ctx.config.dns
     if target.resolver == SYSTEM:
         conf, path, _ = read_resolv_conf(ctx)
@@ -411,19 +309,27 @@ def resolve(target: WireTarget, ctx: Any) -> list[Measurement]:
             ctx.note(f"system resolver: {path} lists no nameserver, glibc's default 127.0.0.1 used")
     else:
         host, port = parse_resolver(target.resolver)
-    series, notes = run_wire_series(host, port, target.name, dns_cfg.qtypes, _samples(ctx), dns_cfg.timeout_s,
-                                    cache_miss=dns_cfg.cache_miss, deadline=ctx.deadline)
+    wire = WireSeries(host, port, target.name, dns_cfg.qtypes, _samples(ctx), dns_cfg.timeout_s,
+                      cache_miss=dns_cfg.cache_miss)
+    for g, size in enumerate(_groups(ctx)):
+        if g:
+            yield GROUP_END
+        wire.run_group(size, ctx.deadline)  # the runner moves ctx.deadline on at every group
+        if wire.done:
+            break
+    series, notes = wire.finish()
     for note in notes:
         ctx.note(note)
-    out = [Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")]
     if target.label_is_alias:
         # A named resolver is declared the same on both sides; its address is no evidence.
         ctx.note(f"resolver address {show_hostport(host, port)}")
     else:
-        out.insert(0, Measurement.fact("resolver", show_hostport(host, port)))
+        yield Measurement.fact("resolver", show_hostport(host, port))
+    yield Measurement.fact("query_mode", "cache-miss" if dns_cfg.cache_miss else "cached")
     for s in series:
-        out += s.measurements()
-    return out
+        yield from s.measurements()
+    yield from resolver_failures(series, target.label or (SYSTEM if target.resolver == SYSTEM
+                                                          else show_hostport(host, port)))
 
 
 # getaddrinfo -----------------------------------------------------------------------------
@@ -497,21 +403,33 @@ def _lookup_worker(name: str, state: _Lookups) -> None:
                 state.gave_up = True
 
 
-@probe("dns", "getaddrinfo", targets=_system_targets)
-def getaddrinfo(name: str, ctx: Any) -> list[Measurement]:
-    """The application's path: getaddrinfo(name, AF_UNSPEC) from dns.concurrency threads."""
+@probe("dns", "getaddrinfo", targets=_system_targets, subruns=True)
+def getaddrinfo(name: str, ctx: Any) -> Iterator[Measurement | object]:
+    """The application's path: getaddrinfo(name, AF_UNSPEC) from dns.concurrency threads,
+    in groups (glibc opens a new socket per lookup already: the groups spread them)."""
     samples = _samples(ctx)
-    state = _Lookups(samples=samples, deadline=ctx.deadline)
-    # Daemon threads rather than a ThreadPoolExecutor: getaddrinfo cannot be cancelled,
-    # and an executor's threads are joined at interpreter exit, so a lookup stuck on an
-    # unreachable nameserver would hold the finished CLI for glibc's full timeout.
-    workers = [threading.Thread(target=_lookup_worker, args=(name, state), daemon=True,
-                                name=f"triage-getaddrinfo-{i}")
-               for i in range(min(ctx.config.dns.concurrency, samples))]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(max(0.0, ctx.deadline - time.monotonic()) + 0.2)
+    state = _Lookups(samples=0, deadline=ctx.deadline)
+    sizes: list[int] = []
+    for g, size in enumerate(_groups(ctx)):
+        if g:
+            yield GROUP_END
+        with state.lock:
+            state.samples += size
+            state.deadline = ctx.deadline  # the runner moves it on at every group
+        # Daemon threads rather than a ThreadPoolExecutor: getaddrinfo cannot be cancelled,
+        # and an executor's threads are joined at interpreter exit, so a lookup stuck on an
+        # unreachable nameserver would hold the finished CLI for glibc's full timeout.
+        workers = [threading.Thread(target=_lookup_worker, args=(name, state), daemon=True,
+                                    name=f"triage-getaddrinfo-{i}")
+                   for i in range(min(ctx.config.dns.concurrency, size))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(max(0.0, ctx.deadline - time.monotonic()) + 0.2)
+        with state.lock:
+            if state.in_flight or state.gave_up or state.crash or state.issued < state.samples:
+                break  # stuck, given up or out of time: the group is closed with what it has below
+            end_group(state.latencies_ms, sizes)
     now = time.perf_counter_ns()
     with state.lock:
         latencies = list(state.latencies_ms)
@@ -532,11 +450,11 @@ def getaddrinfo(name: str, ctx: Any) -> list[Measurement]:
         ctx.note(f"stopped after {trials} of {samples} lookups: {DEAD_AFTER} failures in a row and no success")
     elif trials < samples:
         ctx.note(f"deadline reached after {trials} of {samples} lookups")
-    out = [Measurement.proportion("failures", failures, trials),
-           Measurement.proportion("temporary_failures", temporary, trials)]
+    end_group(latencies, sizes)  # the last group, with its unfinished lookups
     if latencies:
-        out.insert(0, Measurement.samples("latency", latencies))
-    return out
+        yield Measurement.samples("latency", latencies, groups=sizes)
+    yield Measurement.proportion("failures", failures, trials)
+    yield Measurement.proportion("temporary_failures", temporary, trials)
 
 
 # expansion -------------------------------------------------------------------------------

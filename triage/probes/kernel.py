@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Iterable, Iterator
 
-from triage.probes import ProbeContext, ProbeSkipped, probe
+from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, end_group, group_sizes, probe
 from triage.model import Measurement
 
 LOOPBACK = "loopback"
@@ -303,48 +303,61 @@ class _LoopbackListener:
         self.sock.close()
 
 
-def measure_connects(address: tuple[str, int], samples: int, timeout_s: float, ctx: ProbeContext) -> Iterator[Measurement]:
-    """Time ``samples`` TCP handshakes to an already-resolved address; only connect() is timed."""
+def measure_connects(address: tuple[str, int], samples: int, timeout_s: float, ctx: ProbeContext,
+                     groups: int = 1) -> Iterator[Measurement | object]:
+    """Time ``samples`` TCP handshakes to an already-resolved address in ``groups`` sub-runs
+    (``GROUP_END`` between them); only connect() is timed. Every connect is a fresh socket
+    already: the groups spread the samples over the run."""
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     latencies: list[float] = []
+    sizes: list[int] = []
     failures = 0
     errors: dict[str, int] = {}
     trials = 0
-    for _ in range(samples):
+    for g, size in enumerate(group_sizes(samples, groups)):
+        if g:
+            yield GROUP_END
+        for _ in range(size):
+            if ctx.expired():
+                break
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.settimeout(min(timeout_s, max(0.05, ctx.remaining())))
+            trials += 1
+            try:
+                start = time.perf_counter_ns()
+                sock.connect(address)
+                latencies.append((time.perf_counter_ns() - start) / 1e6)
+            except OSError as exc:
+                failures += 1
+                reason = "timeout" if isinstance(exc, socket.timeout) else (os.strerror(exc.errno) if exc.errno else str(exc))
+                errors[reason] = errors.get(reason, 0) + 1
+            finally:
+                sock.close()
+        end_group(latencies, sizes)
         if ctx.expired():
-            ctx.note(f"deadline reached after {trials} of {samples} connects")
             break
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(min(timeout_s, max(0.05, ctx.remaining())))
-        trials += 1
-        try:
-            start = time.perf_counter_ns()
-            sock.connect(address)
-            latencies.append((time.perf_counter_ns() - start) / 1e6)
-        except OSError as exc:
-            failures += 1
-            reason = "timeout" if isinstance(exc, socket.timeout) else (os.strerror(exc.errno) if exc.errno else str(exc))
-            errors[reason] = errors.get(reason, 0) + 1
-        finally:
-            sock.close()
+    if trials < samples:
+        ctx.note(f"deadline reached after {trials} of {samples} connects")
     if latencies:
-        yield Measurement.samples("connect_latency", latencies, unit="ms")
+        yield Measurement.samples("connect_latency", latencies, unit="ms", groups=sizes)
     yield Measurement.proportion("connect_failures", failures, trials)
     if errors:
         ctx.note("connect failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(errors.items())))
 
 
-@probe("kernel", "tcp_connect", targets=_connect_targets)
-def tcp_connect(endpoint: tuple[str, int] | None, ctx: ProbeContext) -> Iterable[Measurement]:
+@probe("kernel", "tcp_connect", targets=_connect_targets, subruns=True)
+def tcp_connect(endpoint: tuple[str, int] | None, ctx: ProbeContext) -> Iterator[Measurement | object]:
     """TCP connect latency to a target's host:port (or to a loopback listener of our own)."""
+    groups = ctx.config.groups
     if endpoint is None:
         listener = _LoopbackListener()
         try:
-            return list(measure_connects(listener.address, ctx.samples, 2.0, ctx))
+            yield from measure_connects(listener.address, ctx.samples, 2.0, ctx, groups)
         finally:
             listener.close()
+        return
     host, port = endpoint
     # Resolve once, outside the timed window: DNS time belongs to the dns layer.
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     address = infos[0][4][:2]
-    return list(measure_connects(address, ctx.samples, 3.0, ctx))
+    yield from measure_connects(address, ctx.samples, 3.0, ctx, groups)

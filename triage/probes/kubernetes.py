@@ -1,7 +1,8 @@
 """Kubernetes layer: the platform itself, seen through its API.
 
 Probes (all through ``triage.kube_client``; every request bounded by kubernetes.timeout):
-- ``api_latency``: GET /version, /readyz and a bounded pod list (limit=50), one target each.
+- ``api_latency``: GET /version, /readyz and a bounded pod list (limit=50), one target each,
+  in groups, each on a new API connection opened by an unrecorded warm-up request.
 - ``nodes``: NotReady, pressure and NetworkUnavailable counts; kubelet, kernel, OS image and
   container-runtime versions per node and cluster-wide, as facts (a kernel change between
   platform versions shows up here).
@@ -28,9 +29,9 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from triage.probes import ProbeSkipped, probe
+from triage.probes import GROUP_END, ProbeSkipped, end_group, group_sizes, probe
 from triage.kube_client import NO_KUBECONFIG, Api, NotFound, Unreachable, client_for, layer_enabled
 from triage.model import Measurement
 
@@ -90,41 +91,62 @@ def _client(ctx: Any) -> Any:
 # --- api_latency -----------------------------------------------------------------------------
 
 
-@probe(LAYER, "api_latency", targets=_latency_targets)
-def api_latency(api: Api, ctx: Any) -> list[Measurement]:
+@probe(LAYER, "api_latency", targets=_latency_targets, subruns=True)
+def api_latency(api: Api, ctx: Any) -> Iterator[Measurement | object]:
+    """Latency of one GET in groups, each on a new API connection opened by a warm-up."""
     client = _client(ctx)
     query = {"limit": LATENCY_LIST_LIMIT} if api.verb == "list" else None
-    try:
-        # Warm-up, not recorded: the first request pays for the TCP/TLS handshake and would sit
-        # in the tail of every run. Unreachable from the start is the probe's error.
-        client.timed(api, query)
-    except NotFound:
-        # /readyz arrived in Kubernetes 1.16; an older API server simply does not serve it.
-        raise ProbeSkipped(f"GET {api.path}: not served by this API server (HTTP 404)") from None
     latencies: list[float] = []
-    failures = trials = unreachable_run = 0
-    for _ in range(ctx.samples):
+    sizes: list[int] = []
+    failures = trials = unreachable_run = warmups_unanswered = 0
+    gave_up = False
+    for g, size in enumerate(group_sizes(ctx.samples, ctx.config.kubernetes.groups or ctx.config.groups)):
+        if g:
+            yield GROUP_END
         if ctx.expired():
-            ctx.note(f"latency: stopped after {trials} of {ctx.samples} requests at the probe deadline")
             break
-        trials += 1
+        client.drop_connections()  # each group on a new connection to the API server
         try:
-            elapsed_ms, status = client.timed(api, query)
-        except Unreachable:  # an error event, no latency
-            failures += 1
-            unreachable_run += 1
-            if unreachable_run >= LATENCY_GIVE_UP:
-                ctx.note(f"latency: stopped after {LATENCY_GIVE_UP} unreachable requests in a row")
+            # Warm-up, not recorded: it pays for the TCP/TLS handshake, which would sit in the
+            # tail of every group. Unreachable from the start is the probe's error; later on,
+            # the group's own requests count what the warm-up met.
+            client.timed(api, query)
+        except NotFound:
+            # /readyz arrived in Kubernetes 1.16; an older API server simply does not serve it.
+            raise ProbeSkipped(f"GET {api.path}: not served by this API server (HTTP 404)") from None
+        except Unreachable:
+            if not g:
+                raise
+            warmups_unanswered += 1
+        for _ in range(size):
+            if ctx.expired():
                 break
-            continue
-        unreachable_run = 0
-        latencies.append(elapsed_ms)  # an answer, even a 500 from /readyz, has a latency
-        if not 200 <= status < 300:
-            failures += 1
+            trials += 1
+            try:
+                elapsed_ms, status = client.timed(api, query)
+            except Unreachable:  # an error event, no latency
+                failures += 1
+                unreachable_run += 1
+                gave_up = unreachable_run >= LATENCY_GIVE_UP
+                if gave_up:
+                    break
+                continue
+            unreachable_run = 0
+            latencies.append(elapsed_ms)  # an answer, even a 500 from /readyz, has a latency
+            if not 200 <= status < 300:
+                failures += 1
+        end_group(latencies, sizes)
+        if gave_up:
+            ctx.note(f"latency: stopped after {LATENCY_GIVE_UP} unreachable requests in a row")
+            break
+    if trials < ctx.samples and not gave_up:
+        ctx.note(f"latency: stopped after {trials} of {ctx.samples} requests at the probe deadline")
+    if warmups_unanswered:
+        ctx.note(f"latency: {warmups_unanswered} warm-up requests unanswered (not recorded)")
     if not latencies:
         raise RuntimeError(f"GET {api.path}: no request was answered")
-    return [Measurement.samples("latency", latencies, unit="ms"),
-            Measurement.proportion("errors", failures, trials)]
+    yield Measurement.samples("latency", latencies, unit="ms", groups=sizes)
+    yield Measurement.proportion("errors", failures, trials)
 
 
 # --- nodes -----------------------------------------------------------------------------------

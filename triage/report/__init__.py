@@ -1,1 +1,62 @@
-"""Renderers: each takes a finished result and options and returns text; none measures."""
+"""Renderers: each takes a finished result and one options value and returns text; none
+measures, judges or touches the network.
+
+One table says what can be rendered how: a result's kind (comparison, snapshot, repro
+report) → format → the module and function that render it. Modules are imported only
+when used, so rich (terminal tables) stays out of `triage --help`. Commands refuse a
+format with ``check_format`` before they do any work.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from triage.errors import BadInput
+
+# kind of result -> format -> "module:function" in this package
+RENDERERS: Mapping[str, Mapping[str, str]] = {
+    "comparison": {
+        "table": "terminal:render",  # rich, for a person at a terminal
+        "json": "json_out:render",  # the DESIGN.md contract; re-read by `triage report cmp.json`
+        "markdown": "markdown:render",  # the brief table, or the whole report (RenderOptions.full_report)
+        "junit": "junit:render",  # one testcase per metric, for CI systems
+    },
+    "snapshot": {"table": "snapshot_view:render", "json": "snapshot_view:render_json"},
+    "repro": {"table": "repro_view:render", "json": "repro_view:render_json"},
+}
+_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro"}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render, decided once by the command: the same value goes to every renderer."""
+
+    color: bool = False  # ANSI styles (a TTY without NO_COLOR); never in files
+    width: int | None = None  # terminal columns; None: the terminal's, else 140
+    show_all: bool = False  # unchanged metrics too
+    charts: bool = True  # markdown report: Mermaid charts of root-suspect latency
+    full_report: bool = False  # markdown: the whole triage report rather than the brief table
+
+
+def formats(kind: str) -> tuple[str, ...]:
+    return tuple(RENDERERS[kind])
+
+
+def check_format(kind: str, fmt: str, option: str = "--format") -> str:
+    """``fmt`` if results of ``kind`` can be rendered so; BadInput (exit 2) otherwise."""
+    known = RENDERERS[kind]
+    if fmt not in known:
+        raise BadInput(f"{option}: expected one of {', '.join(known)}, got {fmt!r}")
+    return fmt
+
+
+def render(result: Any, fmt: str, options: RenderOptions = RenderOptions()) -> str:
+    """``result`` (a Comparison, Snapshot or ReproReport) as text in ``fmt``."""
+    kind = _KINDS.get(type(result).__name__)
+    if kind is None:
+        raise TypeError(f"no renderer for {type(result).__name__}")
+    module_name, _, function = RENDERERS[kind][check_format(kind, fmt)].partition(":")
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, function)(result, options)

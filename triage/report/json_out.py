@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
-from triage.compare import Comparison
+from triage.verdict import Comparison
+
+from . import RenderOptions
 
 
-def render(comparison: Comparison) -> str:
+def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> str:
     return comparison.to_json()

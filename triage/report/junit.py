@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from triage.compare import CI_LABEL, Comparison
+from triage.formatting import ci_label
+from triage.verdict import CI_LEVEL, Comparison
 
-from .markdown_table import metric_cells
+from . import RenderOptions
+from .cells import metric_cells
 
 # Verdicts that fail the test case; the ones that merely could not be judged are skipped.
 FAILING = ("regressed",)
@@ -15,7 +17,7 @@ ERRORING = ("failed",)
 SKIPPED = ("inconclusive", "absent")
 
 
-def render(comparison: Comparison) -> str:
+def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> str:
     c = comparison
     suite = ET.Element("testsuite", name=f"triage {c.baseline.title} -> {c.candidate.title}")
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -29,7 +31,7 @@ def render(comparison: Comparison) -> str:
         x = metric_cells(m)
         detail = f"{m.id}: {x.baseline} -> {x.candidate}"
         if m.kind != "fact":
-            detail += f"; change {x.change} ({CI_LABEL} {x.ci}); adj. p {x.p_adjusted}"
+            detail += f"; change {x.change} ({ci_label(CI_LEVEL)} {x.ci}); adj. p {x.p_adjusted}"
         if m.verdict in FAILING:
             counts["failures"] += 1
             failure = ET.SubElement(case, "failure", message=f"{m.layer} regressed: {m.describe()}", type="regression")

@@ -1,31 +1,83 @@
-"""The Markdown triage report: fit for an incident doc or a pull-request comment.
+"""Comparisons as GitHub-flavoured Markdown, in two modes of one renderer.
 
-GitHub-flavoured Markdown: a verdict line, the layer table, suspects with their evidence and
-the dependency reasoning, a small Mermaid chart per root-suspect latency metric, the metric
-table, changed facts per layer, probe failures, the environment and the commands to
-reproduce. Every piece of text that came from a probe, a config or a snapshot is escaped.
+- brief (`triage compare --format markdown`): verdict, layers, suspects and the metrics
+  table: fit for a pull-request comment.
+- full report (`triage report`, RenderOptions.full_report): also the dependency reasoning,
+  a small Mermaid chart per root-suspect latency metric, changed facts per layer, probe
+  failures, the environment and the commands to reproduce: fit for an incident doc.
+
+Every piece of text that came from a probe, a config or a snapshot is escaped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from triage import __version__
+from triage.formatting import ci_label, format_number, short_value
 from triage.layers import DEPENDENCIES
-from triage.compare import CI_LABEL, Comparison, MetricComparison, format_number, short_value
+from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
-from .markdown_table import escape, metric_cells
+from . import RenderOptions
+from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
+
+CI_LABEL = ci_label(CI_LEVEL)
 
 _STATUS_MARK = {"regressed": "🔴", "failed": "⚠️", "inconclusive": "❔", "improved": "🟢", "ok": "✅", "absent": "–"}
-_HIDDEN = ("unchanged", "ignored")
 MAX_CHARTS = 6
 
 
-@dataclass(frozen=True)
-class MarkdownOptions:
-    charts: bool = True
-    show_all: bool = False
-    commands: tuple[str, ...] = ()  # how to reproduce; the caller knows what it ran
+def escape(text: str) -> str:
+    """Markdown-inert text for a table cell or a line."""
+    out = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for ch in "`*_[]|":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")
+
+
+# ---------------------------------------------------------------- brief
+
+
+def _brief(c: Comparison, options: RenderOptions) -> str:
+    lines = [f"**Verdict: {c.verdict}** — {escape(c.reason)}", "",
+             f"Baseline {escape(_side(c.baseline))} → candidate {escape(_side(c.candidate))}", "",
+             "| layer | status | notes |", "|---|---|---|"]
+    for layer, status in c.layers.items():
+        lines.append(f"| {escape(layer)} | {status} | {escape(c.layer_notes.get(layer, ''))} |")
+    lines.append("")
+    if c.suspects:
+        lines.append("Suspects:")
+        lines.append("")
+        for s in c.suspects:
+            role = "root suspect" if s.role == "root" else "downstream"
+            lines.append(f"- **{escape(s.layer)}** ({role}): {escape(s.because)}")
+            for e in s.evidence:
+                lines.append(f"  - {e.kind}: {escape(e.text)}")
+        lines.append("")
+    rows = shown_metrics(c, options.show_all)
+    header = ("metric", "component", "baseline", "candidate", "change", CI_LABEL, "adj. p", "q", "verdict")
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for m in rows:
+        x = metric_cells(m)
+        verdict = x.verdict if x.judged else f"{x.verdict}: {x.reason}"
+        cells = (x.metric, x.component, x.baseline + x.sizes, x.candidate + x.candidate_size, x.change, x.ci,
+                 x.p_adjusted, x.q, verdict)
+        lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
+    lines.append("")
+    for f in footers(c, len(rows)):
+        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind == "failure" else escape(f.text))
+    return "\n".join(lines) + "\n"
+
+
+def _side(info: SideInfo) -> str:
+    return f"{info.title} ({side_hosts(info)}, {side_when(info)})"
+
+
+def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> str:
+    """The brief table, or with ``options.full_report`` the whole triage report."""
+    return _report(comparison, options) if options.full_report else _brief(comparison, options)
+
+
+# ---------------------------------------------------------------- full report
 
 
 def _layers(c: Comparison) -> list[str]:
@@ -96,7 +148,7 @@ def _quantiles(m: MetricComparison, side) -> str:
 
 
 def _metrics(c: Comparison, show_all: bool) -> list[str]:
-    rows = [m for m in c.sorted_metrics() if m.kind != "fact" and (show_all or m.verdict not in _HIDDEN)]
+    rows = shown_metrics(c, show_all, facts=False)
     header = ("metric", "unit", f"{c.baseline.title} p50 / p95 / p99", f"{c.candidate.title} p50 / p95 / p99",
               "judged", "change", CI_LABEL, "adj. p", "verdict")
     lines = ["## Metrics", "", "| " + " | ".join(escape(h) for h in header) + " |", "|" + "---|" * len(header)]
@@ -107,13 +159,10 @@ def _metrics(c: Comparison, show_all: bool) -> list[str]:
         verdict = x.verdict if x.judged else f"{x.verdict}: {x.reason}"
         cells = (x.metric, m.unit or "", base, cand, x.component, x.change, x.ci, x.p_adjusted, verdict)
         lines.append("| " + " | ".join(escape(str(v)) for v in cells) + " |")
-    hidden = sum(1 for m in c.metrics if m.kind != "fact") - len(rows)
     lines.append("")
-    if hidden:
-        lines += [f"{hidden} unchanged metrics not shown.", ""]
-    lines += [f"Holm–Bonferroni over {c.tests} tested metrics at family-wise α = {c.alpha:g}; "
-              "a regression must also pass the practical floors.", ""]
-    return lines
+    shown = [f for f in footers(c, len(rows), total=sum(1 for m in c.metrics if m.kind != "fact"))
+             if f.kind != "failure"]  # failures have their own section
+    return lines + [escape(f.text) for f in shown] + [""]
 
 
 def _facts(c: Comparison) -> list[str]:
@@ -163,8 +212,7 @@ def _reproduce(commands: tuple[str, ...]) -> list[str]:
     return ["## Reproduce", "", "```bash", *body, "```", ""]
 
 
-def render(comparison: Comparison, options: MarkdownOptions = MarkdownOptions()) -> str:
-    c = comparison
+def _report(c: Comparison, options: RenderOptions) -> str:
     title = f"triage: {c.baseline.title} → {c.candidate.title}"
     roots = [s.layer for s in c.suspects if s.role == "root"]
     downstream = [s.layer for s in c.suspects if s.role == "downstream"]
@@ -183,5 +231,5 @@ def render(comparison: Comparison, options: MarkdownOptions = MarkdownOptions())
     lines += _facts(c)
     lines += _failures(c)
     lines += _environment(c)
-    lines += _reproduce(options.commands)
+    lines += _reproduce(c.commands)
     return "\n".join(lines).rstrip() + "\n"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 
-from triage.repro.dns_workload import ReproReport
+from triage.repro.dns_report import ReproReport
+
+from . import RenderOptions
 
 
-def render_json(report: ReproReport) -> str:
+def render_json(report: ReproReport, options: RenderOptions = RenderOptions()) -> str:
     return json.dumps(report.to_json_dict()) + "\n"
 
 
@@ -34,7 +36,7 @@ def _rows(report: ReproReport) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def render_table(report: ReproReport, *, color: bool = True, width: int | None = None) -> str:
+def render(report: ReproReport, options: RenderOptions = RenderOptions()) -> str:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -52,7 +54,7 @@ def render_table(report: ReproReport, *, color: bool = True, width: int | None =
         table.add_column(escape(side.profile), justify="right", overflow="fold")
     for label, cells in _rows(report):
         table.add_row(escape(label), *cells)
-    console = Console(record=True, width=width or 120, no_color=not color, force_terminal=color,
+    console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
                       file=io.StringIO())
     console.print(table)
-    return console.export_text(styles=color)
+    return console.export_text(styles=options.color)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
-import statistics
 
+from triage.formatting import short_value
 from triage.model import Measurement, Snapshot
+from triage.stats import quantile
+
+from . import RenderOptions
 
 
 def summarise(m: Measurement) -> str:
@@ -16,18 +18,20 @@ def summarise(m: Measurement) -> str:
         if not m.values:
             return "no samples"
         vals = sorted(m.values)
-        p95 = vals[min(len(vals) - 1, int(0.95 * len(vals)))]
-        return f"p50 {statistics.median(vals):.4g}{unit}  p95 {p95:.4g}{unit}  n={len(vals)}"
+        return f"p50 {quantile(vals, 0.5):.4g}{unit}  p95 {quantile(vals, 0.95):.4g}{unit}  n={len(vals)}"
     if m.kind == "proportion":
         rate = m.events / m.trials if m.trials else 0.0
         return f"{m.events}/{m.trials} ({rate:.2%})"
     if m.kind == "gauge":
         return f"{m.value:g}{unit}"
-    text = m.value if isinstance(m.value, str) else json.dumps(m.value, sort_keys=True)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return short_value(m.value)
 
 
-def render_table(snapshot: Snapshot, *, color: bool = True, width: int | None = None) -> str:
+def render_json(snapshot: Snapshot, options: RenderOptions = RenderOptions()) -> str:
+    return snapshot.to_json()
+
+
+def render(snapshot: Snapshot, options: RenderOptions = RenderOptions()) -> str:
     from rich.console import Console
     from rich.table import Table
 
@@ -44,10 +48,10 @@ def render_table(snapshot: Snapshot, *, color: bool = True, width: int | None = 
             first = i == 0
             table.add_row(r.layer if first else "", r.probe if first else "", _escape(r.target) if first else "",
                           status if first else "", _escape(m.metric), _escape(summarise(m)))
-    console = Console(record=True, width=width or 120, no_color=not color, force_terminal=color,
+    console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
                       file=io.StringIO())
     console.print(table)
-    return console.export_text(styles=color)
+    return console.export_text(styles=options.color)
 
 
 def _escape(text: str) -> str:

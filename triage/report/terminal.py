@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 import shutil
-from dataclasses import dataclass
 
-from triage.compare import CI_LABEL, Comparison
+from triage.formatting import ci_label
+from triage.verdict import CI_LEVEL, Comparison, SideInfo
 
-from .markdown_table import HIDDEN_BY_DEFAULT, metric_cells
+from . import RenderOptions
+from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
 
 STATUS_STYLE = {
     "regressed": "bold red",
@@ -25,23 +26,13 @@ STATUS_STYLE = {
 VERDICT_STYLE = {"regressed": "bold white on red", "inconclusive": "bold black on yellow", "ok": "bold white on green"}
 
 
-@dataclass(frozen=True)
-class TerminalOptions:
-    color: bool = True
-    show_all: bool = False
-    width: int | None = None
+def _side(info: SideInfo) -> str:
+    return f"{info.title} · {side_hosts(info)} · {side_when(info)}"
 
 
-def _side(info: object) -> str:
-    hosts = ", ".join(info.hosts) or "?"
-    when = info.taken_at[0] if len(info.taken_at) == 1 else f"{len(info.taken_at)} runs pooled"
-    return f"{info.title} · {hosts} · {when}"
-
-
-def render(comparison: Comparison, options: TerminalOptions = TerminalOptions()) -> str:
+def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> str:
     from rich import box
     from rich.console import Console, Group
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -80,7 +71,7 @@ def render(comparison: Comparison, options: TerminalOptions = TerminalOptions())
                 parts.append(Text(f"    · {e.kind}: {e.text}", style="dim" if e.kind == "regressed" else "blue"))
         console.print(Panel(Group(*parts), title="suspects", title_align="left", border_style="red"))
 
-    rows = [m for m in c.sorted_metrics() if options.show_all or m.verdict not in HIDDEN_BY_DEFAULT]
+    rows = shown_metrics(c, options.show_all)
     cells = [metric_cells(m) for m in rows]
     if rows:
         # Narrow terminals lose the q-values first, then the interval (JSON and Markdown keep all).
@@ -105,7 +96,7 @@ def render(comparison: Comparison, options: TerminalOptions = TerminalOptions())
         table.add_column("baseline → candidate", justify="right", overflow="fold", width=w["values"])
         table.add_column("change", justify="right", overflow="fold", width=w["change"])
         if show_ci:
-            table.add_column(CI_LABEL, justify="right", overflow="fold", width=w["ci"])
+            table.add_column(ci_label(CI_LEVEL), justify="right", overflow="fold", width=w["ci"])
         table.add_column("adj. p", justify="right", no_wrap=True, width=fixed["adj. p"])
         if show_q:
             table.add_column("q", justify="right", no_wrap=True, width=fixed["q"])
@@ -124,16 +115,10 @@ def render(comparison: Comparison, options: TerminalOptions = TerminalOptions())
                 line.append(x.verdict, style=STATUS_STYLE.get(x.verdict, ""))
                 line.append(f" {x.metric}: {x.reason}")
                 console.print(line)
-    hidden = len(c.metrics) - len(rows)
-    footer = []
-    if hidden:
-        footer.append(f"{hidden} unchanged metric{'s' if hidden != 1 else ''} not shown (--all shows them).")
-    for side_name, info in (("baseline", c.baseline), ("candidate", c.candidate)):
-        for f in info.failures:
-            runs = f" ({f.runs} of {f.of_runs} runs)" if f.of_runs > 1 else ""
-            footer.append(f"[magenta]probe failed on the {side_name}:[/] {escape(f'{f.layer}.{f.probe} [{f.target}]: {f.error}')}{runs}")
-    footer.append(f"[dim]Holm–Bonferroni over {c.tests} tested metrics at α = {c.alpha:g} (family-wise); q = Benjamini–Hochberg; "
-                  f"a regression must also pass its practical floors.[/]")
-    for line in footer:
+    for f in footers(c, len(rows)):
+        line = Text(style="dim" if f.kind == "family" else "")
+        if f.lead:
+            line.append(f.lead + " ", style="magenta")
+        line.append(f.text)
         console.print(line)
     return console.export_text(styles=options.color)

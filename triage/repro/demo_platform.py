@@ -6,11 +6,15 @@ compete for our GIL with the probes that measure it.
 
 from __future__ import annotations
 
+import http.server
 import json
 import multiprocessing
+import socketserver
+import threading
 from dataclasses import dataclass
 
 from triage.errors import TriageError
+from triage.repro.dns_server import EmbeddedDnsServer
 
 BACKENDS = ("quay-db.quay.svc", "quay-redis.quay.svc", "quay-storage.quay.svc")
 START_TIMEOUT_S = 20.0
@@ -30,13 +34,8 @@ class PlatformAddress:
 
 def _serve(conn, profile: str, backends: tuple[str, ...], seed: int) -> None:
     """Child process: DNS server + app until the parent says stop (or goes away)."""
-    import http.server
-    import socketserver
-
     import dns.rdatatype
     import dns.resolver
-
-    from triage.repro.dns_server import EmbeddedDnsServer
 
     with EmbeddedDnsServer(profile=profile, names=backends, bind="127.0.0.1", port=0, seed=seed) as dns_server:
         def resolver() -> "dns.resolver.Resolver":
@@ -72,8 +71,6 @@ def _serve(conn, profile: str, backends: tuple[str, ...], seed: int) -> None:
             request_queue_size = 256  # http.server's 5 overflows under the kernel probe's connects: 1 s SYN retries
 
         with Server(("127.0.0.1", 0), App) as app:
-            import threading
-
             threading.Thread(target=app.serve_forever, daemon=True).start()
             conn.send((dns_server.port, app.server_address[1]))
             try:

@@ -14,8 +14,8 @@ after the ID (the question, flags and EDNS), so the steady state does not re-run
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
+import signal
 import socket
 import struct
 import threading
@@ -25,6 +25,7 @@ from collections import Counter
 from typing import Callable, Iterable
 
 from triage.errors import BadInput
+from triage.loopback import EXPOSE_FLAG, require_loopback_or_allowed
 from triage.resolvconf import show_hostport
 
 from .dns_profile import PARETO_SHAPE, FaultProfile, parse_profile
@@ -40,11 +41,10 @@ _ZONE_SOA_NAME = "synthetic.invalid."
 _ANSWER, _NXDOMAIN, _SERVFAIL, _TRUNCATED = "answer", "nxdomain", "servfail", "truncated"
 
 
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+def check_bind(bind: str, exposed: bool) -> None:
+    """The loopback rule for a reproducer server: a non-loopback ``bind`` needs ``exposed``."""
+    require_loopback_or_allowed(bind, (bind,) if exposed else (), "--bind",
+                                allow_with=f"add {EXPOSE_FLAG} if anyone who can reach it may get answers")
 
 
 def synthetic_a(name: str) -> str:
@@ -134,7 +134,8 @@ class EmbeddedDnsServer:
     """A synthetic-zone DNS server on UDP and TCP (same port), in a background thread.
 
     Use as a context manager; ``host``/``port`` say where it listens, ``stats()`` what it did.
-    Binding a non-loopback address needs ``exposed=True`` (the CLI asks for a flag).
+    Binding a non-loopback address needs ``exposed=True`` (the CLI's --i-know-this-exposes-dns).
+    ``ServerProcess`` (dns_server_process) runs one in a child process.
     """
 
     def __init__(self, profile: str | FaultProfile | None = None, names: Iterable[str] = (),
@@ -143,9 +144,7 @@ class EmbeddedDnsServer:
                  seed: int | None = None, exposed: bool = False,
                  max_tcp_connections: int = MAX_TCP_CONNECTIONS):
         self.profile = profile if isinstance(profile, FaultProfile) else parse_profile(profile)
-        if not is_loopback(bind) and not exposed:
-            raise BadInput(f"--bind {bind}: not a loopback address; the reproducer serves loopback unless "
-                           "exposure is confirmed explicitly")
+        check_bind(bind, exposed)
         if not 0 <= int(port) <= 65535:
             raise BadInput(f"--port: expected 0..65535, got {port}")
         self.bind = bind
@@ -448,8 +447,6 @@ def serve_until_interrupted(profile: str | FaultProfile | None, *, names: Iterab
 
     ``announce`` is called once the server listens (the CLI prints the address there).
     """
-    import signal
-
     server = EmbeddedDnsServer(profile, names, bind, port, exposed=exposed)
     stop = threading.Event()
 
@@ -470,135 +467,3 @@ def serve_until_interrupted(profile: str | FaultProfile | None, *, names: Iterab
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-class ServerProcess:
-    """An EmbeddedDnsServer in its own process, so the workload measuring it does not share
-    its GIL (on 2 cores, a server in the client's process shows up in the client's latency).
-
-    Same arguments as EmbeddedDnsServer. The child is ``python -m triage.repro.dns_server``
-    speaking JSON lines on stdin/stdout (not multiprocessing: spawn re-imports ``__main__``,
-    which breaks under ``python -`` and embedders); ``stats()`` asks it, EOF stops it.
-    """
-
-    def __init__(self, profile: str | FaultProfile | None = None, names: Iterable[str] = (),
-                 bind: str = "127.0.0.1", port: int = 0, search_domains: Iterable[str] | None = None,
-                 *, ttl: int = DEFAULT_TTL, seed: int | None = None, exposed: bool = False):
-        prof = profile if isinstance(profile, FaultProfile) else parse_profile(profile)
-        if not is_loopback(bind) and not exposed:
-            raise BadInput(f"--bind {bind}: not a loopback address; the reproducer serves loopback unless "
-                           "exposure is confirmed explicitly")
-        self._config = {"profile": prof.to_dict(), "names": list(names), "bind": bind, "port": int(port),
-                        "search_domains": None if search_domains is None else list(search_domains),
-                        "ttl": ttl, "seed": seed, "exposed": exposed}
-        self._proc = None
-        self._lock = threading.Lock()
-        self.host, self.port = bind, 0
-
-    def __enter__(self) -> "ServerProcess":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @staticmethod
-    def _call(proc, line: str, timeout: float = 30.0) -> dict:
-        """One command line out, one JSON line back (or RuntimeError if the child is gone)."""
-        import json
-        import select
-
-        try:
-            proc.stdin.write(line + "\n")
-            proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            raise RuntimeError("embedded DNS server process is gone") from None
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        reply = proc.stdout.readline() if ready else ""
-        if not reply:
-            raise RuntimeError("embedded DNS server process stopped answering")
-        return json.loads(reply)
-
-    def start(self) -> "ServerProcess":
-        import json
-        import subprocess
-        import sys
-
-        proc = subprocess.Popen([sys.executable, "-m", "triage.repro.dns_server"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True, bufsize=1)
-        self._proc = proc
-        try:
-            reply = self._call(proc, json.dumps(self._config))
-        except BaseException:
-            self.stop()
-            raise
-        if "error" in reply:
-            self.stop()
-            raise BadInput(reply["error"]) if reply.get("bad_input") else RuntimeError(reply["error"])
-        self.host, self.port = reply["host"], reply["port"]
-        return self
-
-    def stats(self) -> dict:
-        with self._lock:
-            if self._proc is None:
-                raise RuntimeError("embedded DNS server process is not running")
-            return self._call(self._proc, "stats", timeout=10)
-
-    def stop(self) -> dict | None:
-        """Stop the child; returns its final stats (None if it was already stopped)."""
-        with self._lock:
-            proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        final = None
-        try:
-            final = self._call(proc, "stop", timeout=10)
-        except (RuntimeError, ValueError):
-            pass
-        finally:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                proc.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - whatever happened, do not leave it running
-                proc.kill()
-                proc.wait(timeout=5)
-            proc.stdout.close()
-        return final
-
-
-def _child_main() -> int:
-    """The ServerProcess child: config line in, ``{"host","port"}`` out, then stats/stop."""
-    import json
-    import signal
-    import sys
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    config = json.loads(sys.stdin.readline())
-    try:
-        server = EmbeddedDnsServer(FaultProfile.from_dict(config["profile"]), config["names"], config["bind"],
-                                   config["port"], config["search_domains"], ttl=config["ttl"],
-                                   seed=config["seed"], exposed=config["exposed"]).start()
-    except BadInput as exc:
-        print(json.dumps({"error": str(exc), "bad_input": True}), flush=True)
-        return 0
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
-        return 0
-    print(json.dumps({"host": server.host, "port": server.port}), flush=True)
-    try:
-        for line in sys.stdin:
-            command = line.strip()
-            if command == "stats":
-                print(json.dumps(server.stats()), flush=True)
-            elif command == "stop":
-                break
-    finally:
-        server.stop()
-    print(json.dumps(server.stats()), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_child_main())

@@ -10,6 +10,11 @@ Nothing it mounts is visible outside, and everything goes when the process exits
 
 For ``--resolver IP`` (port 53) only a mount namespace is used: the network stays the host's.
 Python 3.11 has no os.unshare, and unshare(1) is on every Linux that could do this anyway.
+
+Two ways this can fail, told apart: the namespaces cannot be made or set up here (unshare
+refused, a mount not permitted: ``NamespaceUnavailable``, bad input, exit 2, and ``--path
+auto`` falls back to the wire path), or the child crashed, hung or was killed once running
+(``NamespaceChildFailed``: a crash, exit 1, with the child's reason).
 """
 
 from __future__ import annotations
@@ -19,16 +24,20 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from typing import Any
 
 from triage.errors import BadInput
+
+from .dns_profile import parse_profile
+from .dns_sides import profile_conf, run_embedded_side, run_external_side
+from .dns_workload import SideProgress, SideResult, WorkloadOptions
 
 _available: dict[bool, tuple[bool, str]] = {}
 
@@ -38,10 +47,22 @@ MS_PRIVATE = 1 << 18
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
+# The child's exit status when setting up its namespaces was refused (a mount not
+# permitted, no /etc/resolv.conf to mount over): the environment's doing, not a crash.
+SETUP_REFUSED = 4
+CRASHED = 3  # anything else the child raised: a crash, reported with its one line
 
 
-class NamespaceError(BadInput):
-    """The libc path could not be set up or its child failed; --path wire avoids it."""
+class NamespaceUnavailable(BadInput):
+    """The namespaces the libc path needs cannot be made or set up here; --path wire avoids it."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"--path libc: not possible here: {reason}; --path wire avoids it")
+
+
+class NamespaceChildFailed(RuntimeError):
+    """The namespace child crashed, hung or was killed: a crash (exit 1), not bad input."""
 
 
 def _unshare_command(net: bool) -> list[str] | None:
@@ -78,16 +99,14 @@ def available(net: bool = True) -> tuple[bool, str]:
     return answer
 
 
-def run_side_in_namespace(profile_spec: str, options, *, net: bool, progress=None):
+def run_side_in_namespace(profile_spec: str, options: WorkloadOptions, *, net: bool,
+                          progress: SideProgress | None = None) -> SideResult:
     """Run one side in a child inside fresh namespaces; return its SideResult."""
-    from .dns_profile import parse_profile
-    from .dns_workload import SideResult
-
     cmd = _unshare_command(net)
     if cmd is None:
-        raise NamespaceError("--path libc: unshare(1) not found; use --path wire")
+        raise NamespaceUnavailable("unshare(1) not found")
     profile = parse_profile(profile_spec)
-    request = json.dumps({"profile": profile_spec, "options": asdict(options), "net": net})
+    request = json.dumps({"profile": profile_spec, "options": options.to_dict(), "net": net})
     # A side ends by --duration; lookups under way then finish within the resolver's timeouts.
     limit = options.duration_s + profile.timeout_s * profile.attempts * 8 + options.hold_ms / 1000 + 60
     proc = subprocess.Popen([*cmd, sys.executable, "-m", "triage.repro.netns"], stdin=subprocess.PIPE,
@@ -107,7 +126,7 @@ def run_side_in_namespace(profile_spec: str, options, *, net: bool, progress=Non
                 if elapsed > limit:
                     proc.kill()
                     proc.communicate()
-                    raise NamespaceError(f"--path libc: the namespace child overran {limit:.0f} s and was stopped")
+                    raise NamespaceChildFailed(f"the namespace child overran {limit:.0f} s and was stopped")
     except BaseException:
         if proc.poll() is None:
             proc.terminate()
@@ -118,13 +137,25 @@ def run_side_in_namespace(profile_spec: str, options, *, net: bool, progress=Non
                 proc.communicate()
         raise
     if proc.returncode != 0:
-        lines = [line for line in err.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise NamespaceError(f"--path libc: the namespace child failed: {reason}")
+        raise _child_failure(proc.returncode, err)
     try:
         return SideResult.from_dict(json.loads(out))
     except (ValueError, TypeError) as exc:
-        raise NamespaceError(f"--path libc: the namespace child printed no result ({exc})") from None
+        raise NamespaceChildFailed(f"the namespace child printed no result ({exc})") from None
+
+
+def _child_failure(status: int, stderr: str) -> NamespaceUnavailable | NamespaceChildFailed:
+    """What a non-zero exit of ``unshare ... python -m triage.repro.netns`` means."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    if status == SETUP_REFUSED:
+        return NamespaceUnavailable(last or "the namespace could not be set up")
+    if last.startswith("unshare:"):  # unshare(1) itself: the namespaces were not allowed
+        return NamespaceUnavailable(last)
+    if status < 0:
+        return NamespaceChildFailed(f"the namespace child was killed by {signal.Signals(-status).name}"
+                                    + (f" ({last})" if last else ""))
+    return NamespaceChildFailed(f"the namespace child failed (exit status {status}): {last or 'no message'}")
 
 
 # ---- inside the namespaces ------------------------------------------------------------------
@@ -172,29 +203,38 @@ def nsswitch_text(path: str = "/etc/nsswitch.conf") -> str:
     return "\n".join([*kept, "hosts: files dns"]) + "\n"
 
 
-def _child_main() -> int:
-    from .dns_profile import parse_profile
-    from .dns_workload import ResolvConf, WorkloadOptions, parse_hostport, run_embedded_side, run_external_side
-
-    request = json.loads(sys.stdin.read())
-    fields = request["options"]
-    fields["names"] = tuple(fields["names"])
-    options = WorkloadOptions(**fields)
-    profile = parse_profile(request["profile"])
+def _set_up(net: bool, conf_text: str) -> None:
+    """Private mounts, ``lo`` up, the side's resolv.conf and nsswitch.conf over the host's."""
     _mount(None, "/", MS_REC | MS_PRIVATE)
-    if request["net"]:
-        loopback_up()
-        conf_text = profile.resolv_conf("127.0.0.1")
-    else:
-        conf_text = profile.resolv_conf(parse_hostport(options.resolver or "")[0])
+    if net:
+        try:
+            loopback_up()
+        except OSError as exc:
+            raise OSError(exc.errno, f"bringing lo up: {exc.strerror}") from None
+    if not os.path.exists("/etc/resolv.conf"):
+        # Creating it would create it on the host: mounts are private, files are not.
+        raise OSError("no /etc/resolv.conf to mount the side's over")
     bind_file(conf_text, "/etc/resolv.conf")
     if os.path.exists("/etc/nsswitch.conf"):
         bind_file(nsswitch_text(), "/etc/nsswitch.conf")
-    if request["net"]:
+
+
+def _child_main() -> int:
+    request = json.loads(sys.stdin.read())
+    options = WorkloadOptions.from_dict(request["options"])
+    profile = parse_profile(request["profile"])
+    net = request["net"]
+    nameserver = "127.0.0.1" if net else options.resolver_address()[0]
+    conf_text = profile.resolv_conf(nameserver)
+    try:
+        _set_up(net, conf_text)
+    except OSError as exc:
+        print(f"namespace setup: {exc.strerror or exc}", file=sys.stderr)
+        return SETUP_REFUSED
+    if net:
         side = run_embedded_side(request["profile"], options, "libc", port=53)
     else:
-        conf = ResolvConf.parse(conf_text)
-        side = run_external_side(request["profile"], options, "libc", conf)
+        side = run_external_side(request["profile"], options, "libc", profile_conf(profile, nameserver))
     sys.stdout.write(json.dumps(side.to_dict()))
     sys.stdout.flush()
     return 0
@@ -205,4 +245,4 @@ if __name__ == "__main__":
         sys.exit(_child_main())
     except Exception as exc:  # noqa: BLE001 - one line for the parent to report
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(3)
+        sys.exit(CRASHED)

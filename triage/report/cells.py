@@ -1,16 +1,15 @@
-"""A plain Markdown view of a Comparison: verdict, layers, suspects and the metrics table.
-
-Also home of ``metric_cells``: the plain-text cells of one metric row, shared with the
-terminal renderer so both show the same numbers the same way. Untrusted text (target
-names, fact values, probe errors) is escaped.
+"""What every comparison renderer shows the same way: the plain-text cells of one metric
+row, how a side is described, and the footer lines (hidden rows, probe failures, the
+family-wise rule). Plain text: each renderer escapes it for its own medium.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from triage.compare import (CI_LABEL, Comparison, MetricComparison, display_unit, format_number, format_p,
-                            format_range, format_rate, format_relative, format_signed, short_value)
+from triage.formatting import (display_unit, format_number, format_p, format_range, format_rate, format_relative,
+                               format_signed, plural, short_value)
+from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
 HIDDEN_BY_DEFAULT = ("unchanged", "ignored")
 
@@ -81,55 +80,47 @@ def metric_cells(m: MetricComparison) -> MetricCells:
     return MetricCells(name, lead.name, base, cand, change, ci, p_adj, format_p(lead.q), m.verdict, m.reason, *sizes)
 
 
-def escape(text: str) -> str:
-    """Markdown-inert text for a table cell or a line."""
-    out = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for ch in "`*_[]|":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
+def shown_metrics(c: Comparison, show_all: bool, *, facts: bool = True) -> list[MetricComparison]:
+    """The rows a view lists, most severe first: all with --all, else all but the unchanged."""
+    return [m for m in c.sorted_metrics()
+            if (facts or m.kind != "fact") and (show_all or m.verdict not in HIDDEN_BY_DEFAULT)]
 
 
-def _side(info: object) -> str:
-    hosts = ", ".join(info.hosts) or "?"
-    when = info.taken_at[0] if len(info.taken_at) == 1 else f"{len(info.taken_at)} runs"
-    return f"{info.title} ({hosts}, {when})"
+def side_when(info: SideInfo) -> str:
+    """When a side was taken: its one run's time, or how many runs it pools."""
+    return info.taken_at[0] if len(info.taken_at) == 1 else f"{len(info.taken_at)} runs pooled"
 
 
-def render(comparison: Comparison, *, show_all: bool = False) -> str:
-    c = comparison
-    lines = [f"**Verdict: {c.verdict}** — {escape(c.reason)}", "",
-             f"Baseline {escape(_side(c.baseline))} → candidate {escape(_side(c.candidate))}", "",
-             "| layer | status | notes |", "|---|---|---|"]
-    for layer, status in c.layers.items():
-        lines.append(f"| {escape(layer)} | {status} | {escape(c.layer_notes.get(layer, ''))} |")
-    lines.append("")
-    if c.suspects:
-        lines.append("Suspects:")
-        lines.append("")
-        for s in c.suspects:
-            role = "root suspect" if s.role == "root" else "downstream"
-            lines.append(f"- **{escape(s.layer)}** ({role}): {escape(s.because)}")
-            for e in s.evidence:
-                lines.append(f"  - {e.kind}: {escape(e.text)}")
-        lines.append("")
-    rows = [m for m in c.sorted_metrics() if show_all or m.verdict not in HIDDEN_BY_DEFAULT]
-    header = ("metric", "component", "baseline", "candidate", "change", CI_LABEL, "adj. p", "q", "verdict")
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for m in rows:
-        x = metric_cells(m)
-        verdict = x.verdict if x.judged else f"{x.verdict}: {x.reason}"
-        cells = (x.metric, x.component, x.baseline + x.sizes, x.candidate + x.candidate_size, x.change, x.ci,
-                 x.p_adjusted, x.q, verdict)
-        lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
-    hidden = len(c.metrics) - len(rows)
-    lines.append("")
+def side_hosts(info: SideInfo) -> str:
+    return ", ".join(info.hosts) or "?"
+
+
+@dataclass(frozen=True)
+class Footer:
+    """One line under a metrics view: ``kind`` is hidden, failure or family; ``lead`` a
+    short prefix a renderer may style; ``text`` plain (it holds probe error text: escape it)."""
+
+    kind: str
+    lead: str
+    text: str
+
+
+def footers(c: Comparison, shown: int, *, total: int | None = None) -> list[Footer]:
+    """The lines under a view that lists ``shown`` of ``total`` (default: all) metrics."""
+    out = []
+    hidden = (len(c.metrics) if total is None else total) - shown
     if hidden:
-        lines.append(f"{hidden} unchanged metric{'s' if hidden != 1 else ''} not shown (--all shows them).")
+        out.append(Footer("hidden", "", f"{plural(hidden, 'unchanged metric')} not shown (--all shows them)."))
     for side_name, info in (("baseline", c.baseline), ("candidate", c.candidate)):
         for f in info.failures:
-            lines.append(f"- probe failed on the {side_name}: {escape(f'{f.layer}.{f.probe} [{f.target}]: {f.error}')}"
-                         + (f" ({f.runs} of {f.of_runs} runs)" if f.of_runs > 1 else ""))
-    lines.append(f"Holm–Bonferroni over {c.tests} tested metrics at α = {c.alpha:g} (family-wise); "
-                 f"q = Benjamini–Hochberg; intervals are {CI_LABEL}s.")
-    return "\n".join(lines) + "\n"
+            runs = f" ({f.runs} of {f.of_runs} runs)" if f.of_runs > 1 else ""
+            out.append(Footer("failure", f"probe failed on the {side_name}:",
+                              f"{f.layer}.{f.probe} [{f.target}]: {f.error}{runs}"))
+    out.append(Footer("family", "", family_rule(c)))
+    return out
+
+
+def family_rule(c: Comparison) -> str:
+    return (f"Holm–Bonferroni over {plural(c.tests, 'tested metric')} at α = {c.alpha:g} (family-wise); "
+            f"q = Benjamini–Hochberg; intervals are {CI_LEVEL:.0%} CIs; a regression must also pass its "
+            "practical floors.")

@@ -1,30 +1,5 @@
-"""Statistics for judging a candidate against a baseline: pure, deterministic functions.
-
-What each measurement kind gets (the policy lives in triage/compare.py; the numbers here):
-
-- samples: Mann–Whitney U (normal approximation with tie and continuity correction) for
-  "did it get slower", the Hodges–Lehmann shift with Moses' confidence interval for "by how
-  much"; tails (p95/p99, or p5/p1 when higher is better) by a seeded bootstrap interval of
-  the quantile difference for the size, and an exact exceedance test (how many of each
-  side's values lie beyond the pooled quantile; hypergeometric under the null) for
-  significance. A bootstrap p-value cannot resolve the 1e-5 levels that Holm needs across
-  hundreds of metrics; the exceedance test is exact at any level and any distribution.
-- proportions (events/trials): Fisher's exact test, one-sided, with Newcombe's interval
-  for the rate difference.
-- Holm–Bonferroni adjusted p-values (family-wise) and Benjamini–Hochberg q-values.
-
-Speed: two snapshots of 2,000 metrics x 500 samples must compare in well under a second
-of arithmetic, so the work is batched over metrics of the same sample counts (2-D numpy),
-the pairwise-difference matrix of Hodges–Lehmann is exact up to 200 x 200 samples and
-built from 100 evenly spaced quantiles of each side beyond that, and the bootstrap
-draws the resampled order statistics directly (the k-th smallest of n resampled values is
-``x[floor(n * U)]`` with ``U ~ Beta(k, n + 1 - k)``), which is distributed exactly as
-resampling n values and sorting them, at O(resamples) instead of O(resamples x n) cost.
-
-numpy is imported inside functions, so importing this module costs nothing; scipy.stats is
-not used here because importing it alone takes over a second on a small machine. Tests
-check every function against scipy.
-"""
+"""Samples, batched over metrics: Mann–Whitney U, the Hodges–Lehmann shift with Moses'
+interval, and the tails (bootstrap size, exact exceedance test). See the package docstring."""
 
 from __future__ import annotations
 
@@ -33,45 +8,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-MIN_SAMPLES = 8  # fewer on either side: no verdict (compare's rule; a rank test cannot reach small p)
-MIN_TAIL_BEYOND = 20  # pooled values beyond a quantile needed before its tail is tested
-EXACT_PAIRWISE_MAX = 200  # Hodges–Lehmann from all pairs up to this many samples a side
-THINNED_POINTS = 100  # ... and from this many evenly spaced quantiles a side beyond it
-DEFAULT_SEED = 20200601
-DEFAULT_RESAMPLES = 1000  # percentile interval ends from the 25th/975th replicate
-DEFAULT_CI_LEVEL = 0.95
-
-
-def _np() -> Any:
-    import numpy
-
-    return numpy
-
-
-def normal_sf(z: float) -> float:
-    """P(Z > z) for a standard normal, accurate far into the tail."""
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
-
-
-def normal_ppf(p: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(p)
-
-
-def quantile(sorted_values: Sequence[float], q: float) -> float:
-    """The q-quantile of already sorted values, linear interpolation (numpy's default)."""
-    n = len(sorted_values)
-    if n == 0:
-        raise ValueError("quantile of no values")
-    h = (n - 1) * q
-    lo = math.floor(h)
-    hi = min(lo + 1, n - 1)
-    return float(sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo]))
-
-
-# ---------------------------------------------------------------- result types
-
+from .basics import (DEFAULT_CI_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, EXACT_PAIRWISE_MAX, MIN_TAIL_BEYOND,
+                     THINNED_POINTS, _np, normal_ppf, normal_sf)
+from .exact import _hypergeom_tail_table
 
 @dataclass(frozen=True)
 class Summary:
@@ -128,137 +67,6 @@ class SamplesResult:
     shift: ShiftResult
     tails: tuple[TailResult, ...]
 
-
-@dataclass(frozen=True)
-class RateResult:
-    """events/trials on each side; change = candidate rate − baseline rate."""
-
-    baseline_rate: float
-    candidate_rate: float
-    change: float
-    ci_low: float
-    ci_high: float
-    p_greater: float
-    p_less: float
-
-
-# ---------------------------------------------------------------- exact discrete tests
-
-
-def hypergeom_tails(x: int, total: int, successes: int, draws: int) -> tuple[float, float]:
-    """(P(X >= x), P(X <= x)) for X ~ Hypergeometric(total, successes, draws), exactly.
-
-    The pmf is built by its ratio recursion in log space over the support and normalised,
-    so tails down to ~1e-300 keep their relative accuracy.
-    """
-    lo, at_least, at_most = _hypergeom_tail_table(_np(), total, successes, draws)
-    if not lo <= x < lo + len(at_least):
-        raise ValueError(f"x={x} outside the support [{lo}, {lo + len(at_least) - 1}]")
-    return float(at_least[x - lo]), float(at_most[x - lo])
-
-
-def _hypergeom_tail_table(np: Any, total: int, successes: int, draws: int) -> tuple[int, Any, Any]:
-    """(lowest x, P(X >= x) per x, P(X <= x) per x) over the whole support."""
-    lo = max(0, draws - (total - successes))
-    hi = min(successes, draws)
-    if hi == lo:
-        return lo, np.ones(1), np.ones(1)
-    k = np.arange(lo, hi, dtype=np.float64)
-    log_ratio = (np.log(successes - k) + np.log(draws - k)
-                 - np.log(k + 1) - np.log(total - successes - draws + k + 1))
-    log_pmf = np.concatenate(([0.0], np.cumsum(log_ratio)))
-    pmf = np.exp(log_pmf - log_pmf.max())
-    pmf /= pmf.sum()
-    at_least = np.minimum(1.0, np.cumsum(pmf[::-1])[::-1])
-    at_most = np.minimum(1.0, np.cumsum(pmf))
-    return lo, at_least, at_most
-
-
-def binomial_tails(k: int, n: int, p: float) -> tuple[float, float]:
-    """(P(X >= k), P(X <= k)) for X ~ Binomial(n, p), exactly (log-space ratio recursion)."""
-    if n == 0:
-        return 1.0, 1.0
-    if not 0 < p < 1:
-        raise ValueError(f"p must be strictly between 0 and 1, got {p}")
-    if not 0 <= k <= n:
-        raise ValueError(f"k={k} outside [0, {n}]")
-    np = _np()
-    j = np.arange(0, n, dtype=np.float64)
-    log_pmf = np.concatenate(([0.0], np.cumsum(np.log(n - j) - np.log(j + 1) + math.log(p) - math.log1p(-p))))
-    pmf = np.exp(log_pmf - log_pmf.max())
-    pmf /= pmf.sum()
-    return min(1.0, float(pmf[k:].sum())), min(1.0, float(pmf[: k + 1].sum()))
-
-
-def poisson_counts_test(count_a: int, count_b: int, exposure_a: float = 1.0, exposure_b: float = 1.0) -> tuple[float, float]:
-    """Exact conditional test of two Poisson event counts (b vs a): given the total, b's
-    count is Binomial(total, e_b / (e_a + e_b)) when the rates are equal. (p_greater, p_less)."""
-    share = exposure_b / (exposure_a + exposure_b) if exposure_a > 0 and exposure_b > 0 else 0.5
-    return binomial_tails(count_b, count_a + count_b, share)
-
-
-def fisher_exact_one_sided(events_a: int, trials_a: int, events_b: int, trials_b: int) -> tuple[float, float]:
-    """Fisher's exact test of candidate (b) vs baseline (a) rates: (p_greater, p_less),
-    p_greater against "b's rate is higher". Conditional on the total events."""
-    if trials_a <= 0 or trials_b <= 0:
-        return 1.0, 1.0
-    return hypergeom_tails(events_b, trials_a + trials_b, events_a + events_b, trials_b)
-
-
-def _wilson(events: int, trials: int, z: float) -> tuple[float, float]:
-    p = events / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def proportion_test(events_a: int, trials_a: int, events_b: int, trials_b: int,
-                    ci_level: float = DEFAULT_CI_LEVEL) -> RateResult:
-    """Fisher's exact one-sided p-values and Newcombe's hybrid-score interval (method 10)
-    for the rate difference b − a, which stays sensible at 0 events, unlike Wald's."""
-    if trials_a <= 0 or trials_b <= 0:
-        raise ValueError("proportion_test needs trials on both sides")
-    pa, pb = events_a / trials_a, events_b / trials_b
-    z = normal_ppf(0.5 + ci_level / 2)
-    la, ua = _wilson(events_a, trials_a, z)
-    lb, ub = _wilson(events_b, trials_b, z)
-    d = pb - pa
-    low = d - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)
-    high = d + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
-    p_greater, p_less = fisher_exact_one_sided(events_a, trials_a, events_b, trials_b)
-    return RateResult(pa, pb, d, low, high, p_greater, p_less)
-
-
-# ---------------------------------------------------------------- multiple comparisons
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm–Bonferroni adjusted p-values: reject where adjusted <= alpha (family-wise)."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
-    """Benjamini–Hochberg q-values (false discovery rate); shown beside, never decide."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i], reverse=True)
-    qvalues = [1.0] * m
-    running = 1.0
-    for position, i in enumerate(order):
-        rank = m - position
-        running = min(running, m * pvalues[i] / rank)
-        qvalues[i] = min(1.0, running)
-    return qvalues
-
-
-# ---------------------------------------------------------------- samples, batched
 
 
 def compare_samples(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],

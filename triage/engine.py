@@ -1,0 +1,240 @@
+"""The use cases: one entry point per command, usable as a library.
+
+Each entry point first checks everything it can refuse (labels, alpha, budget, config, the
+paths it will write), then does the work, writes its files through triage.fileio, and returns
+a frozen result carrying everything a renderer needs, including the commands that rerun it
+(triage.rerun). Nothing here prints: progress and phase lines go to the caller's callbacks.
+
+    probe      run the probes, write the snapshot            -> ProbeRun
+    compare    judge two sides (files or stored labels)      -> Comparison
+    report     a saved comparison, or two sides judged now   -> Comparison
+    ab         two live platforms interleaved, then judged   -> Comparison
+    gate       probe now, judge against a baseline, report   -> GateResult
+    demo       the DNS hunt on loopback, end to end          -> DemoResult
+    repro_dns  the DNS reproducer's workload                 -> ReproReport
+    serve_dns  the DNS reproducer's fault server, until Ctrl-C
+
+Baseline operations (save, list, show, history, rm) are the store's own (triage.store).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Sequence
+
+from . import rerun
+from .budget import load_budget
+from .config import load_config, with_kubernetes
+from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
+from .interleave import Platform, probe_interleaved
+from .judge import check_alpha, collector_paused, compare_snapshots
+from .model import Snapshot
+from .report import RenderOptions, render
+from .repro import demo_scenario
+from .repro.demo_platform import DemoPlatform
+from .repro.dns_report import ReproReport
+from .repro.dns_repro import ReproProgress, run_dns_repro
+from .repro.dns_server import EmbeddedDnsServer, check_bind, serve_until_interrupted
+from .repro.dns_workload import WorkloadOptions
+from .runner import Progress, RunOptions, run_probes, status_counts, summarise_problems
+from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
+from .verdict import DEFAULT_ALPHA, Comparison
+
+Phase = Callable[[str], None]
+ProgressFor = Callable[[str], Progress]  # a label -> the progress of one run probing it
+
+
+def _quiet(text: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    snapshot: Snapshot
+    out: str | None  # where the snapshot was written, if anywhere
+    problems: tuple[str, ...]  # one line per probe error or per layer's skips
+    counts: str  # "N results: a ok, b errors, c skipped"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    comparison: Comparison  # with the command that reruns this gate
+    snapshot: Snapshot
+    saved: StoredRun | None  # the run stored under --save-as (only when the gate passed)
+    report: str  # the Markdown report written
+    junit: str | None  # the JUnit XML written, if asked
+    summary: str | None  # the step summary appended to, if any
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    comparison: Comparison  # with the commands that rerun the demo and its comparison
+    store: str
+    report: str
+    elapsed_s: float
+
+    @property
+    def named_dns(self) -> bool:
+        return demo_scenario.names_dns(self.comparison)
+
+    @property
+    def exit_status(self) -> int:
+        """0 when the demo showed what it exists to show, else the verdict's status (never 0)."""
+        return 0 if self.named_dns else int(self.comparison.exit_status) or 4
+
+
+def _check_paths(paths: Iterable[tuple[str, str | None]]) -> None:
+    for option, path in paths:
+        if path:
+            check_writable(path, option)
+
+
+def _report(c: Comparison) -> str:
+    """The full Markdown report, as written to a file (no colour)."""
+    return render(c, "markdown", RenderOptions(full_report=True))
+
+
+def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: str | None = None,
+          context: str | None = None, out: str | None = None, progress: Progress | None = None) -> ProbeRun:
+    """`triage probe`: run the probes of ``options.layers`` and write the snapshot to ``out``."""
+    _check_paths([("--out", out)])
+    config = with_kubernetes(load_config(config_path), kubeconfig, context)
+    snapshot = run_probes(config, options, progress)
+    if out:
+        atomic_write_text(out, snapshot.to_json())
+    return ProbeRun(snapshot, out, tuple(summarise_problems(snapshot)), status_counts(snapshot))
+
+
+def compare_sides(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
+                  alpha: float = DEFAULT_ALPHA) -> Comparison:
+    """Load both sides (snapshot files or stored labels) and the budget, and judge.
+    Raises BadInput/InputFileError/StoreError."""
+    check_alpha(alpha)  # before any file is read
+    budget = load_budget(budget_path)
+    snapshots = SnapshotStore(resolve_store_path(store))
+    with collector_paused():
+        a_source, a_snaps = load_side(baseline, snapshots)
+        b_source, b_snaps = load_side(candidate, snapshots)
+    return compare_snapshots(a_snaps, b_snaps, baseline_spec=baseline, candidate_spec=candidate, budget=budget,
+                             alpha=alpha, sources=(a_source, b_source))
+
+
+def compare(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
+            alpha: float = DEFAULT_ALPHA) -> Comparison:
+    """`triage compare`: each side a snapshot file or a stored label (all its runs pooled)."""
+    c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha)
+    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+
+
+def load_comparison(path: str) -> Comparison:
+    """A comparison saved with `triage compare --format json`."""
+    return Comparison.from_json(read_input(path, "comparison JSON"), path)
+
+
+def report(first: str, second: str | None = None, *, store: str | None = None, budget_path: str | None = None,
+           alpha: float = DEFAULT_ALPHA) -> Comparison:
+    """`triage report`: one argument is a saved comparison JSON (rerun by the commands it
+    carries, else by those its sides imply); two are sides judged now."""
+    if second is not None:
+        return compare(first, second, store=store, budget_path=budget_path, alpha=alpha)
+    c = load_comparison(first)
+    if c.commands:
+        return c
+    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+
+
+def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int, *,
+                          store: str, budget_path: str | None, alpha: float, progress: ProgressFor | None,
+                          phase: Phase) -> Comparison:
+    """Probe both platforms interleaved, store every run, then judge candidate's runs against baseline's."""
+    probe_interleaved((baseline, candidate), options, rounds, SnapshotStore(store), progress=progress, phase=phase)
+    phase(f"comparing {baseline.label} → {candidate.label}")
+    return compare_sides(baseline.label, candidate.label, store=store, budget_path=budget_path, alpha=alpha)
+
+
+def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOptions, rounds: int, *,
+       store: str | None = None, budget_path: str | None = None, alpha: float = DEFAULT_ALPHA,
+       progress: ProgressFor | None = None, phase: Phase = _quiet) -> Comparison:
+    """`triage ab`: two live platforms, each (label, config path), probed interleaved so drift cancels."""
+    check_alpha(alpha)
+    load_budget(budget_path)  # refuse a bad budget before spending minutes probing
+    for label, _ in (baseline, candidate):
+        check_label(label)
+    platforms = [Platform(label, load_config(path)) for label, path in (baseline, candidate)]
+    root = resolve_store_path(store)
+    c = _interleave_and_judge(*platforms, options, rounds, store=root, budget_path=budget_path, alpha=alpha,
+                              progress=progress, phase=phase)
+    return replace(c, commands=rerun.for_ab(baseline, candidate, rounds=rounds, layers=options.layers,
+                                            samples=options.samples, store=root, budget=budget_path, alpha=alpha))
+
+
+def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
+         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, save_as: str | None = None,
+         layers_given: bool = False, report_path: str = rerun.REPORT_FILE, junit_path: str | None = None,
+         step_summary: str | None = None, progress: Progress | None = None) -> GateResult:
+    """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
+    report (and JUnit, and append to the CI step summary), and keep the run when it passes."""
+    check_alpha(alpha)
+    _check_paths([("--report", report_path), ("--junit", junit_path)])
+    if save_as:
+        check_label(save_as)
+    budget = load_budget(budget_path)
+    config = load_config(config_path)
+    snapshots = SnapshotStore(resolve_store_path(store))
+    baseline = snapshots.load_label(baseline_label)
+    if not layers_given:
+        # Probe what the baseline knows about: a layer it never measured can only be "absent".
+        seen = {r.layer for snap in baseline for r in snap.results if r.status == "ok"}
+        options = replace(options, layers=tuple(layer for layer in options.layers if layer in seen) or options.layers)
+    snapshot = run_probes(config, options, progress)
+    c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label, candidate_spec=f"{snapshot.label} (now)",
+                          budget=budget, alpha=alpha, sources=("label", "file"))
+    c = replace(c, commands=rerun.for_gate(baseline_label, options.label, store=store, config=config_path,
+                                           budget=budget_path, alpha=alpha,
+                                           layers=options.layers if layers_given else None, samples=options.samples))
+    markdown = _report(c)
+    atomic_write_text(report_path, markdown)
+    if junit_path:
+        atomic_write_text(junit_path, render(c, "junit"))
+    if step_summary:
+        atomic_append_text(step_summary, markdown + "\n")
+    saved = snapshots.save_snapshot(save_as, snapshot) if save_as and c.verdict == "ok" else None
+    return GateResult(c, snapshot, saved, report_path, junit_path, step_summary)
+
+
+def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
+         samples: int = demo_scenario.SAMPLES_PER_RUN, report_path: str = rerun.REPORT_FILE,
+         progress: ProgressFor | None = None, phase: Phase = _quiet,
+         clock: Callable[[], float] = time.monotonic) -> DemoResult:
+    """`triage demo`: start both demo platforms, probe them interleaved, store every run,
+    compare the labels and write the Markdown report."""
+    _check_paths([("--report", report_path)])
+    started = clock()
+    root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
+    phase("starting platforms 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")
+    with DemoPlatform(*demo_scenario.HEALTHY, seed=18) as healthy, \
+            DemoPlatform(*demo_scenario.DEGRADED, seed=19) as degraded:
+        c = _interleave_and_judge(Platform(healthy.label, demo_scenario.platform_config(healthy, samples)),
+                                  Platform(degraded.label, demo_scenario.platform_config(degraded, samples)),
+                                  RunOptions(layers=demo_scenario.LAYERS), rounds, store=root, budget_path=None,
+                                  alpha=DEFAULT_ALPHA, progress=progress, phase=phase)
+    c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
+                                           store_given=store, store=root))
+    atomic_write_text(report_path, _report(c))
+    return DemoResult(c, root, report_path, clock() - started)
+
+
+def repro_dns(profiles: Sequence[str], options: WorkloadOptions, *, progress: ReproProgress | None = None,
+              save_dir: str | None = None) -> ReproReport:
+    """`triage repro dns`: the app-like workload against each fault profile, one side each."""
+    return run_dns_repro(profiles, options, progress, save_dir)
+
+
+def serve_dns(profile: str, *, names: Sequence[str], bind: str, port: int, exposed: bool,
+              announce: Callable[[EmbeddedDnsServer], None]) -> dict:
+    """`triage repro dns serve`: the fault server in the foreground until Ctrl-C; its counters.
+    A non-loopback ``bind`` without ``exposed`` is refused before the server starts."""
+    check_bind(bind, exposed)
+    return serve_until_interrupted(profile, names=names, bind=bind, port=port, exposed=exposed, announce=announce)

@@ -1,0 +1,93 @@
+"""Numbers and values as people read them: one way for every renderer and every sentence.
+
+The bottom of the house: imports nothing from triage, so the result model, the renderers
+and the reports can all use it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+def ci_label(level: float) -> str:
+    """'95% CI' for an interval at level 0.95."""
+    return f"{level:.0%} CI"
+
+
+def format_number(x: Any) -> str:
+    """Three significant digits in plain notation: 4.1, 0.0523, 310, 12,400."""
+    if x is None:
+        return "–"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else str(x)
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(ax)))
+    text = f"{x:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def format_range(low: float | None, high: float | None) -> str:
+    """An interval with both ends at the same precision: '1.66–2.00'."""
+    if low is None or high is None:
+        return "–"
+    texts = [format_number(low), format_number(high)]
+    decimals = max(len(t.split(".")[1]) if "." in t else 0 for t in texts)
+    if max(abs(low), abs(high)) < 1000:
+        texts = [f"{v:.{decimals}f}" for v in (low, high)]
+    return "–".join(texts)
+
+
+def format_signed(x: float | None) -> str:
+    if x is None:
+        return "–"
+    text = format_number(x)
+    return text if text.startswith("-") or x == 0 else "+" + text
+
+
+def format_relative(relative: float | None, change: float | None = None) -> str:
+    if relative is None:
+        return "from 0" if change else "±0%"
+    pct = relative * 100
+    if pct == 0:
+        return "±0%"
+    return f"{pct:+.0f}%" if abs(pct) >= 10 else f"{pct:+.1f}%"
+
+
+def format_p(p: float | None) -> str:
+    if p is None:
+        return "–"
+    if p == 0:
+        return "<1e-300"
+    if p < 0.001:
+        return f"{p:.1e}"
+    return f"{p:.3f}".rstrip("0").rstrip(".") if p < 1 else "1"
+
+
+def display_unit(unit: str | None) -> str:
+    """' ms' after a number; nothing for plain counts ('3', not '3 count')."""
+    return f" {unit}" if unit and unit != "count" else ""
+
+
+def format_rate(rate: Any) -> str:
+    if not isinstance(rate, (int, float)):
+        return "–"
+    return f"{rate * 100:.2f}%" if rate < 0.1 else f"{rate * 100:.1f}%"
+
+
+def short_value(value: Any, limit: int = 60) -> str:
+    """A fact value in one short line (JSON for anything but a string)."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 metric', '3 metrics'."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"

@@ -1,0 +1,37 @@
+"""The demo's scenario: two platforms on loopback, what an SRE would configure for each, and
+the triage the demo exists to show.
+
+"4.3.18" has healthy DNS; "4.3.19" adds a few ms of DNS delay and loses a small share of
+AAAA queries (the 2020 hunt in miniature). Each serves a tiny app that resolves its backends
+through its own DNS on every request (triage.repro.demo_platform).
+"""
+
+from __future__ import annotations
+
+from triage.verdict import Comparison
+from triage.config import Config, DnsConfig, Target
+
+from .demo_platform import BACKENDS, PlatformAddress
+
+HEALTHY = ("4.3.18", "healthy")
+DEGRADED = ("4.3.19", "delay=3ms,drop=1%:AAAA")
+LAYERS = ("kernel", "dns", "app")
+ROUNDS = 3
+SAMPLES_PER_RUN = 60
+DNS_TIMEOUT_S = 0.5
+
+
+def platform_config(p: PlatformAddress, samples: int) -> Config:
+    """What an SRE would write for this platform: the app's URL and its cluster DNS.
+    The resolver is named, so both platforms' DNS metrics line up though their ports differ."""
+    return Config(source=f"<demo {p.label}>", samples=samples,
+                  targets=(Target(name="registry", url=p.app_url, timeout_s=5.0),),
+                  dns=DnsConfig(resolvers=(f"cluster-dns=127.0.0.1:{p.dns_port}",), names=BACKENDS,
+                                timeout_s=DNS_TIMEOUT_S))
+
+
+def names_dns(comparison: Comparison) -> bool:
+    """The triage the demo exists to show: dns the root, app downstream of it."""
+    roots = [s.layer for s in comparison.suspects if s.role == "root"]
+    downstream = [s.layer for s in comparison.suspects if s.role == "downstream"]
+    return roots == ["dns"] and "app" in downstream

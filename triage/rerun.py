@@ -1,0 +1,71 @@
+"""The commands that rerun a triage: what a report lists under "Reproduce".
+
+Built here, once per use case, from what the user actually ran, so a reader can paste them:
+a comparison reruns its comparison (probing labelled sides again first), a gate reruns the
+gate, `ab` and the demo rerun their interleaved probing and then the comparison of the
+stored runs. Judging and probing options left at their defaults are left out.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Sequence
+
+from .verdict import DEFAULT_ALPHA, Comparison
+from .layers import LAYERS
+
+REPORT_FILE = "triage-report.md"
+
+
+def _flags(*pairs: tuple[str, object]) -> str:
+    """`` --flag value`` for every pair whose value was given (not None)."""
+    return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in pairs if value is not None)
+
+
+def _judging(store: str | None, budget: str | None, alpha: float) -> str:
+    return _flags(("--store", store), ("--budget", budget), ("--alpha", None if alpha == DEFAULT_ALPHA else f"{alpha:g}"))
+
+
+def _probing(layers: Sequence[str], samples: int | None) -> str:
+    return _flags(("--layers", None if tuple(layers) == LAYERS else ",".join(layers)), ("--samples", samples))
+
+
+def _compare_and_report(baseline: str, candidate: str, judging: str) -> tuple[str, ...]:
+    sides = f"{shlex.quote(baseline)} {shlex.quote(candidate)}"
+    return (f"triage compare {sides}{judging}", f"triage report {sides}{judging} -o {REPORT_FILE}")
+
+
+def for_comparison(c: Comparison, *, store: str | None = None, budget: str | None = None,
+                   alpha: float = DEFAULT_ALPHA) -> tuple[str, ...]:
+    """`triage compare`/`report`: probe each labelled side again and store it, then compare."""
+    q = shlex.quote
+    lines = [f"triage probe --label {q(info.spec)} --out {q(info.spec + '.json')} && "
+             f"triage baseline save {q(info.spec)} {q(info.spec + '.json')}{_flags(('--store', store))}"
+             for info in (c.baseline, c.candidate) if info.source == "label"]
+    return (*lines, *_compare_and_report(c.baseline.spec, c.candidate.spec, _judging(store, budget, alpha)))
+
+
+def for_gate(baseline: str, label: str, *, store: str | None = None, config: str | None = None,
+             budget: str | None = None, alpha: float = DEFAULT_ALPHA, layers: Sequence[str] | None = None,
+             samples: int | None = None) -> tuple[str, ...]:
+    """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline)."""
+    return (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}"
+            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples)}{_judging(store, budget, alpha)}",)
+
+
+def for_ab(baseline: tuple[str, str], candidate: tuple[str, str], *, rounds: int, layers: Sequence[str],
+           samples: int | None, store: str, budget: str | None = None,
+           alpha: float = DEFAULT_ALPHA) -> tuple[str, ...]:
+    """`triage ab` over (label, config path) pairs: probe both again, then judge the stored runs."""
+    sides = " ".join(shlex.quote(f"{label}={path}") for label, path in (baseline, candidate))
+    judging = _judging(store, budget, alpha)
+    return (f"triage ab {sides} --rounds {rounds}{_probing(layers, samples)}{judging}",
+            *_compare_and_report(baseline[0], candidate[0], judging))
+
+
+def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int, store_given: str | None,
+             store: str) -> tuple[str, ...]:
+    """`triage demo`: the demo again (into the same store when one was named), then the
+    comparison of the runs it stored."""
+    return (f"triage demo --rounds {rounds} --samples {samples}{_flags(('--store', store_given))}",
+            *_compare_and_report(baseline, candidate, _judging(store, None, DEFAULT_ALPHA)))

@@ -1,0 +1,77 @@
+"""From metric verdicts to layer statuses and the overall verdict.
+
+A layer is regressed if any of its metrics regressed; failed when a probe of it failed on
+a side with no successful run (never ok by omission); inconclusive when some metric could
+not be judged; ok when its metrics were judged and none regressed; absent when it was
+probed on neither side. The overall verdict: regressed if any layer is, else inconclusive
+if a layer failed or could not be decided, else ok.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from .layers import LAYERS, stack_order
+from .pooling import PooledSide
+from .verdict import METRIC_VERDICTS, MetricComparison
+
+
+def layer_statuses(metrics: Sequence[MetricComparison], a: PooledSide,
+                   b: PooledSide) -> tuple[dict[str, str], dict[str, str]]:
+    """(layer -> status, layer -> a note in words), every known layer, bottom of the stack first."""
+    seen = a.layers | b.layers | {m.layer for m in metrics}
+    by_layer: dict[str, list[MetricComparison]] = {}
+    for m in metrics:
+        by_layer.setdefault(m.layer, []).append(m)
+    statuses: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for layer in stack_order(seen | set(LAYERS)):
+        rows = by_layer.get(layer, [])
+        verdicts = {m.verdict for m in rows}
+        blocking = [f for side in (a, b) for f in side.info.failures if f.layer == layer and f.blocking]
+        if "regressed" in verdicts:
+            status = "regressed"
+        elif blocking or "failed" in verdicts:
+            status = "failed"
+        elif "inconclusive" in verdicts:
+            status = "inconclusive"
+        elif "improved" in verdicts:
+            status = "improved"
+        elif verdicts & {"unchanged", "changed"}:
+            status = "ok"
+        else:
+            status = "absent"
+        statuses[layer] = status
+        parts = []
+        counts = {v: sum(1 for m in rows if m.verdict == v) for v in METRIC_VERDICTS}
+        for v in ("regressed", "failed", "inconclusive", "improved", "changed", "absent"):
+            if counts[v]:
+                parts.append(f"{counts[v]} {v}")
+        judged = sum(counts[v] for v in ("regressed", "improved", "unchanged", "changed"))
+        if rows:
+            parts.append(f"{judged} of {len(rows)} metrics judged")
+        for f in blocking:
+            parts.append(f"{f.probe} [{f.target}] failed: {f.error}")
+        if not rows and layer not in seen:
+            parts.append("not probed on either side")
+        notes[layer] = "; ".join(parts)
+    return statuses, notes
+
+
+def overall_verdict(metrics: Sequence[MetricComparison], layers: Mapping[str, str]) -> tuple[str, str]:
+    """(verdict, reason in words)."""
+    regressed = {m.layer for m in metrics if m.verdict == "regressed"}
+    if regressed:
+        return "regressed", f"regression in {', '.join(l for l in layers if l in regressed)}"
+    failed = [l for l, s in layers.items() if s == "failed"]
+    undecided = [l for l, s in layers.items() if s == "inconclusive"]
+    if failed or undecided:
+        parts = []
+        if failed:
+            parts.append(f"probes failed in {', '.join(failed)}")
+        if undecided:
+            parts.append(f"too little data to decide in {', '.join(undecided)}")
+        return "inconclusive", "; ".join(parts)
+    if not any(m.verdict in ("unchanged", "improved", "changed") for m in metrics):
+        return "inconclusive", "no metric was measured on both sides"
+    return "ok", "no regression past the floors at the family-wise level"

@@ -1,0 +1,394 @@
+"""The result of judging a candidate against a baseline: typed, frozen, with their JSON.
+
+History of the on-disk format (``schema``):
+- ``triage.comparison/v1``: DESIGN.md's comparison JSON (verdict, suspects, layers,
+  metrics). Additive since: ``commands`` (how to reproduce, set by the engine).
+
+Built by triage.judge (metrics, layers, verdict) and triage.attribution (suspects); read
+back by ``Comparison.from_dict`` so a saved comparison renders again later. Everything a
+renderer needs is here; renderers import this module and triage.formatting, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .budget import Floors
+from .errors import ExitStatus, InputFileError
+from .formatting import (ci_label, display_unit, format_number, format_range, format_rate, format_relative,
+                         format_signed, short_value)
+from .layers import stack_order
+
+SCHEMA = "triage.comparison/v1"
+DEFAULT_ALPHA = 0.01
+CI_LEVEL = 0.95
+
+VERDICTS = ("regressed", "ok", "inconclusive")
+LAYER_STATUSES = ("regressed", "failed", "inconclusive", "improved", "ok", "absent")
+METRIC_VERDICTS = ("regressed", "failed", "inconclusive", "absent", "improved", "changed", "unchanged", "ignored")
+_SEVERITY = {v: i for i, v in enumerate(METRIC_VERDICTS)}
+
+MetricKey = tuple[str, str, str, str]
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class SideSummary:
+    """One side of one metric, pooled over its runs. Fields by kind: samples n/mean/p50/p95/p99;
+    proportion events/trials/rate; gauge and fact ``values`` (one per run, facts distinct)."""
+
+    kind: str
+    runs: int = 1
+    n: int = 0
+    mean: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    events: int | None = None
+    trials: int | None = None
+    rate: float | None = None
+    values: tuple[Any, ...] = ()
+
+    @property
+    def value(self) -> Any:
+        """The one number or fact a gauge/fact side stands for (median for gauges)."""
+        if not self.values:
+            return None
+        if self.kind == "gauge":
+            return statistics.median(self.values)
+        return self.values[0] if len(self.values) == 1 else list(self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"runs": self.runs}
+        if self.kind == "samples":
+            d.update(n=self.n, mean=self.mean, p50=self.p50, p95=self.p95, p99=self.p99)
+        elif self.kind == "proportion":
+            d.update(events=self.events, trials=self.trials, rate=self.rate)
+        else:
+            d.update(n=self.n, value=self.value, values=list(self.values))
+        return d
+
+    @classmethod
+    def from_dict(cls, kind: str, d: Mapping[str, Any] | None) -> "SideSummary | None":
+        if d is None:
+            return None
+        return cls(kind, int(d.get("runs", 1)), int(d.get("n", 0) or 0), _opt_float(d.get("mean")),
+                   _opt_float(d.get("p50")), _opt_float(d.get("p95")), _opt_float(d.get("p99")),
+                   d.get("events"), d.get("trials"), _opt_float(d.get("rate")), tuple(d.get("values") or ()))
+
+
+@dataclass(frozen=True)
+class Component:
+    """One judged aspect of a metric: ``median`` (Hodges–Lehmann shift), a tail (``p95``,
+    ``p99``, ``p5``, ``p1``), a ``rate``, a gauge ``value`` or a ``fact``.
+
+    ``change`` is candidate − baseline; ``relative`` is change / |baseline| (None from 0).
+    ``p`` is the raw one-sided p-value in the worse direction (two-sided for better=equal),
+    None when untested; ``p_adjusted`` (Holm) and ``q`` (Benjamini–Hochberg) are over the
+    whole family. ``practical``: the change passes both floors the worse way.
+    """
+
+    name: str
+    baseline: Any
+    candidate: Any
+    change: float | None = None
+    relative: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p: float | None = None
+    p_adjusted: float | None = None
+    q: float | None = None
+    p_better: float | None = None
+    p_better_adjusted: float | None = None
+    practical: bool = False
+    practical_better: bool = False
+    verdict: str = "unchanged"
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "baseline": self.baseline, "candidate": self.candidate,
+                "change": self.change, "relative": self.relative,
+                "ci": None if self.ci_low is None else [self.ci_low, self.ci_high],
+                "p": self.p, "p_adjusted": self.p_adjusted, "q": self.q,
+                "p_better": self.p_better, "p_better_adjusted": self.p_better_adjusted,
+                "practical": self.practical, "practical_better": self.practical_better,
+                "verdict": self.verdict, "note": self.note}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Component":
+        ci = d.get("ci") or (None, None)
+        return cls(d["name"], d.get("baseline"), d.get("candidate"), _opt_float(d.get("change")),
+                   _opt_float(d.get("relative")), _opt_float(ci[0]), _opt_float(ci[1]),
+                   _opt_float(d.get("p")), _opt_float(d.get("p_adjusted")), _opt_float(d.get("q")),
+                   _opt_float(d.get("p_better")), _opt_float(d.get("p_better_adjusted")),
+                   bool(d.get("practical")), bool(d.get("practical_better")),
+                   d.get("verdict", "unchanged"), d.get("note", ""))
+
+
+def component_size(c: Component) -> float:
+    """How large a component's change is, relative to its baseline (a change from 0: infinite)."""
+    return math.inf if c.relative is None and c.change else abs(c.relative or 0.0)
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    layer: str
+    probe: str
+    target: str
+    metric: str
+    kind: str
+    unit: str | None
+    better: str
+    verdict: str
+    reason: str
+    baseline: SideSummary | None = None
+    candidate: SideSummary | None = None
+    components: tuple[Component, ...] = ()
+    lead: int | None = None  # index of the component that stands for the change
+    floors: Floors | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.layer}.{self.probe}.{self.target}.{self.metric}"
+
+    @property
+    def key(self) -> MetricKey:
+        return (self.layer, self.probe, self.target, self.metric)
+
+    @property
+    def lead_component(self) -> Component | None:
+        return None if self.lead is None else self.components[self.lead]
+
+    @property
+    def p_adjusted(self) -> float | None:
+        ps = [c.p_adjusted for c in self.components if c.p_adjusted is not None]
+        return min(ps) if ps else None
+
+    @property
+    def q(self) -> float | None:
+        qs = [c.q for c in self.components if c.q is not None]
+        return min(qs) if qs else None
+
+    @property
+    def p(self) -> float | None:
+        ps = [c.p for c in self.components if c.p is not None]
+        return min(ps) if ps else None
+
+    def severity(self) -> tuple:
+        """Sort key, most severe first: by verdict, then by relative size of the change."""
+        lead = self.lead_component
+        size = component_size(lead) if lead is not None and lead.change is not None else 0.0
+        return (_SEVERITY.get(self.verdict, 99), -size, self.p_adjusted if self.p_adjusted is not None else 2.0,
+                self.id)
+
+    def describe(self) -> str:
+        """The change in words: 'p95 resolve latency of quay-db +4.1 ms (+310%, 95% CI 3.6–4.7 ms)'."""
+        lead = self.lead_component
+        where = "" if self.target == "local" else f" of {self.target}"
+        if lead is None:
+            return f"{self.probe} {self.metric}{where}: {self.reason}"
+        name = f"{self.probe} {self.metric}{where}"
+        if self.kind == "fact":
+            return f"{name} changed {short_value(lead.baseline)} → {short_value(lead.candidate)}"
+        if self.kind == "proportion":
+            text = (f"{name} {format_rate(lead.baseline)} → {format_rate(lead.candidate)} "
+                    f"({format_signed(lead.change * 100)} pp")
+            if lead.ci_low is not None:
+                text += f", {ci_label(CI_LEVEL)} {format_range(lead.ci_low * 100, lead.ci_high * 100)} pp"
+            return text + ")"
+        unit = display_unit(self.unit)
+        if self.kind == "gauge":
+            return (f"{name} {format_number(lead.baseline)} → {format_number(lead.candidate)}{unit} "
+                    f"({format_relative(lead.relative, lead.change)}; {lead.note})")
+        text = f"{lead.name} {name} {format_signed(lead.change)}{unit} ({format_relative(lead.relative, lead.change)}"
+        if lead.ci_low is not None:
+            text += f", {ci_label(CI_LEVEL)} {format_range(lead.ci_low, lead.ci_high)}{unit}"
+        return text + ")"
+
+    def to_dict(self) -> dict[str, Any]:
+        lead = self.lead_component
+        return {
+            "id": self.id, "layer": self.layer, "probe": self.probe, "target": self.target,
+            "metric": self.metric, "kind": self.kind, "unit": self.unit, "better": self.better,
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "candidate": None if self.candidate is None else self.candidate.to_dict(),
+            "change": None if lead is None else {
+                "component": lead.name, "absolute": lead.change, "relative": lead.relative,
+                "ci": None if lead.ci_low is None else [lead.ci_low, lead.ci_high], "ci_level": CI_LEVEL},
+            "p": self.p, "p_adjusted": self.p_adjusted, "q": self.q,
+            "verdict": self.verdict, "reason": self.reason,
+            "floors": None if self.floors is None else self.floors.to_dict(),
+            "lead": self.lead,
+            "components": [c.to_dict() for c in self.components],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "MetricComparison":
+        kind = d["kind"]
+        return cls(d["layer"], d["probe"], d["target"], d["metric"], kind, d.get("unit"),
+                   d.get("better", "lower"), d["verdict"], d.get("reason", ""),
+                   SideSummary.from_dict(kind, d.get("baseline")), SideSummary.from_dict(kind, d.get("candidate")),
+                   tuple(Component.from_dict(c) for c in d.get("components") or ()), d.get("lead"),
+                   None if d.get("floors") is None else Floors.from_dict(d["floors"]))
+
+
+@dataclass(frozen=True)
+class ProbeFailure:
+    layer: str
+    probe: str
+    target: str
+    error: str
+    runs: int = 1  # how many of the side's runs it failed in
+    of_runs: int = 1
+    blocking: bool = True  # no run of this side succeeded: its metrics are missing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer": self.layer, "probe": self.probe, "target": self.target, "error": self.error,
+                "runs": self.runs, "of_runs": self.of_runs, "blocking": self.blocking}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ProbeFailure":
+        return cls(d["layer"], d["probe"], d["target"], d.get("error") or "", int(d.get("runs", 1)),
+                   int(d.get("of_runs", 1)), bool(d.get("blocking", True)))
+
+
+@dataclass(frozen=True)
+class SideInfo:
+    """Where one side came from: a file or a label, and what its runs say about themselves."""
+
+    spec: str
+    source: str  # "file" or "label"
+    labels: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    taken_at: tuple[str, ...] = ()
+    runs: int = 1
+    failures: tuple[ProbeFailure, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return ", ".join(dict.fromkeys(self.labels)) or self.spec
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spec": self.spec, "source": self.source, "labels": list(self.labels), "hosts": list(self.hosts),
+                "taken_at": list(self.taken_at), "runs": self.runs, "failures": [f.to_dict() for f in self.failures]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SideInfo":
+        return cls(d.get("spec", ""), d.get("source", "file"), tuple(d.get("labels") or ()),
+                   tuple(d.get("hosts") or ()), tuple(d.get("taken_at") or ()), int(d.get("runs", 1)),
+                   tuple(ProbeFailure.from_dict(f) for f in d.get("failures") or ()))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    metric: str  # layer.probe.target.metric
+    kind: str  # "regressed" or "changed"
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "kind": self.kind, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Evidence":
+        return cls(d["metric"], d["kind"], d["text"])
+
+
+@dataclass(frozen=True)
+class Suspect:
+    layer: str
+    role: str  # "root" or "downstream"
+    because: str
+    evidence: tuple[Evidence, ...] = ()
+    downstream_of: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer": self.layer, "role": self.role, "because": self.because,
+                "evidence": [e.to_dict() for e in self.evidence], "downstream_of": list(self.downstream_of)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Suspect":
+        return cls(d["layer"], d["role"], d["because"], tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
+                   tuple(d.get("downstream_of") or ()))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    verdict: str
+    baseline: SideInfo
+    candidate: SideInfo
+    layers: Mapping[str, str]
+    metrics: tuple[MetricComparison, ...]  # most severe first
+    suspects: tuple[Suspect, ...] = ()  # roots first (triage.attribution)
+    alpha: float = DEFAULT_ALPHA
+    tests: int = 0  # size of the Holm family: metrics with at least one tested component
+    budget: str | None = None
+    reason: str = ""
+    layer_notes: Mapping[str, str] = field(default_factory=dict)
+    commands: tuple[str, ...] = ()  # how to reproduce this triage; set by the engine that ran it
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return {"regressed": ExitStatus.REGRESSION, "inconclusive": ExitStatus.INCONCLUSIVE}.get(
+            self.verdict, ExitStatus.OK)
+
+    def sorted_metrics(self) -> list[MetricComparison]:
+        return sorted(self.metrics, key=MetricComparison.severity)
+
+    def counts(self) -> dict[str, int]:
+        out = {v: 0 for v in METRIC_VERDICTS}
+        for m in self.metrics:
+            out[m.verdict] = out.get(m.verdict, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA, "verdict": self.verdict, "reason": self.reason,
+            "alpha": self.alpha, "tests": self.tests, "ci_level": CI_LEVEL, "budget": self.budget,
+            "baseline": self.baseline.to_dict(), "candidate": self.candidate.to_dict(),
+            "layers": dict(self.layers), "layer_notes": dict(self.layer_notes),
+            "suspects": [s.to_dict() for s in self.suspects],
+            "counts": self.counts(),
+            "metrics": [m.to_dict() for m in self.sorted_metrics()],
+            "commands": list(self.commands),
+        }
+
+    def to_json(self) -> str:
+        # Compact like snapshots: with `indent`, Python's json falls back to its slow pure-Python
+        # encoder (0.5 s for 2,000 metrics); `| jq .` makes it readable.
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "<comparison>") -> "Comparison":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(source, f"not valid JSON ({exc.msg}, line {exc.lineno}); truncated or not a "
+                                 "comparison") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str = "<comparison>") -> "Comparison":
+        """Rebuild a saved comparison (``--format json``) for re-rendering."""
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            got = d.get("schema") if isinstance(d, dict) else type(d).__name__
+            raise InputFileError(source, f"expected {SCHEMA}, got {got!r}", field="schema")
+        try:
+            return cls(d["verdict"], SideInfo.from_dict(d["baseline"]), SideInfo.from_dict(d["candidate"]),
+                       _stack_order(d["layers"]), tuple(MetricComparison.from_dict(m) for m in d["metrics"]),
+                       tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()), float(d.get("alpha", DEFAULT_ALPHA)),
+                       int(d.get("tests", 0)), d.get("budget"), d.get("reason", ""), dict(d.get("layer_notes") or {}),
+                       tuple(str(c) for c in d.get("commands") or ()))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
+
+
+def _stack_order(layers: Mapping[str, str]) -> dict[str, str]:
+    """Layers bottom of the stack first (JSON objects come back in key order)."""
+    return {k: layers[k] for k in stack_order(layers)}

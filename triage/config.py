@@ -179,7 +179,10 @@ def _target(r: YamlReader, raw: Any, path: str) -> Target:
     kw: dict[str, Any] = {"name": name}
     if "url" in d:
         url = r.string(d["url"], f"{path}.url")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL"
+            raise r.fail(f"{path}.url", f"expected an http:// or https:// URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise r.fail(f"{path}.url", f"expected an http:// or https:// URL with a host, got {show(mask_secrets(url))}")
         try:
@@ -193,6 +196,11 @@ def _target(r: YamlReader, raw: Any, path: str) -> Target:
         kw["port"] = r.integer(d["port"], f"{path}.port", 1, 65535)
     if "dsn" in d:
         kw["dsn"] = r.string(d["dsn"], f"{path}.dsn")
+        try:
+            dsn_endpoint(kw["dsn"])  # its host and port are probed by the dns and kernel layers
+        except ValueError as exc:
+            raise r.fail(f"{path}.dsn", "expected a postgresql:// URL or a libpq key=value string "
+                         f"({mask_secrets(str(exc), dsn_secrets(kw['dsn']))})") from None
     if not any(k in kw for k in ("url", "host", "dsn")):
         raise r.fail(path, "expected one of url (app), dsn (database) or host (+port)")
     if "queries" in d:

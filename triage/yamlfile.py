@@ -213,6 +213,10 @@ def read_yaml(text: str, source: str) -> tuple[Any, YamlReader]:
 
     if len(text) > MAX_YAML_BYTES:
         raise InputFileError(source, f"larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, the limit for a YAML file")
+    try:
+        text.encode("utf-8")  # a file read as UTF-8 cannot hold a lone surrogate; a string can
+    except UnicodeEncodeError as exc:
+        raise InputFileError(source, f"not valid text: a lone surrogate at character {exc.start}") from None
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
     try:
         _check_events(yaml, loader_cls, text, source)

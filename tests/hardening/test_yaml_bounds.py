@@ -93,3 +93,12 @@ def test_anchors_used_as_people_use_them_still_load(tmp_path):
     text = path.read_text().replace("  user:\n", "  user: &id001\n", 1)
     path.write_text(text + "extra: *id001\n")
     validate_kubeconfig(str(path), "staging")
+
+
+@pytest.mark.parametrize("key, value", [("url", "http://[::1/x"), ("dsn", "postgresql://quay@[::1/quay"),
+                                        ("dsn", "postgresql://quay:pw@db:99999/quay")])
+def test_urls_python_cannot_split_are_refused_with_the_field(key, value):
+    """Found by bench/fuzz.py: urlsplit raises ValueError on these (exit 1 before)."""
+    with pytest.raises(InputFileError) as err:
+        parse_config(f"targets:\n  - name: a\n    {key}: \"{value}\"\n", "triage.yaml")
+    assert str(err.value).startswith(f"triage.yaml:3: targets[0].{key}: expected")

@@ -103,14 +103,15 @@ HOSTILE_TEXT = ["NaN", "-Infinity", "1e999", "9" * 5000, '"\\ud800"', "[" * 1200
 BOMB = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(9))
 
 
-def _paths(value: Any, path: tuple = ()) -> list[tuple]:
+def paths_of(value: Any, path: tuple = ()) -> list[tuple]:
+    """Every path (keys and indexes, at most 50 per list) into a JSON-like value."""
     out = [path]
     if isinstance(value, dict):
         for k, v in value.items():
-            out += _paths(v, path + (k,))
+            out += paths_of(v, path + (k,))
     elif isinstance(value, list):
         for i, v in enumerate(value[:50]):
-            out += _paths(v, path + (i,))
+            out += paths_of(v, path + (i,))
     return out
 
 
@@ -121,7 +122,7 @@ def _hostile(rng: random.Random) -> Any:
 def mutate_tree(rng: random.Random, data: Any) -> Any:
     data = copy.deepcopy(data)
     for _ in range(rng.randint(1, 3)):
-        path = rng.choice(_paths(data)[1:] or [()])
+        path = rng.choice(paths_of(data)[1:] or [()])
         if not path:
             continue
         parent = data

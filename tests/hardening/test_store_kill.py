@@ -167,3 +167,17 @@ def test_a_lock_a_live_process_holds_is_not_taken_for_stale(tmp_path):
     finally:
         holder.communicate(b"")
     assert lock_holders(str(lock), str(tmp_path)) == []
+
+
+def test_a_commit_git_refuses_is_rolled_back_and_exit_2(tmp_path):
+    store = tmp_path / "store"
+    assert save(store, "4.3.19", snapshot(tmp_path, 1))[0] == 0
+    hook = store / ".git" / "hooks" / "prepare-commit-msg"
+    hook.write_text("#!/bin/sh\necho 'commits are frozen today' >&2\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    status, output = save(store, "4.3.19", snapshot(tmp_path, 2))
+    assert status == 2 and "Traceback" not in output, output
+    assert output.startswith(f"triage: error: store {store}: git failed, nothing was changed") and \
+        output.count("\n") == 1, output
+    git_status, tracked, temps = store_state(store)
+    assert git_status == "" and temps == [] and tracked == ["4.3.19/2026-11-23T15_00_01Z-node-1.json"]

@@ -10,9 +10,11 @@ judged (its probes failed) is named in the sentence: it cannot be ruled out.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
 
 from .layers import below, rank
+from .model import Snapshot
 from .verdict import Evidence, MetricComparison, Suspect
 
 MAX_EVIDENCE_METRICS = 5
@@ -26,8 +28,85 @@ def _join(names: Sequence[str]) -> str:
     return ", ".join(names)
 
 
-def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison]) -> tuple[Suspect, ...]:
-    """One Suspect per regressed layer, roots first, bottom of the stack first."""
+# ---------------------------------------------------------------- where: which targets regressed
+
+DEFAULT_NOUN = "targets"
+MAX_NAMED_TARGETS = 3
+_JUDGED = ("regressed", "improved", "unchanged")  # verdicts of a metric that was actually judged
+
+
+@dataclass(frozen=True)
+class TargetSpread:
+    """Of one kind of target in a layer (its noun: "nodes", "CoreDNS pods"), those that
+    regressed and how many were judged at all."""
+
+    noun: str
+    regressed: tuple[str, ...]
+    judged: int
+    ruled_out: int = 0  # of the others, those whose every decidable metric ruled a regression out
+
+    @property
+    def partial(self) -> bool:
+        return 0 < len(self.regressed) < self.judged
+
+
+def target_nouns(*sides: Iterable[Snapshot]) -> dict[str, str]:
+    """``layer.probe`` -> what its targets are, from snapshots that say (the Prometheus
+    source records ``target_nouns``); probes not named there have "targets"."""
+    out: dict[str, str] = {}
+    for side in sides:
+        for snap in side:
+            nouns = snap.extra.get("target_nouns")
+            if isinstance(nouns, dict):
+                out.update({str(k): str(v) for k, v in nouns.items()})
+    return out
+
+
+def target_spreads(layer: str, metrics: Sequence[MetricComparison],
+                   nouns: Mapping[str, str] | None = None) -> list[TargetSpread]:
+    """Per kind of target in ``layer``: which regressed, of how many judged (facts aside)."""
+    nouns = nouns or {}
+    judged: dict[str, set[str]] = {}
+    regressed: dict[str, set[str]] = {}
+    undecided: set[str] = set()  # targets with a metric that neither regressed nor ruled one out
+    for m in metrics:
+        if m.layer != layer or m.kind == "fact" or m.verdict not in _JUDGED:
+            continue
+        noun = nouns.get(f"{m.layer}.{m.probe}", DEFAULT_NOUN)
+        judged.setdefault(noun, set()).add(m.target)
+        if m.verdict == "regressed":
+            regressed.setdefault(noun, set()).add(m.target)
+        elif m.decision != "ruled out":
+            undecided.add(m.target)
+    return [TargetSpread(noun, tuple(sorted(regressed[noun])), len(judged[noun]),
+                         len(judged[noun] - regressed[noun] - undecided))
+            for noun in judged if noun in regressed]
+
+
+def where_clause(spreads: Sequence[TargetSpread]) -> str:
+    """' on 1 of 3 CoreDNS pods (dns-default-b); the others ruled out', or '' when the layer
+    regressed on every target it has (or has one). The others are "ruled out" when each of
+    their metrics excluded a regression past its floors, else they "did not regress"."""
+    if not any(s.partial for s in spreads):
+        return ""
+    parts = []
+    others = sum(s.judged - len(s.regressed) for s in spreads)
+    ruled = sum(s.ruled_out for s in spreads)
+    for s in spreads:
+        names = list(s.regressed[:MAX_NAMED_TARGETS])
+        more = len(s.regressed) - len(names)
+        listed = ", ".join(names) + (f" and {more} more" if more else "")
+        count = f"all {s.judged}" if not s.partial else f"{len(s.regressed)} of {s.judged}"
+        parts.append(f"{count} {s.noun} ({listed})")
+    if ruled == others:
+        return f" on {' and '.join(parts)}; the others ruled out"
+    return f" on {' and '.join(parts)}; the others did not regress ({ruled} of {others} ruled out)"
+
+
+def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
+              nouns: Mapping[str, str] | None = None) -> tuple[Suspect, ...]:
+    """One Suspect per regressed layer, roots first, bottom of the stack first. ``nouns``
+    (``layer.probe`` -> "nodes") name the targets in the where-clause."""
     regressed = [l for l, s in layers.items() if s == "regressed"]
     suspects: list[Suspect] = []
     for layer in regressed:
@@ -38,7 +117,7 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison]) ->
         changed = [m for m in metrics if m.layer == layer and m.kind == "fact" and m.verdict == "changed"]
         lead = rows[0].describe() if rows else "a budgeted fact changed"
         more = f" and {len(rows) - 1} more metric{'s' if len(rows) > 2 else ''}" if len(rows) > 1 else ""
-        head = f"{layer} regressed: {lead}{more}"
+        head = f"{layer} regressed{where_clause(target_spreads(layer, metrics, nouns))}: {lead}{more}"
         if culprits:
             role = "downstream"
             tail = f"below it {_join(culprits)} regressed → downstream of {_join(culprits)}"

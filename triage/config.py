@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .errors import BadInput
+from .layers import LAYERS
 from .secrets import dsn_secrets, http_secrets, mask_secrets
+from .sources.prometheus.profiles import PROFILE_NAMES
+from .sources.prometheus.windows import parse_duration
 from .yamlfile import YamlReader, read_yaml, read_yaml_file, show
 
 DEFAULT_CONFIG_NAME = "triage.yaml"
@@ -120,6 +124,34 @@ class KubernetesConfig:
 
 
 @dataclass(frozen=True)
+class PromQuery:
+    """A query of your own beside the profiles (``prometheus.queries``): one sample per block."""
+
+    layer: str
+    probe: str
+    metric: str
+    promql: str  # $block: the block length, e.g. 5m
+    unit: str | None = None
+    better: str = "lower"
+    by: tuple[str, ...] = ()  # the labels that name a target; none: one target, "all"
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """``prometheus:``: where monitoring's history is read from (triage probe --from prometheus)."""
+
+    url: str = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    token_file: str | None = None  # read at each run (tokens rotate), sent as a Bearer token
+    verify: bool | str = True  # or a CA bundle path
+    block_s: float = 300.0  # one sample per block per series
+    profiles: tuple[str, ...] | None = None  # None: every profile whose metrics exist in the window
+    queries: tuple[PromQuery, ...] = ()
+    timeout_s: float = 30.0
+    concurrency: int = 4  # queries in flight at once
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = "<built-in defaults>"
     samples: int = DEFAULT_SAMPLES
@@ -129,6 +161,7 @@ class Config:
     targets: tuple[Target, ...] = ()
     dns: DnsConfig = DnsConfig()
     kubernetes: KubernetesConfig = KubernetesConfig()
+    prometheus: PrometheusConfig | None = None
 
     def endpoints(self) -> list[tuple[str, tuple[str, int]]]:
         """(target name, (host, port)) for every target that fans out to a reachable port."""
@@ -264,7 +297,8 @@ def parse_config(text: str, source: str) -> Config:
 
 
 def _config(data: Any, r: YamlReader, source: str) -> Config:
-    top = r.mapping(data, "", ("samples", "groups", "spread", "probe_timeout", "targets", "dns", "kubernetes"))
+    top = r.mapping(data, "", ("samples", "groups", "spread", "probe_timeout", "targets", "dns", "kubernetes",
+                               "prometheus"))
     kw: dict[str, Any] = {"source": source}
     if "samples" in top:
         kw["samples"] = r.integer(top["samples"], "samples", 1, 1_000_000)
@@ -323,7 +357,100 @@ def _config(data: Any, r: YamlReader, source: str) -> Config:
         if "groups" in k:
             kkw["groups"] = _groups(r, k["groups"], "kubernetes.groups")
         kw["kubernetes"] = KubernetesConfig(**kkw)
+    if "prometheus" in top:
+        kw["prometheus"] = _prometheus(r, top["prometheus"])
     return Config(**kw)
+
+
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_METRIC_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
+
+
+def _prometheus(r: YamlReader, raw: Any) -> PrometheusConfig:
+    p = r.mapping(raw, "prometheus", ("url", "headers", "token_file", "verify", "block", "profiles", "queries",
+                                      "timeout", "concurrency"))
+    if "url" not in p:
+        raise r.fail("prometheus.url", "required: the Prometheus (or Thanos querier) base URL")
+    url = r.string(p["url"], "prometheus.url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise r.fail("prometheus.url", f"expected an http:// or https:// base URL with a host and no query, "
+                                       f"got {show(mask_secrets(url))}")
+    kw: dict[str, Any] = {"url": url}
+    if "headers" in p:
+        hd = p["headers"]
+        if not isinstance(hd, dict) or not hd:
+            raise r.fail("prometheus.headers", "expected a mapping of header: value, e.g. "
+                                               "{Authorization: \"Bearer ${PROM_TOKEN}\"}")
+        kw["headers"] = {str(k): r.string(v, f"prometheus.headers.{k}") for k, v in hd.items()}
+    if "token_file" in p:
+        if any(k.lower() == "authorization" for k in kw.get("headers", {})):
+            raise r.fail("prometheus.token_file", "expected either token_file or an Authorization header, not both")
+        kw["token_file"] = os.path.expanduser(r.string(p["token_file"], "prometheus.token_file"))
+    if "verify" in p:
+        v = p["verify"]
+        kw["verify"] = v if isinstance(v, bool) else os.path.expanduser(r.string(v, "prometheus.verify"))
+        if isinstance(kw["verify"], str) and not os.path.isfile(kw["verify"]):
+            raise r.fail("prometheus.verify", f"expected true, false or a CA bundle file, {show(v)} does not exist")
+    if "block" in p:
+        kw["block_s"] = _duration_s(r, p["block"], "prometheus.block", 1, 86400)
+    if "timeout" in p:
+        kw["timeout_s"] = r.number(p["timeout"], "prometheus.timeout", 0.1, 600)
+    if "concurrency" in p:
+        kw["concurrency"] = r.integer(p["concurrency"], "prometheus.concurrency", 1, 32)
+    if "profiles" in p:
+        def known(v: str, path: str) -> str:
+            if v not in PROFILE_NAMES:
+                raise r.fail(path, f"expected one of {', '.join(PROFILE_NAMES)}, got {show(v)}")
+            return v
+        kw["profiles"] = r.strings(p["profiles"], "prometheus.profiles", known)
+    raw_queries = p.get("queries") or []
+    if not isinstance(raw_queries, list):
+        raise r.fail("prometheus.queries", f"expected a list of {{layer, probe, metric, promql, ...}}, got "
+                                           f"{show(raw_queries)}")
+    queries, seen = [], set()
+    for i, q in enumerate(raw_queries):
+        path = f"prometheus.queries[{i}]"
+        d = r.mapping(q, path, ("layer", "probe", "metric", "promql", "unit", "better", "by"))
+        for key in ("layer", "probe", "metric", "promql"):
+            if key not in d:
+                raise r.fail(f"{path}.{key}", "required field is missing")
+        layer = r.string(d["layer"], f"{path}.layer")
+        if layer not in LAYERS:
+            raise r.fail(f"{path}.layer", f"expected one of {', '.join(LAYERS)}, got {show(layer)}")
+        names = {}
+        for key in ("probe", "metric"):
+            names[key] = r.string(d[key], f"{path}.{key}")
+            if not _METRIC_NAME.match(names[key]):
+                raise r.fail(f"{path}.{key}", f"expected letters, digits and _ . : -, got {show(names[key])}")
+        better = r.string(d["better"], f"{path}.better") if "better" in d else "lower"
+        if better not in ("lower", "higher", "equal"):
+            raise r.fail(f"{path}.better", f"expected lower, higher or equal, got {show(better)}")
+        by = r.strings(d["by"], f"{path}.by") if "by" in d else ()
+        for j, label in enumerate(by):
+            if not _LABEL.match(label):
+                raise r.fail(f"{path}.by[{j}]", f"expected a Prometheus label name, got {show(label)}")
+        key = (layer, names["probe"], names["metric"])
+        if key in seen:
+            raise r.fail(f"{path}.metric", f"expected a unique layer/probe/metric, {'/'.join(key)} is used twice")
+        seen.add(key)
+        queries.append(PromQuery(layer, names["probe"], names["metric"], r.string(d["promql"], f"{path}.promql"),
+                                 r.string(d["unit"], f"{path}.unit") if "unit" in d else None, better, by))
+    kw["queries"] = tuple(queries)
+    return PrometheusConfig(**kw)
+
+
+def _duration_s(r: YamlReader, value: Any, path: str, lo: float, hi: float) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        try:
+            seconds = parse_duration(r.string(value, path), path).total_seconds()
+        except BadInput:
+            raise r.fail(path, f"expected a duration like 5m or 300 (seconds), got {show(value)}") from None
+    if not lo <= seconds <= hi:
+        raise r.fail(path, f"expected a duration between {lo:g} s and {hi:g} s, got {show(value)}")
+    return seconds
 
 
 def load_config(path: str | None = None) -> Config:

@@ -14,6 +14,9 @@ a frozen result carrying everything a renderer needs, including the commands tha
     repro_dns  the DNS reproducer's workload                 -> ReproReport
     serve_dns  the DNS reproducer's fault server, until Ctrl-C
 
+`probe` and `gate` with ``--from prometheus`` (windows of recorded history instead of probing
+now) are triage.sources.prometheus.usecases; that gate ends in ``gate`` here.
+
 Baseline operations (save, list, show, history, rm) are the store's own (triage.store).
 """
 
@@ -108,7 +111,7 @@ def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: st
 
 
 def compare_sides(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
-                  alpha: float = DEFAULT_ALPHA) -> Comparison:
+                  alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> Comparison:
     """Load both sides (snapshot files or stored labels) and the budget, and judge.
     Raises BadInput/InputFileError/StoreError."""
     check_alpha(alpha)  # before any file is read
@@ -118,14 +121,17 @@ def compare_sides(baseline: str, candidate: str, *, store: str | None = None, bu
         a_source, a_snaps = load_side(baseline, snapshots)
         b_source, b_snaps = load_side(candidate, snapshots)
     return compare_snapshots(a_snaps, b_snaps, baseline_spec=baseline, candidate_spec=candidate, budget=budget,
-                             alpha=alpha, sources=(a_source, b_source))
+                             alpha=alpha, sources=(a_source, b_source), require_decided=require_decided)
 
 
 def compare(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
-            alpha: float = DEFAULT_ALPHA) -> Comparison:
-    """`triage compare`: each side a snapshot file or a stored label (all its runs pooled)."""
-    c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha)
-    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+            alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> Comparison:
+    """`triage compare`: each side a snapshot file or a stored label (all its runs pooled).
+    ``require_decided``: undecided metrics make the verdict inconclusive (exit 4)."""
+    c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha,
+                      require_decided=require_decided)
+    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha,
+                                                    require_decided=require_decided))
 
 
 def load_comparison(path: str) -> Comparison:
@@ -171,11 +177,17 @@ def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOption
 
 
 def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
-         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, save_as: str | None = None,
-         layers_given: bool = False, report_path: str = rerun.REPORT_FILE, junit_path: str | None = None,
-         step_summary: str | None = None, progress: Progress | None = None) -> GateResult:
+         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
+         save_as: str | None = None, layers_given: bool = False, report_path: str = rerun.REPORT_FILE,
+         junit_path: str | None = None, step_summary: str | None = None, progress: Progress | None = None,
+         take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
+         baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None) -> GateResult:
     """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
-    report (and JUnit, and append to the CI step summary), and keep the run when it passes."""
+    report (and JUnit, and append to the CI step summary), and keep the run when it passes.
+
+    Another source of the candidate (`--from prometheus`, triage.sources.prometheus.usecases)
+    passes ``take(options, baseline runs)``, ``baseline_runs`` when the baseline is not a
+    stored label, and the ``commands`` that rerun it."""
     check_alpha(alpha)
     _check_paths([("--report", report_path), ("--junit", junit_path)])
     if save_as:
@@ -183,17 +195,19 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
     budget = load_budget(budget_path)
     config = load_config(config_path)
     snapshots = SnapshotStore(resolve_store_path(store))
-    baseline = snapshots.load_label(baseline_label)
+    baseline = list(baseline_runs) if baseline_runs is not None else snapshots.load_label(baseline_label)
     if not layers_given:
         # Probe what the baseline knows about: a layer it never measured can only be "absent".
         seen = {r.layer for snap in baseline for r in snap.results if r.status == "ok"}
         options = replace(options, layers=tuple(layer for layer in options.layers if layer in seen) or options.layers)
-    snapshot = run_probes(config, options, progress)
-    c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label, candidate_spec=f"{snapshot.label} (now)",
-                          budget=budget, alpha=alpha, sources=("label", "file"))
-    c = replace(c, commands=rerun.for_gate(baseline_label, options.label, store=store, config=config_path,
-                                           budget=budget_path, alpha=alpha,
-                                           layers=options.layers if layers_given else None, samples=options.samples))
+    snapshot = take(options, baseline) if take else run_probes(config, options, progress)
+    c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
+                          candidate_spec=snapshot.label if take else f"{snapshot.label} (now)", budget=budget,
+                          alpha=alpha, sources=("label" if baseline_runs is None else "file", "file"),
+                          require_decided=require_decided)
+    c = replace(c, commands=commands or rerun.for_gate(
+        baseline_label, options.label, store=store, config=config_path, budget=budget_path, alpha=alpha,
+        require_decided=require_decided, layers=options.layers if layers_given else None, samples=options.samples))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:

@@ -89,6 +89,17 @@ def cluster_version(version: str) -> dict:
     return obj
 
 
+def with_history(history: list[dict], *, token: str | None = TOKEN) -> ClusterState:
+    """OpenShift whose ClusterVersion carries ``history`` (newest first, as the cluster keeps
+    it): what --window upgrade:VERSION reads to cut windows around a rollout."""
+    obj = load("clusterversion-4.3.18")
+    obj["status"]["history"] = history
+    obj["status"]["desired"]["version"] = history[0]["version"]
+    state = ClusterState(version=load("version-ocp-4.3"), token=token,
+                         api_groups={"operator.openshift.io": load("apigroup-operator-openshift-io")})
+    return state.add("apis/config.openshift.io/v1", "clusterversions", obj)
+
+
 def openshift(version: str = "4.3.18", *, token: str | None = TOKEN) -> ClusterState:
     """OpenShift 4.3.18, or 4.3.19 after the upgrade: new kernel on every node, one node
     NotReady, a crash-looping OOMKilled app pod, more restarts and BackOff warnings, a new

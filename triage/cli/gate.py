@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
 
 def gate(
     ctx: typer.Context,
-    baseline: str = typer.Option(..., "--baseline", help="Stored label to judge against, e.g. 4.3.18."),
+    baseline: str = typer.Option(None, "--baseline", help="Stored label to judge against, e.g. 4.3.18 (required, except with --from prometheus --window upgrade:VERSION)."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store (default $TRIAGE_STORE, else ./baselines)."),
     config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML: per-metric floors by glob."),
@@ -26,6 +26,12 @@ def gate(
     report: str = typer.Option(None, "--report", help="Write the Markdown report here (default triage-report.md)."),
     save_as: str = typer.Option(None, "--save-as", help="Store this run under LABEL when the gate passes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the verdict line."),
+    source: str = typer.Option("probes", "--from", help="probes: probe now; prometheus: judge what monitoring recorded in --window."),
+    window: str = typer.Option(None, "--window", help="With --from prometheus: START/DURATION, DURATION ending now (1h), upgrade:VERSION[/DURATION] (without --baseline: against the same span before the rollout)."),
+    before_upgrade: str = typer.Option(None, "--before-upgrade", help="With --from prometheus: judge the last 2h (or --window DURATION) before the rollout to VERSION."),
+    require_decided: bool = typer.Option(False, "--require-decided", help="Exit 4 (inconclusive) unless every metric "
+                                         "either regressed or ruled out a regression past its floors; without it an "
+                                         "undecided metric (too few samples, too noisy) is only reported."),
 ) -> int:
     """Gate an upgrade in CI: probe this platform, compare with the baseline, exit 0/3/4.
 
@@ -33,16 +39,32 @@ def gate(
     Example: triage gate --baseline 4.3.18 --label 4.3.19 --junit junit.xml --save-as 4.3.19
     """
     from triage import engine
+    from triage.errors import BadInput
     from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
 
     from .progress import progress_for
 
     env = environment(ctx)
+    if source != "probes" or window or before_upgrade:
+        from .prometheus import gate_from_prometheus
+
+        result = gate_from_prometheus(env, source, window, before_upgrade, baseline=baseline, label=label,
+                                      config=config, store=store, budget=budget, alpha=alpha, save_as=save_as,
+                                      deadline=deadline, quiet=quiet, report=report or REPORT_FILE, junit=junit,
+                                      require_decided=require_decided)
+        return _verdict(env, result, quiet)
+    if baseline is None:
+        raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
     result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
-                         save_as=save_as, layers_given=layers is not None, report_path=report or REPORT_FILE,
+                         require_decided=require_decided, save_as=save_as, layers_given=layers is not None,
+                         report_path=report or REPORT_FILE,
                          junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet))
+    return _verdict(env, result, quiet)
+
+
+def _verdict(env, result, quiet: bool) -> int:
     c = result.comparison
     roots = [s.layer for s in c.suspects if s.role == "root"]
     env.out(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}")

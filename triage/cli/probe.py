@@ -23,6 +23,9 @@ def probe(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no summary on stderr."),
     kubeconfig: str = typer.Option(None, "--kubeconfig", help="Kubeconfig for the kubernetes layer (default: kubernetes.kubeconfig, $KUBECONFIG)."),
     context: str = typer.Option(None, "--context", help="Kubeconfig context (default: the kubeconfig's current context)."),
+    source: str = typer.Option("probes", "--from", help="probes: measure now; prometheus: read what monitoring recorded (prometheus: in triage.yaml)."),
+    window: str = typer.Option(None, "--window", help="With --from prometheus: START/DURATION (2026-11-20T10:00Z/2h), DURATION ending now (1h), upgrade:VERSION[/DURATION]."),
+    before_upgrade: str = typer.Option(None, "--before-upgrade", help="With --from prometheus: the last 2h (or --window DURATION) before the rollout to VERSION started."),
 ) -> None:
     """Run layered probes against this platform and record a snapshot.
 
@@ -37,6 +40,11 @@ def probe(
 
     output.check_format(fmt, output.VIEW_FORMATS)
     env = environment(ctx)
+    if source != "probes" or window or before_upgrade:
+        from .prometheus import probe_from_prometheus
+
+        return probe_from_prometheus(env, source, window, before_upgrade, label=label, out=out, fmt=fmt, quiet=quiet,
+                                     config=config, kubeconfig=kubeconfig, context=context, deadline=deadline)
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
     run = engine.probe(options, config_path=config, kubeconfig=kubeconfig, context=context, out=out,
                        progress=progress_for(env, quiet))

@@ -12,6 +12,7 @@ Every piece of text that came from a probe, a config or a snapshot is escaped.
 from __future__ import annotations
 
 from triage import __version__
+from triage.attribution import target_spreads
 from triage.formatting import ci_label, format_number, short_value
 from triage.layers import DEPENDENCIES
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
@@ -103,6 +104,35 @@ def _suspects(c: Comparison) -> list[str]:
         for e in s.evidence:
             lines.append(f"- **{e.kind}** {escape(e.text)}")
         lines.append("")
+    return lines
+
+
+MAX_WHERE_ROWS = 20
+
+
+def _where(c: Comparison) -> list[str]:
+    """Per regressed layer with several targets: which targets regressed, their metrics and
+    the largest change: "kernel regressed on 2 of 40 nodes", and which two."""
+    lines: list[str] = []
+    for layer, status in c.layers.items():
+        if status != "regressed":
+            continue
+        for spread in target_spreads(layer, c.metrics):
+            if spread.judged < 2:
+                continue
+            if not lines:
+                lines = ["## Where", ""]
+            lines += [f"### {escape(layer)}: {len(spread.regressed)} of {spread.judged} {escape(spread.noun)} regressed",
+                      "", "| target | regressed metrics | largest change |", "|---|---|---|"]
+            for target in spread.regressed[:MAX_WHERE_ROWS]:
+                rows = sorted((m for m in c.metrics if m.layer == layer and m.target == target
+                               and m.verdict == "regressed"), key=MetricComparison.severity)
+                x = metric_cells(rows[0])
+                names = ", ".join(dict.fromkeys(f"{m.probe}.{m.metric}" for m in rows))
+                lines.append(f"| {escape(target)} | {escape(names)} | {escape(f'{rows[0].probe}.{rows[0].metric} {x.change}')} |")
+            if len(spread.regressed) > MAX_WHERE_ROWS:
+                lines.append(f"| … and {len(spread.regressed) - MAX_WHERE_ROWS} more | | |")
+            lines.append("")
     return lines
 
 
@@ -225,6 +255,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     lines = [f"# {escape(title)}", "", f"{summary}." if roots else f"{summary}: {escape(c.reason)}", ""]
     lines += _layers(c)
     lines += _suspects(c)
+    lines += _where(c)
     if options.charts:
         lines += _charts(c)
     lines += _metrics(c, options.show_all)

@@ -6,8 +6,8 @@ History of the on-disk format (``schema``):
 
 Validation happens here, at the boundary; everything downstream trusts these objects. It
 refuses (InputFileError, exit 2, naming the file and the field) whatever the engine could not
-handle in bounded time and memory (issue 16): a file over ``MAX_SNAPSHOT_BYTES``; duplicate
-keys; NaN/Infinity; numbers beyond ``MAX_MAGNITUDE``; event counts beyond ``MAX_EVENTS``
+handle in bounded time and memory (issue 16): a file over ``MAX_SNAPSHOT_BYTES``, duplicate
+keys, NaN/Infinity (the JSON rules every format shares: triage.strictjson); numbers beyond ``MAX_MAGNITUDE``; event counts beyond ``MAX_EVENTS``
 (the exact tests build arrays that size); counter windows outside ``WINDOW_S``; lone
 surrogates (unwritable as UTF-8); free-form values (facts, unknown fields) nested deeper than
 ``MAX_FREE_DEPTH``; layers other than the five.
@@ -15,13 +15,15 @@ surrogates (unwritable as UTF-8); free-form values (facts, unknown fields) neste
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
+from . import strictjson
 from .errors import InputFileError
 from .fileio import MAX_INPUT_BYTES, read_input
 from .layers import LAYERS
+from .strictjson import MAX_FREE_DEPTH, Invalid as _Invalid, describe as _describe, free as _free
+from .strictjson import integer as _int, required as _req, string as _str
 
 SNAPSHOT_SCHEMA = "triage.snapshot/v1"
 KNOWN_SCHEMAS = (SNAPSHOT_SCHEMA,)
@@ -35,7 +37,6 @@ MAX_MAGNITUDE = 1e15
 MAX_EVENTS = 10**6
 MAX_TRIALS = 10**15  # trials only enter logarithms; below 2**53 they stay exact as floats
 WINDOW_S = (1e-6, 1e9)  # a counter window: 0 (unknown), or a microsecond to 31 years
-MAX_FREE_DEPTH = 32  # facts and unknown fields; real snapshots nest 6 deep in all
 
 KINDS = ("samples", "proportion", "gauge", "fact")
 BETTER = ("lower", "higher", "equal")
@@ -43,129 +44,12 @@ STATUSES = ("ok", "error", "skipped")
 _NUMBER_TYPES = {int, float}  # exact types: bool, a subclass of int, is no sample
 
 
-class _Invalid(Exception):
-    """Raised inside from_dict; carries the dotted field path and what was expected."""
-
-    def __init__(self, field_path: str, expected: str):
-        self.field_path = field_path
-        self.expected = expected
-        super().__init__(f"{field_path}: {expected}")
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-class _NonFinite:
-    """What NaN/Infinity parse to: not a number, so every check below refuses it by type."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-class _Duplicated(dict):
-    """A JSON object that had a key twice; ``duplicate`` names it (found by _locate)."""
-
-    duplicate: str = ""
-
-
-class _Objects:
-    """json's object hook for one load: dicts, marking those that had a key twice."""
-
-    def __init__(self) -> None:
-        self.duplicated = False
-
-    def __call__(self, pairs: list[tuple[str, Any]]) -> dict:
-        d = dict(pairs)
-        if len(d) == len(pairs):
-            return d
-        self.duplicated = True
-        marked, seen = _Duplicated(d), set()
-        marked.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        return marked
-
-
-def _locate_duplicate(data: Any) -> tuple[str, str] | None:
-    """(path of the object, key) of the first object that had a key twice, if any."""
-    stack: list[tuple[Any, str]] = [(data, "")]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, _Duplicated):
-            return path, value.duplicate
-        if isinstance(value, dict):
-            stack.extend((v, f"{path}.{k}" if path else k) for k, v in value.items()
-                         if isinstance(v, (dict, list)))
-        elif isinstance(value, list):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value) if isinstance(v, (dict, list)))
-    return None
-
-
-def _text(value: str, where: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Invalid(where, "expected text, got a lone surrogate (\\ud800-\\udfff) that no file or "
-                       "terminal can hold") from None
-    return value
-
-
-def _free(value: Any, where: str) -> Any:
-    """A free-form value (a fact, an unknown field): JSON that every writer can write back."""
-    stack = [(value, where, 0)]
-    while stack:
-        v, path, depth = stack.pop()
-        if depth > MAX_FREE_DEPTH:
-            raise _Invalid(where, f"expected at most {MAX_FREE_DEPTH} levels of nesting")
-        if isinstance(v, _NonFinite):
-            raise _Invalid(path, f"expected JSON, got {v.text} (not a number JSON can hold)")
-        if isinstance(v, str):
-            _text(v, path)
-        elif isinstance(v, dict):
-            for k, item in v.items():
-                _text(k, f"{path}.{k!r}")
-                stack.append((item, f"{path}.{k}", depth + 1))
-        elif isinstance(v, list):
-            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(v))
-    return value
+def _num(value: Any, where: str, lo: float = -MAX_MAGNITUDE, hi: float = MAX_MAGNITUDE) -> float:
+    return strictjson.number(value, where, lo, hi)
 
 
 def _extra(d: Mapping, known: set[str], path: str) -> dict:
-    return {k: _free(v, f"{path}.{k}" if path else k) for k, v in d.items() if k not in known}
-
-
-def _req(d: Mapping, key: str, path: str) -> Any:
-    if key not in d:
-        raise _Invalid(f"{path}.{key}" if path else key, "required field is missing")
-    return d[key]
-
-
-def _str(d: Mapping, key: str, path: str, *, optional: bool = False, choices: Iterable[str] = ()) -> Any:
-    where = f"{path}.{key}" if path else key
-    if optional and d.get(key) is None:
-        return None
-    value = _req(d, key, path)
-    if not isinstance(value, str):
-        raise _Invalid(where, f"expected a string, got {_describe(value)}")
-    choices = tuple(choices)
-    if choices and value not in choices:
-        raise _Invalid(where, f"expected one of {', '.join(choices)}, got {_describe(value)}")
-    return _text(value, where)
-
-
-def _num(value: Any, where: str, lo: float = -MAX_MAGNITUDE, hi: float = MAX_MAGNITUDE) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise _Invalid(where, f"expected a finite number from {lo:g} to {hi:g}, got {_describe(value)}")
-    return value
-
-
-def _int(value: Any, where: str, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
-        raise _Invalid(where, f"expected an integer from 0 to {hi:,}, got {_describe(value)}")
-    return value
+    return {k: _free(v, strictjson.join(path, k)) for k, v in d.items() if k not in known}
 
 
 def _floats(raw: list) -> tuple[float, ...]:
@@ -378,7 +262,7 @@ class Snapshot:
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
+        return strictjson.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "<snapshot>") -> "Snapshot":
@@ -405,29 +289,41 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, text: str, source: str = "<snapshot>") -> "Snapshot":
-        if len(text) > MAX_SNAPSHOT_BYTES:
-            raise InputFileError(source, f"larger than {MAX_SNAPSHOT_BYTES // (1024 * 1024)} MiB, the limit "
-                                 "for a snapshot")
-        objects = _Objects()
-        try:
-            data = json.loads(text, object_pairs_hook=objects, parse_constant=_NonFinite)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(source, f"not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno});"
-                                 " truncated or not a snapshot", line=None) from None
-        except RecursionError:
-            raise InputFileError(source, "not a snapshot: nested too deep to read") from None
-        except ValueError as exc:  # an integer of more than 4,300 digits
-            raise InputFileError(source, f"not a snapshot: {exc}") from None
-        duplicate = _locate_duplicate(data) if objects.duplicated else None
-        if duplicate:
-            where, key = duplicate
-            raise InputFileError(source, "appears twice in one object: which one counts is ambiguous",
-                                 field=f"{where}.{key}" if where else key)
-        return cls.from_dict(data, source)
+        return cls.from_dict(strictjson.loads(text, source, "a snapshot", MAX_SNAPSHOT_BYTES), source)
 
     @classmethod
     def load(cls, path: str) -> "Snapshot":
         return cls.from_json(read_input(path, "snapshot JSON", MAX_SNAPSHOT_BYTES), path)
+
+
+def checked(result: ProbeResult) -> ProbeResult:
+    """``result`` as the loader will read it back (the runner writes what triage reads): a
+    measurement the loader would refuse (NaN or ±Infinity from a probe, a value out of range)
+    or an unknown field it would refuse is dropped with a note naming the field, rather than
+    written into a snapshot that every later command refuses; text no file can hold (a lone
+    surrogate, from bytes decoded with surrogateescape) keeps its escape instead."""
+    notes = [_writable(n) for n in result.notes]
+    kept = []
+    for i, m in enumerate(result.measurements):
+        try:
+            Measurement.from_dict(m.to_dict(), f"measurements[{i}]")
+        except _Invalid as exc:
+            notes.append(f"measurement {_describe(m.metric)} dropped: {exc.field_path}: {exc.expected}")
+        else:
+            kept.append(m)
+    extra = {}
+    for key, value in result.extra.items():
+        try:
+            extra[_free(key, "extra")] = _free(value, key)
+        except _Invalid as exc:
+            notes.append(f"field {_describe(key)} dropped: {exc.field_path}: {exc.expected}")
+    return replace(result, layer=_writable(result.layer), probe=_writable(result.probe),
+                   target=_writable(result.target), error=None if result.error is None else _writable(result.error),
+                   measurements=tuple(kept), notes=tuple(notes), extra=extra)
+
+
+def _writable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def utc_now() -> str:

@@ -23,7 +23,7 @@ from .config import Config
 from .secrets import mask_secrets
 from .errors import BadInput
 from .layers import LAYERS
-from .model import Measurement, ProbeResult, Snapshot, utc_now
+from .model import Measurement, ProbeResult, Snapshot, checked, utc_now
 
 DEFAULT_DEADLINE_S = 600.0
 
@@ -260,7 +260,7 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
 
     results.extend(by_call[id(c)] for c in calls)
     return resolve_label(Snapshot(label=options.label, taken_at=taken_at, host=socket.gethostname(),
-                                  tool_version=__version__, results=tuple(results)))
+                                  tool_version=__version__, results=tuple(map(checked, results))))
 
 
 def summarise_problems(snapshot: Snapshot) -> list[str]:

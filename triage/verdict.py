@@ -11,26 +11,24 @@ renderer needs is here; renderers import this module and triage.formatting, noth
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from . import strictjson
 from .budget import Floors
 from .errors import ExitStatus, InputFileError
+from .fileio import MAX_INPUT_BYTES
 from .formatting import (ci_label, display_unit, format_number, format_range, format_rate, format_relative,
                          format_signed, short_value)
 from .layers import stack_order
+from .verdict_schema import LAYER_STATUSES, METRIC_VERDICTS, SCHEMA, VERDICTS, check_comparison  # noqa: F401
 
-SCHEMA = "triage.comparison/v1"
 DEFAULT_ALPHA = 0.01
 CI_LEVEL = 0.95
 
-VERDICTS = ("regressed", "ok", "inconclusive")
-LAYER_STATUSES = ("regressed", "failed", "inconclusive", "improved", "ok", "absent")
 DECISIONS = ("regressed", "ruled out", "undecided")
-METRIC_VERDICTS = ("regressed", "failed", "inconclusive", "absent", "improved", "changed", "unchanged", "ignored")
 _SEVERITY = {v: i for i, v in enumerate(METRIC_VERDICTS)}
 
 MetricKey = tuple[str, str, str, str]
@@ -375,8 +373,9 @@ class Comparison:
 
     @property
     def exit_status(self) -> ExitStatus:
-        return {"regressed": ExitStatus.REGRESSION, "inconclusive": ExitStatus.INCONCLUSIVE}.get(
-            self.verdict, ExitStatus.OK)
+        # No default: a verdict nobody knows must never pass a gate as 0 (issue 16, item 8).
+        return {"regressed": ExitStatus.REGRESSION, "inconclusive": ExitStatus.INCONCLUSIVE,
+                "ok": ExitStatus.OK}[self.verdict]
 
     def sorted_metrics(self) -> list[MetricComparison]:
         return sorted(self.metrics, key=MetricComparison.severity)
@@ -413,35 +412,40 @@ class Comparison:
         }
 
     def to_json(self) -> str:
-        # Compact like snapshots: with `indent`, Python's json falls back to its slow pure-Python
-        # encoder (0.5 s for 2,000 metrics); `| jq .` makes it readable.
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+        return strictjson.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str, source: str = "<comparison>") -> "Comparison":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(source, f"not valid JSON ({exc.msg}, line {exc.lineno}); truncated or not a "
-                                 "comparison") from None
-        return cls.from_dict(data, source)
+        return cls.from_dict(strictjson.loads(text, source, "a comparison", MAX_INPUT_BYTES), source)
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "<comparison>") -> "Comparison":
-        """Rebuild a saved comparison (``--format json``) for re-rendering."""
-        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-            got = d.get("schema") if isinstance(d, dict) else type(d).__name__
-            raise InputFileError(source, f"expected {SCHEMA}, got {got!r}", field="schema")
+        """Rebuild a saved comparison (``--format json``) for re-rendering; InputFileError
+        (exit 2, naming the field) for anything triage.verdict_schema refuses."""
+        check_comparison(d, source)
         try:
-            return cls(d["verdict"], SideInfo.from_dict(d["baseline"]), SideInfo.from_dict(d["candidate"]),
-                       _stack_order(d["layers"]), tuple(MetricComparison.from_dict(m) for m in d["metrics"]),
-                       suspects=tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()),
-                       alpha=float(d.get("alpha", DEFAULT_ALPHA)), tests=int(d.get("tests", 0)),
-                       primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
-                       reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
-                       commands=tuple(str(c) for c in d.get("commands") or ()))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            c = cls(d["verdict"], SideInfo.from_dict(d["baseline"]), SideInfo.from_dict(d["candidate"]),
+                    _stack_order(d["layers"]), tuple(MetricComparison.from_dict(m) for m in d["metrics"]),
+                    suspects=tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()),
+                    alpha=float(d.get("alpha", DEFAULT_ALPHA)), tests=int(d.get("tests", 0)),
+                    primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
+                    reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
+                    commands=tuple(str(c) for c in d.get("commands") or ()))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            # Fields added since the schema check was written (their own from_dict reads them).
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
+        _check_verdict(c, source)
+        return c
+
+
+def _check_verdict(c: Comparison, source: str) -> None:
+    """The verdict says regressed exactly when a metric did: otherwise the exit code and the
+    JUnit failures of a re-rendered comparison would disagree (issue 16, item 8)."""
+    regressed = next((m for m in c.metrics if m.verdict == "regressed"), None)
+    if (c.verdict == "regressed") != (regressed is not None):
+        because = f"metric {regressed.id} regressed" if regressed else "no metric regressed"
+        raise InputFileError(source, f"is {c.verdict!r} but {because}: its exit code and its JUnit failures "
+                             "would disagree", field="verdict")
 
 
 def _stack_order(layers: Mapping[str, str]) -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from .env import environment
@@ -54,13 +52,15 @@ def show(ctx: typer.Context,
          store: str = typer.Option(None, "--store", "-s", help=STORE_HELP),
          fmt: str = typer.Option("table", "--format", "-f", help="table or json (a JSON list of the runs)."),) -> None:
     """Show every run of LABEL."""
+    from triage.report.inert import json_document
+
     from . import output
 
     output.check_format(fmt, output.VIEW_FORMATS)
     snapshots = _store(store).load_label(label)
     env = environment(ctx)
     if fmt == "json":
-        env.out(json.dumps([s.to_dict() for s in snapshots], sort_keys=True))
+        env.out(json_document([s.to_dict() for s in snapshots]))
         return
     for snap in snapshots:
         env.out(output.text(env, snap, "table"))

@@ -16,6 +16,8 @@ from typing import Callable, Mapping, TextIO
 
 import typer
 
+from triage.report.inert import terminal
+
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 DEBUG_ENV = "TRIAGE_DEBUG"
 
@@ -47,7 +49,9 @@ class Environment:
         return self.stdout_isatty and not self.no_color
 
     def err(self, message: str) -> None:
-        print(message, file=self.stderr)
+        """One line on stderr, a terminal more often than not: the message carries outside text
+        (paths, targets, probe errors), so its control characters are shown, not run."""
+        print(terminal(message), file=self.stderr)
 
     def out(self, text: str) -> None:
         self.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -65,9 +65,12 @@ def gate(
 
 
 def _verdict(env, result, quiet: bool) -> int:
+    from triage.report.inert import terminal
+
     c = result.comparison
     roots = [s.layer for s in c.suspects if s.role == "root"]
-    env.out(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}")
+    env.out(terminal(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "")
+                     + f" — {c.reason}"))
     if not quiet:
         env.err(f"triage: report {result.report}" + (f", junit {result.junit}" if result.junit else "")
                 + (f"; saved run {result.saved.run_id} as {result.saved.label}" if result.saved else ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from triage.model import ProbeResult
+from triage.report.inert import cell, terminal
 from triage.runner import Progress, SilentProgress
 
 from .env import Environment
@@ -15,8 +16,10 @@ class RichProgress:
 
         # Built only for a watched stderr, so it is a terminal: say so (a test's forced TTY is a StringIO).
         self._console = Console(file=env.stderr, no_color=env.no_color, force_terminal=True, width=env.width)
-        self._bar = _Progress(TextColumn(f"[bold]{title}[/bold] {{task.description}}"), BarColumn(),
-                              MofNCompleteColumn(), TimeElapsedColumn(), console=self._console, transient=True)
+        # Descriptions name targets (outside text): shown as text, never read as markup.
+        self._bar = _Progress(TextColumn(title, style="bold"), TextColumn("{task.description}", markup=False),
+                              BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self._console,
+                              transient=True)
         self._task = None
 
     def start(self, total: int) -> None:
@@ -24,13 +27,13 @@ class RichProgress:
         self._task = self._bar.add_task("", total=total)
 
     def step(self, description: str) -> None:
-        self._bar.update(self._task, description=description)
+        self._bar.update(self._task, description=terminal(description))
 
     def done(self, result: ProbeResult) -> None:
         self._bar.advance(self._task)
         if result.status == "error":
-            self._console.print(f"[yellow]![/yellow] {result.layer}.{result.probe} [{result.target}]: {result.error}",
-                                markup=False, highlight=False)
+            line = cell(f" {result.layer}.{result.probe} [{result.target}]: {result.error}")
+            self._console.print(cell("!", "yellow") + line, highlight=False)
 
     def finish(self) -> None:
         self._bar.stop()

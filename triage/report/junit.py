@@ -1,5 +1,9 @@
 """JUnit XML of a comparison: one testcase per metric, a failure per regression, so CI
-systems (GitHub, GitLab, Jenkins) list regressions natively."""
+systems (GitHub, GitLab, Jenkins) list regressions natively.
+
+Every attribute and text is outside text (target names, error text, units): each goes
+through triage.report.inert.xml, once, as the finished tree is written out, so the file is well-formed XML
+whatever a probe saw (issue 16: control characters once made 148 files unparseable)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from triage.verdict import CI_LEVEL, Comparison
 
 from . import RenderOptions
 from .cells import metric_cells
+from .inert import xml
 
 # Verdicts that fail the test case; the ones that merely could not be judged are skipped.
 FAILING = ("regressed",)
@@ -46,6 +51,9 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
             ET.SubElement(case, "system-out").text = detail
     for key, value in counts.items():
         suite.set(key, str(value))
+    for element in suite.iter():  # the one XML step, over every attribute and text at once
+        element.attrib.update((k, xml(v)) for k, v in element.attrib.items())
+        element.text = None if element.text is None else xml(element.text)
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 

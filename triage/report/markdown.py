@@ -6,7 +6,9 @@
   a small Mermaid chart per root-suspect latency metric, changed facts per layer, probe
   failures, the environment and the commands to reproduce: fit for an incident doc.
 
-Every piece of text that came from a probe, a config or a snapshot is escaped.
+Every piece of text that came from a probe, a config, a snapshot or a saved comparison goes
+through the one Markdown step, ``escape`` (triage.report.inert.markdown); Mermaid strings
+through inert.mermaid, the reproduce commands through inert.code_block.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
 from . import RenderOptions
 from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
+from .inert import code_block, mermaid
+from .inert import markdown as escape  # the one Markdown step for outside text
 
 CI_LABEL = ci_label(CI_LEVEL)
 
@@ -26,23 +30,15 @@ _STATUS_MARK = {"regressed": "🔴", "failed": "⚠️", "inconclusive": "❔", 
 MAX_CHARTS = 6
 
 
-def escape(text: str) -> str:
-    """Markdown-inert text for a table cell or a line."""
-    out = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for ch in "`*_[]|":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
-
-
 # ---------------------------------------------------------------- brief
 
 
 def _brief(c: Comparison, options: RenderOptions) -> str:
-    lines = [f"**Verdict: {c.verdict}** — {escape(c.reason)}", "",
+    lines = [f"**Verdict: {escape(c.verdict)}** — {escape(c.reason)}", "",
              f"Baseline {escape(_side(c.baseline))} → candidate {escape(_side(c.candidate))}", "",
              "| layer | status | notes |", "|---|---|---|"]
     for layer, status in c.layers.items():
-        lines.append(f"| {escape(layer)} | {status} | {escape(c.layer_notes.get(layer, ''))} |")
+        lines.append(f"| {escape(layer)} | {escape(status)} | {escape(c.layer_notes.get(layer, ''))} |")
     lines.append("")
     if c.suspects:
         lines.append("Suspects:")
@@ -51,7 +47,7 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
             role = "root suspect" if s.role == "root" else "downstream"
             lines.append(f"- **{escape(s.layer)}** ({role}): {escape(s.because)}")
             for e in s.evidence:
-                lines.append(f"  - {e.kind}: {escape(e.text)}")
+                lines.append(f"  - {escape(e.kind)}: {escape(e.text)}")
         lines.append("")
     rows = shown_metrics(c, options.show_all)
     header = ("metric", "component", "baseline", "candidate", "change", CI_LABEL, "adj. p", "q", "verdict")
@@ -85,7 +81,7 @@ def _layers(c: Comparison) -> list[str]:
     lines = ["## Layers", "", "| layer | status | depends on | notes |", "|---|---|---|---|"]
     for layer, status in c.layers.items():
         deps = ", ".join(DEPENDENCIES.get(layer, ())) or "–"
-        lines.append(f"| {escape(layer)} | {_STATUS_MARK.get(status, '')} {status} | {deps} | "
+        lines.append(f"| {escape(layer)} | {_STATUS_MARK.get(status, '')} {escape(status)} | {deps} | "
                      f"{escape(c.layer_notes.get(layer, ''))} |")
     return lines + [""]
 
@@ -102,7 +98,7 @@ def _suspects(c: Comparison) -> list[str]:
             states = ", ".join(f"{d} {c.layers.get(d, 'absent')}" for d in deps)
             lines += [f"Depends on: {escape(states)}.", ""]
         for e in s.evidence:
-            lines.append(f"- **{e.kind}** {escape(e.text)}")
+            lines.append(f"- **{escape(e.kind)}** {escape(e.text)}")
         lines.append("")
     return lines
 
@@ -148,13 +144,11 @@ def _chart(m: MetricComparison, c: Comparison) -> list[str]:
             if value is not None:
                 labels.append(f"{q} {name}")
                 values.append(value)
-    # Mermaid strings cannot hold quotes or brackets: keep labels to safe characters.
-    safe = ['"' + "".join(ch for ch in label if ch.isalnum() or ch in " ._-:") + '"' for label in labels]
+    safe = [f'"{mermaid(label)}"' for label in labels]
     unit = m.unit or ""
-    title = "".join(ch for ch in f"{m.id} ({unit})" if ch.isalnum() or ch in " ._-:()@/")
-    return ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{', '.join(safe)}]",
-            f'    y-axis "{unit or "value"}"', f"    bar [{', '.join(format_number(v).replace(',', '') for v in values)}]",
-            "```", ""]
+    return ["```mermaid", "xychart-beta", f'    title "{mermaid(f"{m.id} ({unit})")}"', f"    x-axis [{', '.join(safe)}]",
+            f'    y-axis "{mermaid(unit or "value")}"',
+            f"    bar [{', '.join(format_number(v).replace(',', '') for v in values)}]", "```", ""]
 
 
 def _charts(c: Comparison) -> list[str]:
@@ -237,20 +231,18 @@ def _environment(c: Comparison) -> list[str]:
 def _reproduce(commands: tuple[str, ...]) -> list[str]:
     if not commands:
         return []
-    # A fenced block is inert Markdown; only a fence inside could break out of it.
-    body = [cmd.replace("```", "'''") for cmd in commands]
-    return ["## Reproduce", "", "```bash", *body, "```", ""]
+    return ["## Reproduce", "", *code_block(commands, "bash"), ""]
 
 
 def _report(c: Comparison, options: RenderOptions) -> str:
     title = f"triage: {c.baseline.title} → {c.candidate.title}"
     roots = [s.layer for s in c.suspects if s.role == "root"]
     downstream = [s.layer for s in c.suspects if s.role == "downstream"]
-    summary = f"**Verdict: {c.verdict}**"
+    summary = f"**Verdict: {escape(c.verdict)}**"
     if roots:
-        summary += f": root suspect {', '.join(roots)}"
+        summary += f": root suspect {', '.join(map(escape, roots))}"
         if downstream:
-            summary += f"; downstream {', '.join(downstream)}"
+            summary += f"; downstream {', '.join(map(escape, downstream))}"
     # With suspects named the summary says it all; otherwise the reason says why (ok, inconclusive).
     lines = [f"# {escape(title)}", "", f"{summary}." if roots else f"{summary}: {escape(c.reason)}", ""]
     lines += _layers(c)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import io
-import json
 
 from triage.repro.dns_report import ReproReport
 
 from . import RenderOptions
+from .inert import cell, json_document
 
 
 def render_json(report: ReproReport, options: RenderOptions = RenderOptions()) -> str:
-    return json.dumps(report.to_json_dict()) + "\n"
+    return json_document(report.to_json_dict())
 
 
 def _ms(value) -> str:
@@ -38,7 +38,6 @@ def _rows(report: ReproReport) -> list[tuple[str, list[str]]]:
 
 def render(report: ReproReport, options: RenderOptions = RenderOptions()) -> str:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     o = report.options
@@ -46,14 +45,15 @@ def render(report: ReproReport, options: RenderOptions = RenderOptions()) -> str
     title = (f"repro dns · path {report.path} · {report.target} · {len(o.names)} lookups/request, "
              f"pool {o.pool_size}, hold {o.hold_ms:g} ms, "
              + (f"{o.rate:g} req/s" if o.rate else "closed loop") + f" on {o.workers} workers")
-    table = Table(title=escape(title), title_justify="left",
-                  caption=escape(f"{report.path}: {report.path_detail}; resolver timeout {timeout_ms:g} ms "
-                                 "(glibc's default is 5000 ms)"), caption_justify="left")
+    # Names, profiles and the path detail are outside text: each through inert.cell.
+    table = Table(title=cell(title), title_justify="left",
+                  caption=cell(f"{report.path}: {report.path_detail}; resolver timeout {timeout_ms:g} ms "
+                               "(glibc's default is 5000 ms)"), caption_justify="left")
     table.add_column("")
     for side in report.sides:
-        table.add_column(escape(side.profile), justify="right", overflow="fold")
+        table.add_column(cell(side.profile), justify="right", overflow="fold")
     for label, cells in _rows(report):
-        table.add_row(escape(label), *cells)
+        table.add_row(cell(label), *map(cell, cells))
     console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
                       file=io.StringIO())
     console.print(table)

@@ -9,6 +9,7 @@ from triage.model import Measurement, Snapshot
 from triage.stats import quantile
 
 from . import RenderOptions
+from .inert import cell
 
 
 def summarise(m: Measurement) -> str:
@@ -35,26 +36,24 @@ def render(snapshot: Snapshot, options: RenderOptions = RenderOptions()) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"snapshot {snapshot.label} · {snapshot.host} · {snapshot.taken_at}", title_justify="left")
+    # Every cell is outside text (the snapshot's), so every cell goes through inert.cell: shown
+    # with its control characters escaped, never read as markup.
+    table = Table(title=cell(f"snapshot {snapshot.label} · {snapshot.host} · {snapshot.taken_at}"),
+                  title_justify="left")
     for col in ("layer", "probe", "target", "status", "metric", "value"):
         table.add_column(col, overflow="fold")
     styles = {"ok": "green", "error": "red", "skipped": "yellow"}
     for r in snapshot.results:
-        status = f"[{styles.get(r.status, '')}]{r.status}[/]"
+        status = cell(r.status, styles.get(r.status, ""))
         if r.status != "ok" or not r.measurements:
-            table.add_row(r.layer, r.probe, r.target, status, "", _escape(r.error or ""))
+            table.add_row(cell(r.layer), cell(r.probe), cell(r.target), status, "", cell(r.error or ""))
             continue
         for i, m in enumerate(r.measurements):
             first = i == 0
-            table.add_row(r.layer if first else "", r.probe if first else "", _escape(r.target) if first else "",
-                          status if first else "", _escape(m.metric), _escape(summarise(m)))
+            table.add_row(cell(r.layer if first else ""), cell(r.probe if first else ""),
+                          cell(r.target if first else ""), status if first else "", cell(m.metric),
+                          cell(summarise(m)))
     console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
                       file=io.StringIO())
     console.print(table)
     return console.export_text(styles=options.color)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

@@ -11,6 +11,7 @@ from triage.verdict import CI_LEVEL, Comparison, SideInfo
 
 from . import RenderOptions
 from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
+from .inert import cell, terminal
 
 STATUS_STYLE = {
     "regressed": "bold red",
@@ -45,9 +46,10 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
 
     head = Text()
     head.append(f" {c.verdict.upper()} ", style=VERDICT_STYLE.get(c.verdict, "bold"))
-    head.append(f"  {c.reason}")
+    head.append(f"  {terminal(c.reason)}")
     console.print(head)
-    console.print(Text(f"baseline  {_side(c.baseline)}\ncandidate {_side(c.candidate)}", style="dim"))
+    console.print(Text(f"baseline  {terminal(_side(c.baseline))}\ncandidate {terminal(_side(c.candidate))}",
+                       style="dim"))
     console.print()
 
     layers = Table(title="layers", title_justify="left", box=box.SIMPLE_HEAD)
@@ -56,7 +58,7 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
     layers.add_column("notes", overflow="fold")
     for layer, status in c.layers.items():
         style = STATUS_STYLE.get(status, "")
-        layers.add_row(Text(layer, style=style), Text(status, style=style), Text(c.layer_notes.get(layer, "")))
+        layers.add_row(cell(layer, style), cell(status, style), cell(c.layer_notes.get(layer, "")))
     console.print(layers)
 
     if c.suspects:
@@ -65,10 +67,10 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
             line = Text()
             line.append("ROOT SUSPECT " if s.role == "root" else "downstream   ",
                         style="bold red" if s.role == "root" else "yellow")
-            line.append(s.because)
+            line.append(terminal(s.because))
             parts.append(line)
             for e in s.evidence:
-                parts.append(Text(f"    · {e.kind}: {e.text}", style="dim" if e.kind == "regressed" else "blue"))
+                parts.append(cell(f"    · {e.kind}: {e.text}", "dim" if e.kind == "regressed" else "blue"))
         console.print(Panel(Group(*parts), title="suspects", title_align="left", border_style="red"))
 
     rows = shown_metrics(c, options.show_all)
@@ -103,22 +105,22 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
         table.add_column("verdict", no_wrap=True, width=fixed["verdict"])
         for x in cells:
             style = STATUS_STYLE.get(x.verdict, "")
-            row = [Text(x.metric), x.component, Text(f"{x.baseline} → {x.candidate}"),
-                   Text(x.change, style=style if x.verdict in ("regressed", "improved") else "")]
-            row += [Text(x.ci)] if show_ci else []
-            row += [x.p_adjusted] + ([x.q] if show_q else []) + [Text(x.verdict, style=style)]
+            row = [cell(x.metric), cell(x.component), cell(f"{x.baseline} → {x.candidate}"),
+                   cell(x.change, style if x.verdict in ("regressed", "improved") else "")]
+            row += [cell(x.ci)] if show_ci else []
+            row += [cell(x.p_adjusted)] + ([cell(x.q)] if show_q else []) + [cell(x.verdict, style)]
             table.add_row(*row)
         console.print(table)
         for x in cells:
             if not x.judged:
                 line = Text("  ")
                 line.append(x.verdict, style=STATUS_STYLE.get(x.verdict, ""))
-                line.append(f" {x.metric}: {x.reason}")
+                line.append(f" {terminal(x.metric)}: {terminal(x.reason)}")
                 console.print(line)
     for f in footers(c, len(rows)):
         line = Text(style="dim" if f.kind == "family" else "")
         if f.lead:
             line.append(f.lead + " ", style="magenta")
-        line.append(f.text)
+        line.append(terminal(f.text))
         console.print(line)
     return console.export_text(styles=options.color)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from triage.errors import BadInput, InputFileError
+from triage.yamlfile import read_yaml_file
 
 HEALTHY = "healthy"
 DEFAULT_SEARCH = ("quay.svc.cluster.local", "svc.cluster.local", "cluster.local")
@@ -319,17 +320,8 @@ def _build(spec: str, fields: dict[str, Any]) -> FaultProfile:
 
 
 def _load_yaml(path: str) -> FaultProfile:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputFileError(path, f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
-                             line=mark.line + 1 if mark else None) from None
+    # The one bounded loader (alias bombs, depth, 5,000-digit integers: issue 16) as for triage.yaml.
+    data, _ = read_yaml_file(path, "fault profile")
     if data is None:
         data = {}
     if not isinstance(data, dict):

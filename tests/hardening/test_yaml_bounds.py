@@ -1,5 +1,6 @@
-"""Issue 16, item 6: hostile YAML in triage.yaml, budgets and kubeconfigs is refused fast, with
-exit 2 and file:line, by the one bounded loader (triage.yamlfile) every YAML input goes through."""
+"""Issue 16, item 6: hostile YAML in triage.yaml, budgets, kubeconfigs and the reproducers'
+fault profiles is refused fast, with exit 2 and file:line, by the one bounded loader
+(triage.yamlfile) every YAML input goes through."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from triage.budget import parse_budget
 from triage.config import KubernetesConfig, parse_config
 from triage.errors import InputFileError
 from triage.kube_client import KubeConfigError, client_for, validate_kubeconfig
+from triage.repro.dns_profile import parse_profile
 
 
 def bomb(levels: int = 6, width: int = 10) -> str:
@@ -36,15 +38,19 @@ HOSTILE = {
 
 
 def _loaders(tmp_path: Path):
-    def kubeconfig(text: str, name: str) -> None:
-        path = tmp_path / name
-        path.write_text(text)
-        validate_kubeconfig(str(path), None)
-    return {"triage.yaml": parse_config, "budget": parse_budget, "kubeconfig": kubeconfig}
+    def from_file(read):
+        def load(text: str, name: str) -> None:
+            path = tmp_path / name
+            path.write_text(text)
+            read(str(path))
+        return load
+    return {"triage.yaml": parse_config, "budget": parse_budget,
+            "kubeconfig": from_file(lambda path: validate_kubeconfig(path, None)),
+            "dns fault profile": from_file(parse_profile)}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-@pytest.mark.parametrize("loader", ["triage.yaml", "budget", "kubeconfig"])
+@pytest.mark.parametrize("loader", ["triage.yaml", "budget", "kubeconfig", "dns fault profile"])
 def test_hostile_yaml_is_refused_with_the_line(tmp_path, case, loader):
     text, expected, line = HOSTILE[case]
     with pytest.raises(InputFileError) as err:

@@ -1,10 +1,13 @@
-"""A bounded fuzzing campaign over triage's input loaders (issue 16): mutated snapshots,
-triage.yaml configs, budgets and kubeconfigs, each run through the loader and, for a snapshot
-that loads, through the real CLI entry in-process (compare as JSON, report as Markdown and
-JUnit, against the unmutated seed). Every input must end as a valid result or a refusal
-(InputFileError / exit 2); anything else is a crash, anything over --timeout a hang.
+"""A bounded fuzzing campaign over triage's input loaders (issue 16): mutated snapshots, saved
+comparisons, triage.yaml configs, budgets and kubeconfigs, each run through the loader and,
+when it loads, through the real CLI entry in-process: a snapshot compared (table, JSON) and
+reported (Markdown, JUnit) against the unmutated seed, a comparison re-rendered (`triage report
+cmp.json` as Markdown, JUnit and JSON, and the table). Every input must end as a valid result
+or a refusal (InputFileError / exit 2); anything else is a crash, anything over --timeout a
+hang. An output with a raw control character, JUnit that does not parse or JSON that is not
+JSON (NaN) counts as a crash too.
 
-Prints crash and hang counts, the slowest input, and the first crashes. Never a test.
+Prints crash and hang counts per loader, the slowest input, and the first crashes. Never a test.
 Run: python bench/fuzz.py [--inputs 10000] [--seed 16] [--workers 2] [--timeout 5]
 """
 
@@ -23,7 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+import re
 import traceback
+import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any, Callable
 
@@ -39,10 +44,17 @@ from triage.config import parse_config  # noqa: E402
 from triage.errors import BadInput  # noqa: E402
 from triage.kube_client import read_kubeconfigs, validate_kubeconfig  # noqa: E402
 from triage.model import Snapshot  # noqa: E402
+from triage.report import RenderOptions, render  # noqa: E402
 from triage.secrets import kubeconfig_secrets  # noqa: E402
+from triage.verdict import Comparison  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(HERE), "tests", "fixtures", "compare")
 SNAPSHOT_SEEDS = ("baseline-4.3.18.json", "candidate-dns-app.json", "candidate-dns-failed.json")
+# Saved comparisons: a regression, no regression, an inconclusive one (compare SNAPSHOT_SEEDS[0] with each).
+COMPARISON_CANDIDATES = ("candidate-dns-app.json", "baseline-4.3.18-run2.json", "candidate-dns-failed.json")
+# Characters a terminal, a parser or a reader could act on; \n is the outputs' own (issue 16).
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+KINDS = ("snapshot", "snapshot", "comparison", "config", "budget", "kubeconfig")
 
 CONFIG_SEED = """samples: 20
 probe_timeout: 30
@@ -96,7 +108,10 @@ current-context: staging
 
 # What broke the engine or the loaders before (issue 16), offered as often as ordinary values.
 HOSTILE_VALUES = [math.nan, math.inf, -math.inf, 1e308, -1.7e308, 5e-324, -1, 0, 10**12, 10**8, 10**400, True,
-                  None, "", "\ud800", "x" * 300, "network", "samples", "fact", "[", [], {}, [[[[[[]]]]]]]
+                  None, "", "\ud800", "x" * 300, "network", "samples", "fact", "[", [], {}, [[[[[[]]]]]],
+                  # text that tries to get out of a terminal, a Markdown table, a Mermaid chart, XML
+                  "Regressed", "[/x]", "[link=https://evil.example]x[/link]", "\x1b]52;c;ZXZpbA==\x07",
+                  "\x1b[2J\x9b\u202e", "<img src=x onerror=alert(1)>", "a|b\rc\n# h", "```", '"\x00\x0b']
 HOSTILE_TEXT = ["NaN", "-Infinity", "1e999", "9" * 5000, '"\\ud800"', "[" * 1200, "{", "}", ",", '"', "&a", "*a",
                 "&a [*a]", "<<: *a", "!!timestamp 2020-99-99", "!!binary x", "!!python/object:os.system", "\t",
                 "\x00", ": ", "- ", "\n  ", "? ", "---\n", "'", "\\", "\ud800", "\u202e", "\x1b[2J"]
@@ -174,14 +189,22 @@ def _yaml(rng: random.Random, seed: str) -> str:
     return mutate_text(rng, seed)
 
 
+def comparison_seeds() -> list[str]:
+    """The saved comparisons the campaign mutates, made by `triage compare --format json`."""
+    base = os.path.join(FIXTURES, SNAPSHOT_SEEDS[0])
+    return [_cli("compare", base, os.path.join(FIXTURES, name), "--format", "json")[1]
+            for name in COMPARISON_CANDIDATES]
+
+
 def make_inputs(count: int, seed: int) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    snapshots = [open(os.path.join(FIXTURES, name), encoding="utf-8").read() for name in SNAPSHOT_SEEDS]
+    seeds = {"snapshot": [open(os.path.join(FIXTURES, name), encoding="utf-8").read() for name in SNAPSHOT_SEEDS],
+             "comparison": comparison_seeds()}
     inputs = []
     for i in range(count):
-        kind = ("snapshot", "snapshot", "config", "budget", "kubeconfig")[i % 5]
-        if kind == "snapshot":
-            base = rng.choice(snapshots)
+        kind = KINDS[i % len(KINDS)]
+        if kind in seeds:
+            base = rng.choice(seeds[kind])
             text = _json(mutate_tree(rng, json.loads(base))) if rng.random() < 0.7 else base
             inputs.append((kind, mutate_text(rng, text) if rng.random() < 0.4 else text))
         else:
@@ -193,14 +216,33 @@ def make_inputs(count: int, seed: int) -> list[tuple[str, str]]:
 # --- running one input (in a worker process) ----------------------------------------------------
 
 
-def _cli(*args: str) -> int:
+def _cli(*args: str) -> tuple[int, str]:
+    """(status, stdout) of `triage ARGS` in-process; a crash or an unsafe output raises."""
     env = environment_from({**os.environ, "CI": "true"}, io.StringIO(), io.StringIO(), stdout_isatty=False,
                            stderr_isatty=False)
     status = main(list(args), env)
-    env.stdout.getvalue().encode("utf-8"), env.stderr.getvalue().encode("utf-8")  # writable on a real pipe
+    out, err = env.stdout.getvalue(), env.stderr.getvalue()
+    out.encode("utf-8"), err.encode("utf-8")  # writable on a real pipe
     if status not in (0, 2, 3, 4):
-        raise RuntimeError(f"triage {' '.join(args[:1])} exited {status}: {env.stderr.getvalue()[-300:]}")
-    return status
+        raise RuntimeError(f"triage {' '.join(args[:1])} exited {status}: {err[-300:]}")
+    fmt = args[args.index("--format") + 1] if "--format" in args else "table"
+    check_output(f"triage {' '.join(args[:1])} --format {fmt}", fmt, out + err if status != 2 else err)
+    return status, out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_output(what: str, fmt: str, text: str) -> None:
+    """Raise if ``text`` holds a raw control character, or is not the XML/JSON it claims to be."""
+    found = RAW_CONTROL.search(text)
+    if found:
+        raise RuntimeError(f"unsafe output: {what} holds a raw {found.group()!r}")
+    if fmt == "junit" and text.startswith("<?xml"):
+        ET.fromstring(text.encode("utf-8"))
+    if fmt == "json" and text.startswith("{"):
+        json.loads(text, parse_constant=_no_constant)
 
 
 def run_one(kind: str, text: str, workdir: str) -> str:
@@ -211,6 +253,8 @@ def run_one(kind: str, text: str, workdir: str) -> str:
     try:
         if kind == "snapshot":
             Snapshot.from_json(text, path)
+        elif kind == "comparison":
+            comparison = Comparison.from_json(text, path)
         elif kind == "config":
             parse_config(text, path)
         elif kind == "budget":
@@ -224,8 +268,16 @@ def run_one(kind: str, text: str, workdir: str) -> str:
     if kind == "snapshot":
         base = os.path.join(FIXTURES, SNAPSHOT_SEEDS[0])
         _cli("compare", base, path, "--format", "json")
+        _cli("compare", base, path)
         _cli("report", base, path, "--format", "markdown")
         _cli("report", base, path, "--format", "junit")
+    elif kind == "comparison":
+        for fmt in ("markdown", "junit", "json"):
+            status, _ = _cli("report", path, "--format", fmt)
+            if status != int(comparison.exit_status):
+                raise RuntimeError(f"report --format {fmt} exited {status} for verdict {comparison.verdict!r}")
+        check_output("the table of a saved comparison", "table",
+                     render(comparison, "table", RenderOptions(show_all=True)))
     return "ok"
 
 

@@ -65,13 +65,14 @@ def _floats(raw: list) -> tuple[float, ...]:
 
 def _gauge(value: Any, extra: Mapping[str, Any], path: str) -> float:
     """A gauge's value; a counter's is an event count and its window a duration (compare
-    builds the Poisson test over the count and divides by the windows)."""
-    if extra.get("counter") is not True:
-        return _num(value, f"{path}.value")
+    builds the Poisson test over the count and divides by the windows). Pooling adds up the
+    windows of every gauge that has one, counter or not (a 400-digit one overflowed it)."""
     if "window_s" in extra:
         window = _num(extra["window_s"], f"{path}.window_s", 0, WINDOW_S[1])
         if 0 < window < WINDOW_S[0]:
             raise _Invalid(f"{path}.window_s", f"expected 0 (unknown) or at least {WINDOW_S[0]:g} s, got {window!r}")
+    if extra.get("counter") is not True:
+        return _num(value, f"{path}.value")
     return _num(value, f"{path}.value", 0, MAX_EVENTS)
 
 

@@ -90,8 +90,8 @@ def _bool(d: Mapping, key: str, path: str) -> None:
         raise Invalid(join(path, key), f"expected true or false, got {describe(d[key])}")
 
 
-def _pair(d: Mapping, key: str, path: str) -> None:
-    """An interval: null, or [low, high] (either end may be null)."""
+def _pair(d: Mapping, key: str, path: str, *, open_ends: bool = False) -> None:
+    """An interval: null, or [low, high] (with ``open_ends``, either end may be null)."""
     value = d.get(key)
     if value is None:
         return
@@ -99,7 +99,7 @@ def _pair(d: Mapping, key: str, path: str) -> None:
     if not isinstance(value, list) or len(value) != 2:
         raise Invalid(where, f"expected [low, high], got {describe(value)}")
     for i, end in enumerate(value):
-        if end is not None:
+        if end is not None or not open_ends:
             number(end, f"{where}[{i}]", -MAX_NUMBER, MAX_NUMBER)
 
 
@@ -123,7 +123,7 @@ def _side_summary(value: Any, where: str) -> None:
     if groups is not None:
         g = _object(groups, join(where, "groups"))
         _count(g, "count", join(where, "groups"))
-        _pair(g, "p50_range", join(where, "groups"))
+        _pair(g, "p50_range", join(where, "groups"), open_ends=True)
 
 
 def _component(value: Any, where: str) -> None:
@@ -159,7 +159,11 @@ def _metric(value: Any, where: str) -> None:
     if d.get("lead") is not None:
         if not components:
             raise Invalid(join(where, "lead"), f"expected null (there are no components), got {describe(d['lead'])}")
-        integer(d["lead"], join(where, "lead"), len(components) - 1)
+        lead = integer(d["lead"], join(where, "lead"), len(components) - 1)
+        if d["kind"] != "fact" and components[lead].get("change") is None:
+            # The renderers show the lead's change for every kind but facts.
+            raise Invalid(f"{join(where, 'components')}[{lead}].change",
+                          "expected a number: the lead component of a measured metric has a change")
     floors = d.get("floors")
     if floors is not None:
         f = _object(floors, join(where, "floors"))

@@ -26,6 +26,7 @@ from triage.model import Snapshot
 from triage.secrets import kubeconfig_secrets
 
 from .helpers import inproc
+from .hostile import assert_no_raw_control, check_json, check_junit, check_terminal
 from .test_snapshot_bounds import GOOD
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
@@ -102,11 +103,15 @@ def test_snapshot_loader_and_everything_downstream(tmp_path_factory, data):
         assert all(math.isfinite(v) for v in m.values)
     path = tmp_path_factory.mktemp("fuzz") / "s.json"
     path.write_text(text, encoding="utf-8")
-    for args in (("compare", str(path), str(path), "--format", "json"), ("compare", str(path), str(path)),
-                 ("report", str(path), str(path), "--format", "markdown"),
-                 ("report", str(path), str(path), "--format", "junit")):
+    for args, check in ((("compare", str(path), str(path), "--format", "json"), check_json),
+                        (("compare", str(path), str(path)), check_terminal),
+                        (("report", str(path), str(path), "--format", "markdown"), assert_no_raw_control),
+                        (("report", str(path), str(path), "--format", "junit"), check_junit)):
         status, out, err = inproc(*args)
         assert status in (0, 2, 3, 4) and "Traceback" not in err, (args, status, err[-500:])
+        check_terminal(err, f"stderr of {args}")
+        if status != 2:
+            check(out, " ".join(args))  # valid JSON, parsed JUnit, no raw control character
 
 
 def _yaml_input(good: str, draw) -> str:

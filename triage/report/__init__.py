@@ -5,6 +5,15 @@ One table says what can be rendered how: a result's kind (comparison, snapshot, 
 report) → format → the module and function that render it. Modules are imported only
 when used, so rich (terminal tables) stays out of `triage --help`. Commands refuse a
 format with ``check_format`` before they do any work.
+
+The rule for every renderer, this table's and any added to it (issue 16): text that came
+from outside (probe output and errors, every string of a snapshot or comparison, config
+values) goes through the one step of its output medium in triage.report.inert where it
+enters the output: ``inert.cell`` for anything rich draws (a string handed to rich is
+markup; a ``[/x]`` crashes it), ``inert.terminal`` for plain terminal text, ``inert.markdown``
+for Markdown lines and table cells, ``inert.code_block`` for fenced blocks, ``inert.mermaid``
+for chart strings, ``inert.xml`` for XML, ``inert.json_document`` for JSON. No renderer
+escapes on its own. tests/hardening/test_fuzz_renderers.py holds them to it.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ a frozen result carrying everything a renderer needs, including the commands tha
 
     probe      run the probes, write the snapshot            -> ProbeRun
     compare    judge two sides (files or stored labels)      -> Comparison
+    changes    what changed between two sides, by layer      -> ChangeSet
     report     a saved comparison, or two sides judged now   -> Comparison
     ab         two live platforms interleaved, then judged   -> Comparison
     gate       probe now, judge against a baseline, report   -> GateResult
@@ -29,6 +30,8 @@ from typing import Callable, Iterable, Sequence
 
 from . import rerun
 from .budget import load_budget
+from .changes import ChangeSet
+from .changes import diff as diff_changes
 from .config import load_config, with_kubernetes
 from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
@@ -129,6 +132,19 @@ def compare(baseline: str, candidate: str, *, store: str | None = None, budget_p
     """`triage compare`: each side a snapshot file or a stored label (all its runs pooled)."""
     c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha)
     return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+
+
+def changes(baseline: str, candidate: str, *, store: str | None = None,
+            budget_path: str | None = None) -> ChangeSet:
+    """`triage changes`: the packages and platform components that differ between two sides
+    (snapshot files or stored labels), each in its layer (the budget's ``changes:`` first).
+    Judges nothing. Raises BadInput/InputFileError/StoreError."""
+    rules = load_budget(budget_path).changes
+    snapshots = SnapshotStore(resolve_store_path(store))
+    with collector_paused():
+        _, a_snaps = load_side(baseline, snapshots)
+        _, b_snaps = load_side(candidate, snapshots)
+    return diff_changes(a_snaps, b_snaps, rules)
 
 
 def load_comparison(path: str) -> Comparison:

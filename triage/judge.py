@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from . import stats
 from .attribution import attribute, target_nouns
 from .budget import DEFAULT_BUDGET, Budget, Floors
+from .changes import diff as diff_changes
 from .errors import BadInput
 from .formatting import format_p, format_signed
 from .model import Snapshot
@@ -420,10 +421,12 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
         tests = _adjust(rows)
         metrics = tuple(sorted((_freeze(row, alpha) for row in rows), key=MetricComparison.severity))
     layers, notes = layer_statuses(metrics, a_side, b_side)
-    suspects = attribute(layers, metrics, target_nouns(baseline, candidate))
+    changes = diff_changes(baseline, candidate, budget.changes, baseline_title=a_side.info.title,
+                           candidate_title=b_side.info.title)
+    suspects = attribute(layers, metrics, target_nouns(baseline, candidate), changes)
     verdict, reason = overall_verdict(metrics, layers)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects, alpha, tests,
-                      budget.source, reason, notes)
+                      budget.source, reason, notes, changes=changes)
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 History of the on-disk format (``schema``):
 - ``triage.comparison/v1``: DESIGN.md's comparison JSON (verdict, suspects, layers,
-  metrics). Additive since: ``commands`` (how to reproduce, set by the engine).
+  metrics). Additive since: ``commands`` (how to reproduce, set by the engine), ``changes``
+  (what changed between the sides, by layer: triage.changes).
 
 Built by triage.judge (metrics, layers, verdict) and triage.attribution (suspects); read
 back by ``Comparison.from_dict`` so a saved comparison renders again later. Everything a
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .budget import Floors
+from .changes import ChangeSet
 from .errors import ExitStatus, InputFileError
 from .formatting import (ci_label, display_unit, format_number, format_range, format_rate, format_relative,
                          format_signed, short_value)
@@ -332,6 +334,7 @@ class Comparison:
     reason: str = ""
     layer_notes: Mapping[str, str] = field(default_factory=dict)
     commands: tuple[str, ...] = ()  # how to reproduce this triage; set by the engine that ran it
+    changes: ChangeSet = field(default_factory=ChangeSet)  # packages and components, by layer
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -357,6 +360,7 @@ class Comparison:
             "counts": self.counts(),
             "metrics": [m.to_dict() for m in self.sorted_metrics()],
             "commands": list(self.commands),
+            "changes": self.changes.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -384,7 +388,7 @@ class Comparison:
                        _stack_order(d["layers"]), tuple(MetricComparison.from_dict(m) for m in d["metrics"]),
                        tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()), float(d.get("alpha", DEFAULT_ALPHA)),
                        int(d.get("tests", 0)), d.get("budget"), d.get("reason", ""), dict(d.get("layer_notes") or {}),
-                       tuple(str(c) for c in d.get("commands") or ()))
+                       tuple(str(c) for c in d.get("commands") or ()), ChangeSet.from_dict(d.get("changes")))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
 

@@ -158,7 +158,8 @@ class Change:
         if not self.new_entries:
             return ""
         n = self.new_entries
-        text = f"{'' if self.exact else 'at least '}{n} new changelog entr{'y' if n == 1 else 'ies'}"
+        what = "update history entr" if self.kind == "platform" else "changelog entr"  # ClusterVersion's history
+        text = f"{'' if self.exact else 'at least '}{n} new {what}{'y' if n == 1 else 'ies'}"
         return text + (f", {self.networking_entries} networking" if self.networking_entries else "")
 
     def summary(self) -> str:
@@ -225,8 +226,10 @@ class ChangeSet:
         return text + (f", and {len(mine) - limit} more" if len(mine) > limit else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "baseline": self.baseline, "candidate": self.candidate,
-                "layers": {layer: [c.to_dict() for c in self.in_layer(layer)] for layer in self.layers()},
+        """``layers`` in order (bottom of the stack first, other last), ``changes`` in that order."""
+        layers = self.layers()
+        return {"schema": SCHEMA, "baseline": self.baseline, "candidate": self.candidate, "layers": layers,
+                "changes": [c.to_dict() for layer in layers for c in self.in_layer(layer)],
                 "notes": list(self.notes), "sources": list(self.sources)}
 
     def to_json(self) -> str:
@@ -236,7 +239,7 @@ class ChangeSet:
     def from_dict(cls, d: Any) -> "ChangeSet":
         if not isinstance(d, dict):
             return cls()
-        changes = tuple(Change.from_dict(c) for layer in (d.get("layers") or {}).values() for c in layer)
+        changes = tuple(Change.from_dict(c) for c in d.get("changes") or ())
         return cls(str(d.get("baseline", "")), str(d.get("candidate", "")), changes,
                    tuple(str(n) for n in d.get("notes") or ()), tuple(str(n) for n in d.get("sources") or ()))
 
@@ -369,7 +372,7 @@ def _component_changes(a: _Side, b: _Side, rules: Sequence[ChangeRule]) -> list[
         fa, fb = a.facts[COMPONENTS], b.facts[COMPONENTS]
         source = b.id(COMPONENTS, "desired_version")
         history = [h for h in fb.get("history") or () if h not in (fa.get("history") or ())]
-        entries = tuple(ChangelogEntry(str(h).split(" ", 1)[0], str(h)) for h in history)
+        entries = tuple(ChangelogEntry("", str(h)) for h in history)  # each line names its version
         version_a, version_b = fa.get("desired_version"), fb.get("desired_version")
         if version_a != version_b or fa.get("desired_image") != fb.get("desired_image"):
             out.append(Change(layer_of("clusterversion", rules), "platform", "OpenShift", _text(version_a),

@@ -25,24 +25,28 @@ def render(changes: ChangeSet, options: RenderOptions = RenderOptions()) -> str:
     console = Console(record=True, width=options.width or 120, no_color=not options.color,
                       force_terminal=options.color, color_system="standard" if options.color else None,
                       file=io.StringIO(), highlight=False)
-    console.print(Text(printable(f"changes {changes.baseline} → {changes.candidate}"), style="bold"))
+
+    def say(text: Text | None = None) -> None:
+        # One change or entry a line, never wrapped by rich: a terminal wraps it, a pipe keeps it greppable.
+        console.print(text if text is not None else Text(), soft_wrap=True)
+    say(Text(printable(f"changes {changes.baseline} → {changes.candidate}"), style="bold"))
     if not changes.changes:
-        console.print(Text(printable(changes.nothing())))
+        say(Text(printable(changes.nothing())))
     for layer in changes.layers():
         mine = changes.in_layer(layer)
-        console.print()
-        console.print(Text(printable(f"{layer} ({len(mine)} change{'s' if len(mine) != 1 else ''})"),
+        say()
+        say(Text(printable(f"{layer} ({len(mine)} change{'s' if len(mine) != 1 else ''})"),
                            style="bold cyan"))
         for change in mine:
-            console.print(Text("  " + printable(change.summary())))
+            say(Text("  " + printable(change.summary())))
             if change.kind == "image":
-                console.print(Text(printable(f"      {change.old or 'absent'} → {change.new or 'absent'}"), style="dim"))
+                say(Text(printable(f"      {change.old or 'absent'} → {change.new or 'absent'}"), style="dim"))
             for entry in change.entries[:ENTRIES_SHOWN]:
                 style = "yellow" if entry.networking else "dim"
-                console.print(Text(printable(f"      {entry.version}: {entry.text}"), style=style))
+                say(Text(printable(f"      {entry.version + ': ' if entry.version else ''}{entry.text}"), style=style))
             if len(change.entries) > ENTRIES_SHOWN:
-                console.print(Text(f"      … and {len(change.entries) - ENTRIES_SHOWN} more (--format json lists them)",
+                say(Text(f"      … and {len(change.entries) - ENTRIES_SHOWN} more (--format json lists them)",
                                    style="dim"))
     for note in changes.notes:
-        console.print(Text(printable(f"note: {note}"), style="magenta"))
+        say(Text(printable(f"note: {note}"), style="magenta"))
     return console.export_text(styles=options.color)

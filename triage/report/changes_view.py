@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import io
 
-from triage.changes import ChangeSet
+from triage.changes import ENTRIES_SHOWN, ChangeSet
 from triage.formatting import printable
 
 from . import RenderOptions
-
-ENTRIES_SHOWN = 5  # per change: the first new changelog entries, networking first; JSON has all
 
 
 def render_json(changes: ChangeSet, options: RenderOptions = RenderOptions()) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from triage import __version__
 from triage.attribution import target_spreads
-from triage.changes import ChangeSet, is_change_fact
+from triage.changes import ENTRIES_SHOWN, ChangeSet, is_change_fact
 from triage.formatting import ci_label, format_number, printable, short_value
 from triage.layers import DEPENDENCIES
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
@@ -273,7 +273,6 @@ def _report(c: Comparison, options: RenderOptions) -> str:
 # ---------------------------------------------------------------- what changed (triage.changes)
 
 MAX_CHANGES_SHOWN = 20  # per layer; `triage changes --format json` lists them all
-MAX_ENTRIES_SHOWN = 5  # per change: its first new changelog entries, networking ones first
 
 
 def changes_lines(cs: ChangeSet, order: list[str], roles: dict[str, str] | None = None) -> list[str]:
@@ -292,10 +291,10 @@ def changes_lines(cs: ChangeSet, order: list[str], roles: dict[str, str] | None 
             lines.append(f"- {escape(change.summary())}")
             if change.kind == "image":
                 lines.append(f"  - {escape(change.old or 'absent')} → {escape(change.new or 'absent')}")
-            for entry in change.entries[:MAX_ENTRIES_SHOWN]:
+            for entry in change.entries[:ENTRIES_SHOWN]:
                 lines.append(f"  - {escape(entry.version) + ': ' if entry.version else ''}{escape(entry.text)}")
-            if len(change.entries) > MAX_ENTRIES_SHOWN:
-                lines.append(f"  - … and {len(change.entries) - MAX_ENTRIES_SHOWN} more")
+            if len(change.entries) > ENTRIES_SHOWN:
+                lines.append(f"  - … and {len(change.entries) - ENTRIES_SHOWN} more")
         if len(mine) > MAX_CHANGES_SHOWN:
             lines.append(f"- … and {len(mine) - MAX_CHANGES_SHOWN} more in {escape(layer)}")
         lines.append("")

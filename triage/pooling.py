@@ -1,7 +1,8 @@
 """One side of a comparison: its snapshots pooled per metric.
 
-A side is one snapshot file or every stored run of a label. Pooling concatenates samples,
-sums events and trials, and gathers gauge and fact values (one per run); a metric whose
+A side is one snapshot file or every stored run of a label. Pooling concatenates samples
+(and their groups: each run's sub-runs stay separate groups), sums events and trials, and
+gathers gauge and fact values (one per run); a metric whose
 kind or unit differs between runs is marked conflicting, never silently mixed. Probe
 errors are kept per probe, with whether any run of that probe succeeded.
 """
@@ -26,11 +27,17 @@ class PooledMetric:
     better: str
     runs: int = 0
     values: list[Any] = field(default_factory=list)  # samples; gauge values; fact values
+    # samples: sizes of the independent groups the values came in, over all runs; None when
+    # no run recorded groups (values taken as independent, as snapshots before groups were).
+    groups: list[int] | None = None
     events: int = 0
     trials: int = 0
     conflict: str = ""  # kinds or units disagree between runs
     counter: bool = True  # gauge: every run marked it an event count over its window
     window_s: float | None = 0.0  # summed windows of counter runs; None once a run has none
+    # proportion: a failure rate the probe lets add up over targets (its ``combine`` key,
+    # e.g. the resolver every name was asked of); such rates are the family's primary ones.
+    combine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,26 @@ class PooledSide:
     ok_probes: frozenset[ProbeKey]
     errors: dict[ProbeKey, str]  # the first error of each probe that failed in some run
     layers: frozenset[str]
+
+
+COMBINED_PREFIX = "all@"
+
+
+def _add_combined(metrics: dict[MetricKey, PooledMetric]) -> None:
+    """Failure rates the probe marked with one ``combine`` key, added up over their targets
+    (every name asked of one resolver) as one more metric, target ``all@<key>``: 5 timeouts
+    in 200 for each of three names is no evidence alone and plenty together."""
+    groups: dict[tuple[str, str, str, str], list[PooledMetric]] = {}
+    for (layer, probe, _target, metric), pooled in metrics.items():
+        if pooled.kind == "proportion" and pooled.combine and not pooled.conflict:
+            groups.setdefault((layer, probe, pooled.combine, metric), []).append(pooled)
+    for (layer, probe, combine, metric), members in groups.items():
+        key = (layer, probe, COMBINED_PREFIX + combine, metric)
+        if len(members) < 2 or key in metrics:
+            continue
+        metrics[key] = PooledMetric("proportion", members[0].unit, members[0].better,
+                                    runs=max(m.runs for m in members), events=sum(m.events for m in members),
+                                    trials=sum(m.trials for m in members), combine=combine)
 
 
 def _positive_window(value: Any) -> bool:
@@ -75,10 +102,17 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                     continue
                 pooled.runs += 1
                 if m.kind == "samples":
+                    if m.groups is not None or pooled.groups is not None:
+                        # A run without groups among runs with them: its values count as independent.
+                        if pooled.groups is None:
+                            pooled.groups = [1] * len(pooled.values)
+                        pooled.groups.extend(m.groups or (1,) * len(m.values))
                     pooled.values.extend(m.values)
                 elif m.kind == "proportion":
                     pooled.events += m.events
                     pooled.trials += m.trials
+                    combine = m.extra.get("combine")
+                    pooled.combine = combine if isinstance(combine, str) and combine else None
                 elif m.kind == "gauge":
                     pooled.values.append(m.value)
                     pooled.counter = pooled.counter and m.extra.get("counter") is True
@@ -87,6 +121,7 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                                        if _positive_window(window) and pooled.window_s is not None else None)
                 else:
                     pooled.values.append(m.value)
+    _add_combined(metrics)
     failures = tuple(
         ProbeFailure(k[0], k[1], k[2], msgs[0], len(msgs), len(snapshots), k not in ok_probes)
         for k, msgs in sorted(errors.items()))

@@ -305,7 +305,8 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 def _version_matches(entry_version: str, installed: str) -> bool:
     """Is a changelog entry of the installed version? RPM changelogs leave out the dist tag
-    (2.28-127 for 2.28-127.el8); several installed versions are "a, b"."""
+    (2.28-127 for 2.28-127.el8), a Debian binNMU's version adds +bN to its source's (5.2.15-2+b8
+    for 5.2.15-2); several installed versions are "a, b"."""
     def bare(v: str) -> str:
         return v.split(":", 1)[1] if re.match(r"^\d+:", v) else v
 

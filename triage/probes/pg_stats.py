@@ -30,6 +30,14 @@ def connection_states(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
     return counts
 
 
+def connection_figures(states: Mapping[str, int], max_connections: int) -> dict[str, int]:
+    """One reading in a few figures for a sentence: connections (total), max_connections,
+    then the states that hold any ({"connections": 97, "max_connections": 100, "active": 95, ...})."""
+    figures = {"connections": int(states.get("total", 0)), "max_connections": int(max_connections)}
+    figures.update({state: int(n) for state, n in states.items() if state != "total" and n})
+    return figures
+
+
 # pg_stat_database columns read at both ends of the run.
 DATABASE_COUNTERS = ("blks_hit", "blks_read", "xact_commit", "xact_rollback", "temp_files", "temp_bytes",
                      "deadlocks")

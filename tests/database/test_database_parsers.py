@@ -9,7 +9,8 @@ import os
 import pytest
 
 from triage.probes import ProbeContext
-from triage.probes.database import _connect, statement_text
+from triage.probes.database import _connect
+from triage.probes.pg_stats import statement_text
 from triage.probes.pg_connect import Attempts, ConnectionRejected, scrub
 from triage.probes.pg_plan import plan_relations, summarise_plan
 from triage.probes.pg_stats import connection_states

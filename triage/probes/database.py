@@ -23,13 +23,19 @@ is scrubbed (libpq messages can echo the connection string); statement texts fro
 pg_stat_statements have their literals masked (utility statements such as
 ``ALTER ROLE ... PASSWORD '...'`` are recorded there verbatim).
 
+Connections (pg_connect.py): every probe counts its connection attempts; a server that
+refuses one for capacity (too many clients, cannot connect now, a connect timeout while its
+port accepts TCP) is measured, in ``connect_errors`` by kind, and the probe samples on over
+its groups; identity and configuration (bad password, no such database, name resolution,
+TLS) make it ``status: error`` at once. A probe that got only refusals yields only
+``connect_errors``, which both sides then have: the judge finds the regression there.
+
 Plan parsing (pg_plan.py) and the window arithmetic (pg_stats.py) are pure functions of
 what the server returned, so recorded plans and readings replay in tests.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Iterable, Iterator
 
@@ -38,14 +44,11 @@ from triage.probes.pg_connect import (APPLICATION_NAME, CONNECT_TIMEOUT, GIVE_UP
                                       open_connection, scrub, statement_timeout_ms)
 from triage.probes.pg_plan import plan_relations, summarise_plan
 from triage.probes.pg_stats import (DATABASE_COUNTERS, DatabaseReading, StatementsReading, connection_figures,
-                                    connection_states,
-                                    counter_deltas, statement_deltas)
+                                    connection_states, counter_deltas, statement_deltas, statement_text)
 from triage.config import Query, Target
-from triage.secrets import mask_secrets
 from triage.model import Measurement
 
 TOP_STATEMENTS = 5
-STATEMENT_TEXT_LIMIT = 200
 # Leads triage's own reads of the catalog and statistics views, so the statements probe can
 # tell them from the platform's (pg_stat_statements keeps a statement's leading comment).
 OWN = "/* triage */ "
@@ -400,21 +403,6 @@ def activity(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
 
 
 # --- pg_stat_statements -----------------------------------------------------------------------
-
-_LITERAL = re.compile(r"'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$", re.S)
-_PLANNABLE = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|insert|update|delete|with|values|table|merge)\b",
-                        re.I | re.S)
-
-
-def statement_text(query_text: str) -> str | None:
-    """A statement's text fit to record, or None for utility statements (CREATE ROLE ...
-    PASSWORD '...' is kept verbatim by pg_stat_statements). Literals are masked anyway."""
-    if not _PLANNABLE.match(query_text):
-        return None
-    text = " ".join(_LITERAL.sub("'***'", query_text).split())
-    text = mask_secrets(text)
-    return text if len(text) <= STATEMENT_TEXT_LIMIT else text[:STATEMENT_TEXT_LIMIT - 3] + "..."
-
 
 def _statements_reading(conn: Any) -> StatementsReading:
     """pg_stat_statements of this database, without the texts (pg_stat_statements(false):

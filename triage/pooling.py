@@ -9,7 +9,7 @@ errors are kept per probe, with whether any run of that probe succeeded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .model import Snapshot
 from .verdict import MetricKey, ProbeFailure, SideInfo
@@ -31,6 +31,8 @@ class PooledMetric:
     conflict: str = ""  # kinds or units disagree between runs
     counter: bool = True  # gauge: every run marked it an event count over its window
     window_s: float | None = 0.0  # summed windows of counter runs; None once a run has none
+    kinds: dict[str, int] = field(default_factory=dict)  # proportion: events by kind, summed over runs
+    context: dict[str, Any] = field(default_factory=dict)  # figures the latest run attached (not judged)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,19 @@ class PooledSide:
 
 def _positive_window(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _add_notes(pooled: PooledMetric, extra: Mapping[str, Any]) -> None:
+    """A measurement's ``kinds`` (events by kind; proportions) and ``context`` (figures beside
+    it), kept for the sentences: never judged, so a malformed one is just left out."""
+    kinds = extra.get("kinds")
+    if pooled.kind == "proportion" and isinstance(kinds, Mapping):
+        for kind, n in kinds.items():
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                pooled.kinds[str(kind)] = pooled.kinds.get(str(kind), 0) + n
+    context = extra.get("context")
+    if isinstance(context, Mapping) and context:
+        pooled.context = dict(context)
 
 
 def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSide:
@@ -74,6 +89,7 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                     pooled.conflict = f"unit differs between runs ({pooled.unit} vs {m.unit})"
                     continue
                 pooled.runs += 1
+                _add_notes(pooled, m.extra)
                 if m.kind == "samples":
                     pooled.values.extend(m.values)
                 elif m.kind == "proportion":

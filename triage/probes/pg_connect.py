@@ -199,7 +199,7 @@ class Attempts:
     capacity: int = 0
     first_error: str | None = None
     _listening: bool | None = None
-    last_reading: dict[str, int] | None = None  # connection states at the last successful reading
+    last_reading: list[tuple[str, int]] | None = None  # connection figures at the last successful reading
 
     def succeeded(self) -> None:
         self.tried += 1
@@ -255,7 +255,7 @@ class Attempts:
         if combine is not None:
             extra["combine"] = combine
         if self.capacity and self.last_reading:
-            extra["context"] = {"last reading": dict(self.last_reading)}
+            extra["context"] = {"last reading": [list(pair) for pair in self.last_reading]}
         return Measurement("connect_errors", "proportion", "lower", events=self.failures, trials=self.tried,
                            extra=extra)
 

@@ -36,12 +36,12 @@ def connection_states(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
     return counts
 
 
-def connection_figures(states: Mapping[str, int], max_connections: int) -> dict[str, int]:
-    """One reading in a few figures for a sentence: connections (total), max_connections,
-    then the states that hold any ({"connections": 97, "max_connections": 100, "active": 95, ...})."""
-    figures = {"connections": int(states.get("total", 0)), "max_connections": int(max_connections)}
-    figures.update({state: int(n) for state, n in states.items() if state != "total" and n})
-    return figures
+def connection_figures(states: Mapping[str, int], max_connections: int) -> list[tuple[str, int]]:
+    """One reading in a few figures for a sentence, in reading order (pairs: a JSON object
+    would come back with its keys sorted): connections (total), max_connections, then the
+    states that hold any: [("connections", 97), ("max_connections", 100), ("active", 95), ...]."""
+    figures = [("connections", int(states.get("total", 0))), ("max_connections", int(max_connections))]
+    return figures + [(state, int(n)) for state, n in states.items() if state != "total" and n]
 
 
 # pg_stat_database columns read at both ends of the run.

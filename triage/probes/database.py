@@ -157,7 +157,9 @@ def connect(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]
 
 # --- critical queries and their plans ---------------------------------------------------------
 
-def _reltuples(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
+def relation_rows(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """(schema, relation) -> the planner's estimate of its rows (pg_class.reltuples; -1: never
+    analysed). The reproducer reads its plan's tables with it too."""
     out = {}
     for schema, rel in sorted(relations):
         cur.execute(f"{OWN}SELECT c.reltuples FROM pg_class c "
@@ -175,7 +177,7 @@ def _explain(cur: Any, q: Query, target: Target) -> Any:
         cur.execute("BEGIN READ ONLY")
         cur.execute(f"EXPLAIN (FORMAT JSON, VERBOSE) {q.sql}")
         explain = cur.fetchone()[0]
-        sizes = _reltuples(cur, plan_relations(explain))
+        sizes = relation_rows(cur, plan_relations(explain))
         cur.execute("ROLLBACK")
     except psycopg.Error as exc:
         raise QueryFailed(scrub(f"{q.name}: EXPLAIN failed: {exc}", target)) from None

@@ -70,21 +70,24 @@ def summarise(side: SideResult) -> dict[str, Any]:
     }
 
 
-def check_save_dir(path: str) -> None:
-    """``--save-snapshots DIR``: refused before any side runs when it cannot be written."""
+def check_save_dir(path: str, option: str = "--save-snapshots") -> None:
+    """A reproducer's snapshot directory (``--save-snapshots``, ``--snapshot-dir``): refused
+    before any side runs when it cannot be written."""
     if os.path.exists(path) and not os.path.isdir(path):
-        raise BadInput(f"--save-snapshots {path}: exists and is not a directory")
+        raise BadInput(f"{option} {path}: exists and is not a directory")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise BadInput(f"--save-snapshots {path}: cannot create: {exc.strerror}") from None
+        raise BadInput(f"{option} {path}: cannot create: {exc.strerror}") from None
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A profile as a file name part: 'delay=3ms,drop=1%' -> 'delay-3ms-drop-1'."""
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:60] or "profile"
 
 
-def _capped(values: list[float], notes: list[str], what: str) -> list[float]:
+def capped(values: list[float], notes: list[str], what: str) -> list[float]:
+    """A reproducer's samples for a snapshot: at most SNAPSHOT_SAMPLE_CAP, evenly spaced in time (noted)."""
     if len(values) <= SNAPSHOT_SAMPLE_CAP:
         return [round(v, 4) for v in values]
     stride = len(values) / SNAPSHOT_SAMPLE_CAP
@@ -99,7 +102,7 @@ def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
     app_notes: list[str] = []
     dns_measurements = []
     if side.lookup_ms:
-        dns_measurements.append(Measurement.samples("latency", _capped(side.lookup_ms, dns_notes, "latency")))
+        dns_measurements.append(Measurement.samples("latency", capped(side.lookup_ms, dns_notes, "latency")))
     else:
         dns_notes.append(f"latency dropped: none of {side.lookups} lookups succeeded")
     dns_measurements += [
@@ -116,8 +119,8 @@ def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
         dns_notes.append("queries_per_lookup: glibc does not say how many queries it sent")
     dns_measurements += [Measurement.fact("path", report.path), Measurement.fact("profile", side.profile)]
     app_measurements = [
-        Measurement.samples("latency", _capped(side.request_ms, app_notes, "latency")),
-        Measurement.samples("pool_wait", _capped(side.pool_wait_ms, app_notes, "pool_wait")),
+        Measurement.samples("latency", capped(side.request_ms, app_notes, "latency")),
+        Measurement.samples("pool_wait", capped(side.pool_wait_ms, app_notes, "pool_wait")),
         Measurement.gauge("pool_peak", side.pool_peak, unit="connections"),
         Measurement.proportion("errors", side.failed_requests, side.requests),
     ]
@@ -139,7 +142,7 @@ def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
 def save_snapshots(report: ReproReport, directory: str) -> list[str]:
     written = []
     for index, side in enumerate(report.sides, start=1):
-        path = os.path.join(directory, f"{index}-{_slug(side.profile)}.json")
+        path = os.path.join(directory, f"{index}-{slug(side.profile)}.json")
         atomic_write_text(path, side_snapshot(report, side).to_json())
         written.append(path)
     return written

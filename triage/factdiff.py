@@ -21,9 +21,12 @@ from typing import Any, Mapping, Sequence
 
 from .formatting import short_value
 
-LONG_TEXT = 48  # a text value longer than this reads "changed" rather than both values cut short
-PART_LIMIT = 90  # one part of the description, at most
-LIMIT = 240  # the whole description, at most; the parts left out are counted
+# A text longer than this reads "changed" rather than both values cut short: an access path
+# ("Index Only Scan using manifestblob_repository_id_blob_id", 56) reads whole, a plan's
+# shape (a join of two scans: 150 and more) does not.
+LONG_TEXT = 64
+PART_LIMIT = 160  # one part of the description, at most
+LIMIT = 320  # the whole description, at most; the parts left out are counted
 
 
 def _plain(value: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from triage.factdiff import changed_phrase, describe_change, list_change
+from triage.factdiff import LIMIT, changed_phrase, describe_change, list_change
 from triage.judge import compare_snapshots
 from triage.model import Measurement, ProbeResult, Snapshot
 from triage.verdict import Comparison
@@ -40,6 +40,13 @@ def test_a_plan_reads_by_the_relation_whose_access_path_changed_then_the_rest():
         "manifest_blob Seq Scan → Index Scan using manifest_blob_repo_manifest; indexes +manifest_blob_repo_manifest")
 
 
+def test_an_access_path_reads_whole_and_a_shape_only_as_changed():
+    old = {"access": {"manifestblob": "Index Only Scan using manifestblob_repository_id_blob_id"}, "shape": "A" * 65}
+    new = {"access": {"manifestblob": "Seq Scan"}, "shape": "B" * 65}
+    assert describe_change(old, new) == ("manifestblob Index Only Scan using manifestblob_repository_id_blob_id → "
+                                         "Seq Scan; shape changed")
+
+
 def test_lists_mappings_and_plain_values():
     assert list_change(["4.18", "5.14"], ["5.14", "6.1"]) == "+6.1, −4.18"
     assert list_change([1, 2], [2, 1]) == "reordered"
@@ -58,7 +65,7 @@ def test_a_long_difference_is_cut_at_a_part_and_counts_the_rest():
     old = {f"sysctl_{i:02d}": i for i in range(40)}
     new = {k: v + 1 for k, v in old.items()}
     text = describe_change(old, new)
-    assert len(text) <= 240
+    assert len(text) <= LIMIT
     assert text.startswith("sysctl_00 0 → 1; sysctl_01 1 → 2;")
     shown = text.count("→")
     assert text.endswith(f"; and {40 - shown} more")

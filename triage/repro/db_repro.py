@@ -156,10 +156,18 @@ def _build(server: _Server, rows: int, phase: Callable[[str], None]) -> None:
             raise BadInput(f"cannot build {quay_schema.SCHEMA}: {scrub(str(exc), server.secret_target)}") from None
 
 
+def _end_pods(conn: Any) -> None:
+    # pg_terminate_backend(pid, timeout) waits for each to exit: nothing of a side outlives it.
+    conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name IN (%s, %s)",
+                 (APPLICATION, STEADY_APPLICATION))
+
+
 def _drop(server: _Server) -> None:
+    """A named server gets back what it had: our connections ended, our schema gone."""
     if server.embedded is not None:
         return  # the whole server goes
     with contextlib.suppress(Exception), server.admin() as conn:
+        _end_pods(conn)
         quay_schema.drop(conn)
 
 
@@ -167,9 +175,7 @@ def _prepare(server: _Server, profile: StormProfile, options: StormOptions) -> P
     """The profile's index and limit in place; the pods of an earlier side gone; the plan."""
     server.apply(profile)
     with server.admin() as conn:
-        # pg_terminate_backend(pid, timeout) waits for each to exit: a side starts with none of the last one's.
-        conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name IN (%s, %s)",
-                     (APPLICATION, STEADY_APPLICATION))
+        _end_pods(conn)  # a side starts with none of the last one's
         quay_schema.set_index(conn, profile.index)
         conn.execute(f"SET search_path = {quay_schema.SCHEMA}")
         key = quay_schema.hot_keys(0, 1, options.rows, options.seed)[0]

@@ -21,9 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from triage.judge import compare_snapshots
 from triage.model import Measurement, ProbeResult, Snapshot
@@ -78,17 +80,26 @@ PROPORTIONS = (
 SAMPLE_METRICS = 32
 
 
+def split(n: int, groups: int) -> list[int] | None:
+    """``n`` values in ``groups`` sub-runs as equal as can be (None: no groups recorded)."""
+    if not groups:
+        return None
+    base, extra = divmod(n, groups)
+    return [base + (1 if g < extra else 0) for g in range(groups)]
+
+
 def family_results(rng: np.random.Generator, shifted: dict[int, dict] | None = None,
-                   rate_override: dict[int, float] | None = None) -> list[ProbeResult]:
+                   rate_override: dict[int, float] | None = None, groups: int = 0) -> list[ProbeResult]:
     """One side: 32 sample metrics (mixtures in turn) and 8 proportions. ``shifted`` maps a
     sample metric index to draw() keyword arguments; ``rate_override`` a proportion index
-    to its rate."""
+    to its rate; ``groups``: record each sample metric in that many sub-runs (the values
+    stay independent draws: groups that differ in nothing)."""
     results = []
     for i in range(SAMPLE_METRICS):
         mix = MIXTURES[i % len(MIXTURES)]
         values = mix.draw(rng, **(shifted or {}).get(i, {}))
-        results.append(ProbeResult(mix.layer, mix.probe, f"target-{i:02d}",
-                                   measurements=(Measurement.samples("latency", values),)))
+        results.append(ProbeResult(mix.layer, mix.probe, f"target-{i:02d}", measurements=(
+            Measurement.samples("latency", values, groups=split(len(values), groups)),)))
     for j, (layer, probe, metric, trials, rate) in enumerate(PROPORTIONS):
         rate = (rate_override or {}).get(j, rate)
         events = int(rng.binomial(trials, rate))
@@ -189,15 +200,62 @@ def real(pairs: int) -> None:
           "   tests them as Poisson counts instead of applying the floors-only rule for state gauges)")
 
 
+def without_groups(snapshot: Snapshot) -> Snapshot:
+    """The same values judged as if independent (no sub-runs recorded)."""
+    results = tuple(replace(r, measurements=tuple(replace(m, groups=None) for m in r.measurements))
+                    for r in snapshot.results)
+    return replace(snapshot, results=results)
+
+
+def servers(pairs: int, hog: bool) -> None:
+    """A/A pairs against real servers: a seeded PostgreSQL, the embedded DNS server, a
+    threaded HTTP app, all on loopback, probed twice back to back as `triage probe` would,
+    each pair compared; a CPU hog loads one core half the time."""
+    import real_servers as rs
+
+    started = time.monotonic()
+    flagged = {"groups": {}, "groups ignored": {}}
+    metrics: dict[str, dict[str, int]] = {"groups": {}, "groups ignored": {}}
+    tested = 0
+    with rs.postgres() as pg, rs.dns_server() as dns, rs.http_app() as url, rs.cpu_hog(enabled=hog):
+        platform = rs.Platform(app_url=url, dns=dns, dsn=pg.dsn())
+        layers = platform.layers()
+        for _ in range(pairs):
+            a, b = rs.probe(platform, "a"), rs.probe(platform, "b")
+            for variant, pair in (("groups", (a, b)), ("groups ignored", (without_groups(a), without_groups(b)))):
+                c = compare_snapshots([pair[0]], [pair[1]])
+                tested = max(tested, c.tests)
+                for layer in {m.layer for m in c.metrics if m.verdict == "regressed"}:
+                    flagged[variant][layer] = flagged[variant].get(layer, 0) + 1
+                for m in c.metrics:
+                    if m.verdict == "regressed":
+                        metrics[variant][m.id] = metrics[variant].get(m.id, 0) + 1
+    print(f"real-server A/A: {pairs} pairs, layers {', '.join(layers)}, up to {tested} tested metrics a pair, "
+          f"CPU hog {'on 1 s / off 1 s' if hog else 'off'} ({rs.elapsed(started)})")
+    for variant in flagged:
+        rates = ", ".join(f"{layer} {flagged[variant].get(layer, 0)}/{pairs}" for layer in layers)
+        print(f"  {variant:<15} pairs with a regressed layer: {rates}")
+        if metrics[variant]:
+            print("                  regressed: " + ", ".join(
+                f"{k} x{v}" for k, v in sorted(metrics[variant].items(), key=lambda kv: -kv[1])[:6]))
+    print("  (groups ignored = the same snapshots with their sub-runs dropped: every value taken as independent)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--real", type=int, default=10, help="real kernel A/A pairs (0 to skip)")
+    parser.add_argument("--servers", type=int, default=0,
+                        help="A/A pairs against real PostgreSQL, DNS and HTTP servers (0 to skip; 50 takes minutes)")
+    parser.add_argument("--no-hog", action="store_true", help="with --servers: no CPU hog")
     parser.add_argument("--seed", type=int, default=2020)
     args = parser.parse_args()
-    synthetic(args.pairs, args.seed)
+    if args.pairs:
+        synthetic(args.pairs, args.seed)
     if args.real:
         real(args.real)
+    if args.servers:
+        servers(args.servers, not args.no_hog)
 
 
 if __name__ == "__main__":

@@ -37,15 +37,15 @@ TIMEOUT_INDEX = 3  # PROPORTIONS[3]: app timeouts, 1% of 2,000 trials
 
 
 def detection(trials: int, seed: int, *, metric: int | None = None, draw: dict | None = None, n: int | None = None,
-              rate_index: int | None = None, rate: float | None = None, alone: bool = False) -> float:
+              rate_index: int | None = None, rate: float | None = None, alone: bool = False, groups: int = 0) -> float:
     """Share of trials where the one worsened metric is judged regressed."""
     rng = np.random.default_rng(seed)
     hits = 0
     for _ in range(trials):
         if metric is not None:
             size = {"n": n} if n else {}
-            base = family_results(rng, shifted={metric: size})
-            cand = family_results(rng, shifted={metric: {**size, **(draw or {})}})
+            base = family_results(rng, shifted={metric: size}, groups=groups)
+            cand = family_results(rng, shifted={metric: {**size, **(draw or {})}}, groups=groups)
             target = f"target-{metric:02d}"
         else:
             base = family_results(rng)
@@ -59,11 +59,61 @@ def detection(trials: int, seed: int, *, metric: int | None = None, draw: dict |
     return hits / trials
 
 
+def servers(runs: int) -> None:
+    """Injected regressions on real servers (loopback), each run a fresh pair of probes:
+    +3 ms on the embedded DNS server; 4% of its UDP queries lost (a CPU hog loading one
+    core half the time); the composite index of the 2021 incident dropped from PostgreSQL."""
+    import real_servers as rs
+    from triage.model import Snapshot  # noqa: F401 - snapshots come from real probes
+
+    def caught(platform_a, platform_b, layer: str, hog: bool, needle: str) -> tuple[int, dict[str, int], int]:
+        hits, leads, roots = 0, {}, 0
+        with rs.cpu_hog(enabled=hog):
+            for _ in range(runs):
+                c = compare_snapshots([rs.probe(platform_a, "a")], [rs.probe(platform_b, "b")])
+                regressed = [m for m in c.metrics if m.layer == layer and m.verdict == "regressed"]
+                hits += bool(regressed)
+                roots += any(s.layer == layer and s.role == "root" for s in c.suspects)
+                for m in regressed:
+                    if needle in m.id or not needle:
+                        leads[m.id] = leads.get(m.id, 0) + 1
+        return hits, leads, roots
+
+    started = time.monotonic()
+    print(f"power on real servers: {runs} runs per cell, {rs.SAMPLES} samples, default groups")
+    with rs.dns_server("healthy", seed=1) as healthy, rs.dns_server("delay=3ms", seed=2) as slow, \
+            rs.dns_server("drop=4%", seed=3) as lossy:
+        for title, b, hog, needle in (("DNS +3 ms delay", slow, False, "latency"),
+                                      ("DNS 4% of UDP queries lost, CPU hog", lossy, True, "")):
+            hits, leads, roots = caught(rs.Platform(dns=healthy), rs.Platform(dns=b), "dns", hog, needle)
+            top = ", ".join(f"{k.split('.', 2)[2]} x{v}" for k, v in sorted(leads.items(), key=lambda kv: -kv[1])[:4])
+            print(f"  {title:<38} dns regressed {hits}/{runs}, dns root {roots}/{runs}; {top}")
+    with rs.postgres() as pg:
+        platform = rs.Platform(dsn=pg.dsn())
+        results = []
+        for _ in range(runs):
+            a = rs.probe(platform, "a")
+            with rs.pg_server.without_composite_index(pg):
+                b = rs.probe(platform, "b")
+            results.append(compare_snapshots([a], [b]))
+        hits = sum(any(m.layer == "database" and m.verdict == "regressed" for m in c.metrics) for c in results)
+        plans = sum(any(e.kind == "changed" and "plan" in e.metric for s in c.suspects for e in s.evidence)
+                    for c in results)
+        print(f"  {'composite index dropped (seq scan)':<38} database regressed {hits}/{runs}, "
+              f"plan change in the evidence {plans}/{runs}")
+    print(f"({rs.elapsed(started)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--servers", type=int, default=0, help="runs per real-server cell (0 to skip; 20 takes minutes)")
     args = parser.parse_args()
+    if args.servers:
+        servers(args.servers)
+        if not args.trials:
+            return
     t = args.trials
     started = time.perf_counter()
     pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
@@ -77,6 +127,8 @@ def main() -> None:
         for n in (100, 200):
             for k, s in enumerate((0.05, 0.10, 0.25, 0.50)):
                 cell(("shift", name, n, k), detection, t, args.seed + k, metric=index, n=n, draw={"scale": 1 + s})
+    for k, s in enumerate((0.05, 0.10, 0.25, 0.50)):  # the same, recorded in 10 sub-runs a side
+        cell(("grouped", k), detection, t, args.seed + k, metric=APP_INDEX, n=200, draw={"scale": 1 + s}, groups=10)
     for n in (100, 200):
         for k, s in enumerate((0.05, 0.1, 0.3)):
             cell(("abs", n, k), detection, t, args.seed + 10 + k, metric=DNS_INDEX, n=n, draw={"add_ms": s})
@@ -99,6 +151,8 @@ def main() -> None:
         for n in (100, 200):
             print(f"  {label} n={n:<4}                        " + "  ".join(
                 f"{got[('shift', name, n, k)]:6.1%}" for k in range(4)))
+    print("  app 5 ms   n=200, 10 groups a side         " + "  ".join(f"{got[('grouped', k)]:6.1%}" for k in range(4))
+          + "   (groups as units, t(9))")
     print("DNS 0.1 ms, absolute shift                   +0.05ms +0.1ms  +0.3ms")
     for n in (100, 200):
         print(f"  n={n:<4}                                     " + "  ".join(f"{got[('abs', n, k)]:6.1%}" for k in range(3)))

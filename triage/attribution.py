@@ -43,6 +43,7 @@ class TargetSpread:
     noun: str
     regressed: tuple[str, ...]
     judged: int
+    ruled_out: int = 0  # of the others, those whose every decidable metric ruled a regression out
 
     @property
     def partial(self) -> bool:
@@ -67,6 +68,7 @@ def target_spreads(layer: str, metrics: Sequence[MetricComparison],
     nouns = nouns or {}
     judged: dict[str, set[str]] = {}
     regressed: dict[str, set[str]] = {}
+    undecided: set[str] = set()  # targets with a metric that neither regressed nor ruled one out
     for m in metrics:
         if m.layer != layer or m.kind == "fact" or m.verdict not in _JUDGED:
             continue
@@ -74,22 +76,31 @@ def target_spreads(layer: str, metrics: Sequence[MetricComparison],
         judged.setdefault(noun, set()).add(m.target)
         if m.verdict == "regressed":
             regressed.setdefault(noun, set()).add(m.target)
-    return [TargetSpread(noun, tuple(sorted(regressed[noun])), len(judged[noun])) for noun in judged if noun in regressed]
+        elif m.decision != "ruled out":
+            undecided.add(m.target)
+    return [TargetSpread(noun, tuple(sorted(regressed[noun])), len(judged[noun]),
+                         len(judged[noun] - regressed[noun] - undecided))
+            for noun in judged if noun in regressed]
 
 
 def where_clause(spreads: Sequence[TargetSpread]) -> str:
-    """' on 1 of 3 CoreDNS pods (dns-default-b), the others did not regress', or '' when the
-    layer regressed on every target it has (or has one)."""
+    """' on 1 of 3 CoreDNS pods (dns-default-b); the others ruled out', or '' when the layer
+    regressed on every target it has (or has one). The others are "ruled out" when each of
+    their metrics excluded a regression past its floors, else they "did not regress"."""
     if not any(s.partial for s in spreads):
         return ""
     parts = []
+    others = sum(s.judged - len(s.regressed) for s in spreads)
+    ruled = sum(s.ruled_out for s in spreads)
     for s in spreads:
         names = list(s.regressed[:MAX_NAMED_TARGETS])
         more = len(s.regressed) - len(names)
         listed = ", ".join(names) + (f" and {more} more" if more else "")
         count = f"all {s.judged}" if not s.partial else f"{len(s.regressed)} of {s.judged}"
         parts.append(f"{count} {s.noun} ({listed})")
-    return f" on {' and '.join(parts)}, the others did not regress"
+    if ruled == others:
+        return f" on {' and '.join(parts)}; the others ruled out"
+    return f" on {' and '.join(parts)}; the others did not regress ({ruled} of {others} ruled out)"
 
 
 def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],

@@ -19,6 +19,9 @@ metrics out of the verdict::
 
 Bounded units (ratio, percent) have no relative floor by default: a hit ratio falling from
 0.99 to 0.95 is five times the misses but only 4% relative.
+
+A few metrics have built-in rules (``BUILT_IN_RULES``) because their natural unit of change
+is larger than the unit's floor; a budget's own rules apply after them and win.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ class Floors:
             return True  # from zero, any change above the absolute floor is relatively large
         return size >= self.relative * abs(baseline)
 
+    def smallest_change(self, baseline: float | None) -> float:
+        """The size of the smallest change that clears both floors (see ``passes``)."""
+        relative = 0.0 if self.relative is None or not baseline else self.relative * abs(baseline)
+        return max(self.absolute, relative)
+
     def to_dict(self) -> dict[str, Any]:
         return {"relative": self.relative, "absolute": self.absolute, "source": self.source}
 
@@ -110,10 +118,14 @@ class Budget:
         floors = Floors(relative, float(self.absolute.get(unit_key, 0.0)),
                         "default" if self.source is None else f"{self.source} (defaults)")
         policy = MetricPolicy(floors)
-        for number, rule in enumerate(self.rules, start=1):
+        built_in = len(BUILT_IN_RULES)
+        for number, rule in enumerate((*BUILT_IN_RULES, *self.rules), start=1 - built_in):
             if not rule.matches(metric_id):
                 continue
-            where = f"{self.source}:{rule.line}" if rule.line else f"{self.source} rule {number}"
+            if number <= 0:
+                where = "built-in rule"
+            else:
+                where = f"{self.source}:{rule.line}" if rule.line else f"{self.source} rule {number}"
             f = policy.floors
             if rule.sets_relative:
                 f = replace(f, relative=rule.relative)
@@ -127,6 +139,13 @@ class Budget:
                 policy.ignore if rule.ignore is None else rule.ignore)
         return policy
 
+
+# A live pool opens and closes connections all the time: one idle connection more (4 → 5) is
+# no regression, a climb of ten toward max_connections is (the 2021 storm ended there).
+BUILT_IN_RULES: tuple[BudgetRule, ...] = (
+    BudgetRule("database.connections.*.connections_*", absolute=10.0),
+    BudgetRule("database.connections.*.connection_use", absolute=0.1),  # 10 points of max_connections
+)
 
 DEFAULT_BUDGET = Budget()
 

@@ -115,7 +115,7 @@ def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: st
 
 
 def compare_sides(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
-                  alpha: float = DEFAULT_ALPHA) -> Comparison:
+                  alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> Comparison:
     """Load both sides (snapshot files or stored labels) and the budget, and judge.
     Raises BadInput/InputFileError/StoreError."""
     check_alpha(alpha)  # before any file is read
@@ -125,14 +125,17 @@ def compare_sides(baseline: str, candidate: str, *, store: str | None = None, bu
         a_source, a_snaps = load_side(baseline, snapshots)
         b_source, b_snaps = load_side(candidate, snapshots)
     return compare_snapshots(a_snaps, b_snaps, baseline_spec=baseline, candidate_spec=candidate, budget=budget,
-                             alpha=alpha, sources=(a_source, b_source))
+                             alpha=alpha, sources=(a_source, b_source), require_decided=require_decided)
 
 
 def compare(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
-            alpha: float = DEFAULT_ALPHA) -> Comparison:
-    """`triage compare`: each side a snapshot file or a stored label (all its runs pooled)."""
-    c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha)
-    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+            alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> Comparison:
+    """`triage compare`: each side a snapshot file or a stored label (all its runs pooled).
+    ``require_decided``: undecided metrics make the verdict inconclusive (exit 4)."""
+    c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha,
+                      require_decided=require_decided)
+    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha,
+                                                    require_decided=require_decided))
 
 
 def load_comparison(path: str) -> Comparison:
@@ -178,9 +181,9 @@ def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOption
 
 
 def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
-         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, save_as: str | None = None,
-         layers_given: bool = False, report_path: str = rerun.REPORT_FILE, junit_path: str | None = None,
-         step_summary: str | None = None, progress: Progress | None = None,
+         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
+         save_as: str | None = None, layers_given: bool = False, report_path: str = rerun.REPORT_FILE,
+         junit_path: str | None = None, step_summary: str | None = None, progress: Progress | None = None,
          take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
          baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None) -> GateResult:
     """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
@@ -204,10 +207,11 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
     snapshot = take(options, baseline) if take else run_probes(config, options, progress)
     c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
                           candidate_spec=snapshot.label if take else f"{snapshot.label} (now)", budget=budget,
-                          alpha=alpha, sources=("label" if baseline_runs is None else "file", "file"))
+                          alpha=alpha, sources=("label" if baseline_runs is None else "file", "file"),
+                          require_decided=require_decided)
     c = replace(c, commands=commands or rerun.for_gate(
         baseline_label, options.label, store=store, config=config_path, budget=budget_path, alpha=alpha,
-        layers=options.layers if layers_given else None, samples=options.samples))
+        require_decided=require_decided, layers=options.layers if layers_given else None, samples=options.samples))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:

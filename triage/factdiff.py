@@ -9,7 +9,8 @@ same place (``{"indexes": ["imagestorage_pkey", ...`` → the same, issue 15):
   ``access`` by relation); then lists ("node_types +Seq Scan −Index Scan"); then short
   values ("ndots 5 → 2"); a long text only as "shape changed" (it would say nothing cut
   short); a key on one side only as "+key value" / "−key".
-- list vs list of plain values: "+added, −removed" (or "reordered").
+- list vs list of plain values: "+added, −removed" (or "reordered"); both lists when they
+  have nothing in common (a replacement).
 - anything else: both values, shortened.
 
 Pure; imports only triage.formatting, so triage.verdict can use it for every fact.
@@ -46,9 +47,13 @@ def _value(value: Any) -> str:
 
 
 def list_change(old: Sequence[Any], new: Sequence[Any]) -> str:
-    """'+a, +b, −c' for two lists of plain values, 'reordered' when only the order moved."""
+    """'+a, +b, −c' for two lists of plain values that keep something in common, 'reordered'
+    when only the order moved; a list replaced by one with nothing in common reads as both
+    ('["172.30.0.10"] → ["172.30.0.11"]': a replacement, not an addition and a removal)."""
     old_keys = [short_value(v) for v in old]
     new_keys = [short_value(v) for v in new]
+    if old_keys and new_keys and not set(old_keys) & set(new_keys):
+        return f"{_value(list(old))} → {_value(list(new))}"
     added = [k for k in dict.fromkeys(new_keys) if k not in set(old_keys)]
     removed = [k for k in dict.fromkeys(old_keys) if k not in set(new_keys)]
     if not added and not removed:
@@ -111,6 +116,7 @@ def describe_change(old: Any, new: Any, limit: int = LIMIT) -> str:
 
 
 def changed_phrase(old: Any, new: Any) -> str:
-    """'changed 4.18 → 5.14' for plain values; 'changed: manifest_blob Index Scan … → Seq Scan;
-    node_types +Seq Scan' for structured ones."""
-    return f"changed{':' if _structured(old, new) else ''} {describe_change(old, new)}"
+    """'changed 4.18 → 5.14', 'changed +6.1, −4.18' (lists); 'changed: manifest_blob Index Scan
+    … → Seq Scan; node_types +Seq Scan' for mappings, whose parts a colon introduces."""
+    mappings = isinstance(old, Mapping) and isinstance(new, Mapping)
+    return f"changed{':' if mappings else ''} {describe_change(old, new)}"

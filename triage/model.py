@@ -124,11 +124,17 @@ class Measurement:
         return cls(metric=metric, kind="gauge", unit=unit, better=better, value=value)
 
     @classmethod
-    def counter(cls, metric: str, events: int, window_s: float) -> "Measurement":
+    def counter(cls, metric: str, events: int, window_s: float, rounds: Iterable[int] | None = None,
+                round_s: Iterable[float] | None = None) -> "Measurement":
         """Events counted over a window (retransmits, drops): a gauge that compare judges as a
-        Poisson count, scaled by the window, instead of by floors alone."""
-        return cls(metric=metric, kind="gauge", unit="count", better="lower", value=int(events),
-                   extra={"counter": True, "window_s": round(float(window_s), 6)})
+        Poisson count, scaled by the window, instead of by floors alone. ``rounds`` and
+        ``round_s``: the same events counted per round of the run and each round's length,
+        so the judge can tell a rate that rose from one burst."""
+        extra: dict[str, Any] = {"counter": True, "window_s": round(float(window_s), 6)}
+        if rounds is not None and round_s is not None:
+            extra["rounds"] = [int(n) for n in rounds]
+            extra["round_s"] = [round(float(s), 6) for s in round_s]
+        return cls(metric=metric, kind="gauge", unit="count", better="lower", value=int(events), extra=extra)
 
     @classmethod
     def fact(cls, metric: str, value: Any) -> "Measurement":

@@ -22,8 +22,9 @@ def _flags(*pairs: tuple[str, object]) -> str:
     return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in pairs if value is not None)
 
 
-def _judging(store: str | None, budget: str | None, alpha: float) -> str:
-    return _flags(("--store", store), ("--budget", budget), ("--alpha", None if alpha == DEFAULT_ALPHA else f"{alpha:g}"))
+def _judging(store: str | None, budget: str | None, alpha: float, require_decided: bool = False) -> str:
+    return _flags(("--store", store), ("--budget", budget), ("--alpha", None if alpha == DEFAULT_ALPHA else f"{alpha:g}")) \
+        + (" --require-decided" if require_decided else "")
 
 
 def _probing(layers: Sequence[str], samples: int | None) -> str:
@@ -36,21 +37,23 @@ def _compare_and_report(baseline: str, candidate: str, judging: str) -> tuple[st
 
 
 def for_comparison(c: Comparison, *, store: str | None = None, budget: str | None = None,
-                   alpha: float = DEFAULT_ALPHA) -> tuple[str, ...]:
+                   alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> tuple[str, ...]:
     """`triage compare`/`report`: probe each labelled side again and store it, then compare."""
     q = shlex.quote
     lines = [f"triage probe --label {q(info.spec)} --out {q(info.spec + '.json')} && "
              f"triage baseline save {q(info.spec)} {q(info.spec + '.json')}{_flags(('--store', store))}"
              for info in (c.baseline, c.candidate) if info.source == "label"]
-    return (*lines, *_compare_and_report(c.baseline.spec, c.candidate.spec, _judging(store, budget, alpha)))
+    return (*lines, *_compare_and_report(c.baseline.spec, c.candidate.spec,
+                                         _judging(store, budget, alpha, require_decided)))
 
 
 def for_gate(baseline: str, label: str, *, store: str | None = None, config: str | None = None,
-             budget: str | None = None, alpha: float = DEFAULT_ALPHA, layers: Sequence[str] | None = None,
-             samples: int | None = None) -> tuple[str, ...]:
+             budget: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
+             layers: Sequence[str] | None = None, samples: int | None = None) -> tuple[str, ...]:
     """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline)."""
     return (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}"
-            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples)}{_judging(store, budget, alpha)}",)
+            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples)}"
+            f"{_judging(store, budget, alpha, require_decided)}",)
 
 
 def for_prometheus_gate(*, window: str | None, before_upgrade: str | None, baseline: str | None, label: str | None,

@@ -4,7 +4,9 @@ A layer is regressed if any of its metrics regressed; failed when a probe of it 
 a side with no successful run (never ok by omission); inconclusive when some metric could
 not be judged; ok when its metrics were judged and none regressed; absent when it was
 probed on neither side. The overall verdict: regressed if any layer is, else inconclusive
-if a layer failed or could not be decided, else ok.
+if a layer failed or could not be decided, else ok, saying how many metrics ruled a
+regression out (their interval excludes one as large as their floors) and how many are
+undecided; with --require-decided an undecided metric makes it inconclusive.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def layer_statuses(metrics: Sequence[MetricComparison], a: PooledSide,
         judged = sum(counts[v] for v in ("regressed", "improved", "unchanged", "changed"))
         if rows:
             parts.append(f"{judged} of {len(rows)} metrics judged")
+            decisions = [m.decision for m in rows if m.decision is not None]
+            if decisions:
+                parts.append(f"{decisions.count('ruled out')} ruled out, {decisions.count('undecided')} undecided")
         for f in blocking:
             parts.append(f"{f.probe} [{f.target}] failed: {f.error}")
         if not rows and layer not in seen:
@@ -58,8 +63,18 @@ def layer_statuses(metrics: Sequence[MetricComparison], a: PooledSide,
     return statuses, notes
 
 
-def overall_verdict(metrics: Sequence[MetricComparison], layers: Mapping[str, str]) -> tuple[str, str]:
-    """(verdict, reason in words)."""
+def decided_sentence(metrics: Sequence[MetricComparison]) -> str:
+    """'180 of 184 metrics ruled out a regression past their floors; 4 undecided (...)'."""
+    decisions = [m.decision for m in metrics if m.decision is not None]
+    ruled, undecided = decisions.count("ruled out"), decisions.count("undecided")
+    text = f"{ruled} of {len(decisions)} metrics ruled out a regression past their floors"
+    return text + (f"; {undecided} undecided (too few samples or too noisy)" if undecided else "")
+
+
+def overall_verdict(metrics: Sequence[MetricComparison], layers: Mapping[str, str], *,
+                    require_decided: bool = False) -> tuple[str, str]:
+    """(verdict, reason in words). ``require_decided``: an undecided metric makes the
+    verdict inconclusive instead of ok."""
     regressed = {m.layer for m in metrics if m.verdict == "regressed"}
     if regressed:
         return "regressed", f"regression in {', '.join(l for l in layers if l in regressed)}"
@@ -74,4 +89,7 @@ def overall_verdict(metrics: Sequence[MetricComparison], layers: Mapping[str, st
         return "inconclusive", "; ".join(parts)
     if not any(m.verdict in ("unchanged", "improved", "changed") for m in metrics):
         return "inconclusive", "no metric was measured on both sides"
-    return "ok", "no regression past the floors at the family-wise level"
+    decided = decided_sentence(metrics)
+    if require_decided and any(m.decision == "undecided" for m in metrics):
+        return "inconclusive", f"no regression, but not every metric decided (--require-decided): {decided}"
+    return "ok", f"no regression past the floors at the family-wise level; {decided}"

@@ -30,6 +30,7 @@ CI_LEVEL = 0.95
 
 VERDICTS = ("regressed", "ok", "inconclusive")
 LAYER_STATUSES = ("regressed", "failed", "inconclusive", "improved", "ok", "absent")
+DECISIONS = ("regressed", "ruled out", "undecided")
 METRIC_VERDICTS = ("regressed", "failed", "inconclusive", "absent", "improved", "changed", "unchanged", "ignored")
 _SEVERITY = {v: i for i, v in enumerate(METRIC_VERDICTS)}
 
@@ -40,9 +41,14 @@ def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _opt_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
 @dataclass(frozen=True)
 class SideSummary:
-    """One side of one metric, pooled over its runs. Fields by kind: samples n/mean/p50/p95/p99;
+    """One side of one metric, pooled over its runs. Fields by kind: samples n/mean/p50/p95/p99
+    (and, when the values came in groups, how many and the range of the groups' medians);
     proportion events/trials/rate; gauge and fact ``values`` (one per run, facts distinct)."""
 
     kind: str
@@ -56,6 +62,9 @@ class SideSummary:
     trials: int | None = None
     rate: float | None = None
     values: tuple[Any, ...] = ()
+    groups: int | None = None
+    group_p50_low: float | None = None
+    group_p50_high: float | None = None
     # What the probe said beside the measurement, judged nowhere: a proportion's events by
     # kind (summed over runs), and figures of the latest run (``context``: the last reading).
     kinds: Mapping[str, int] = field(default_factory=dict)
@@ -78,6 +87,8 @@ class SideSummary:
         d: dict[str, Any] = {"runs": self.runs}
         if self.kind == "samples":
             d.update(n=self.n, mean=self.mean, p50=self.p50, p95=self.p95, p99=self.p99)
+            if self.groups is not None:
+                d["groups"] = {"count": self.groups, "p50_range": [self.group_p50_low, self.group_p50_high]}
         elif self.kind == "proportion":
             d.update(events=self.events, trials=self.trials, rate=self.rate)
         else:
@@ -92,9 +103,12 @@ class SideSummary:
     def from_dict(cls, kind: str, d: Mapping[str, Any] | None) -> "SideSummary | None":
         if d is None:
             return None
+        groups = d.get("groups") or {}
+        low, high = (groups.get("p50_range") or (None, None))[:2]
         return cls(kind, int(d.get("runs", 1)), int(d.get("n", 0) or 0), _opt_float(d.get("mean")),
                    _opt_float(d.get("p50")), _opt_float(d.get("p95")), _opt_float(d.get("p99")),
                    d.get("events"), d.get("trials"), _opt_float(d.get("rate")), tuple(d.get("values") or ()),
+                   None if groups.get("count") is None else int(groups["count"]), _opt_float(low), _opt_float(high),
                    dict(d.get("kinds") or {}), dict(d.get("context") or {}))
 
 
@@ -106,7 +120,10 @@ class Component:
     ``change`` is candidate − baseline; ``relative`` is change / |baseline| (None from 0).
     ``p`` is the raw one-sided p-value in the worse direction (two-sided for better=equal),
     None when untested; ``p_adjusted`` (Holm) and ``q`` (Benjamini–Hochberg) are over the
-    whole family. ``practical``: the change passes both floors the worse way.
+    whole family. ``practical``: the change passes both floors the worse way. ``method``:
+    the test that gave ``p``; ``design_effect``: for values in groups, how much the groups
+    widened the variance over independent values. ``ruled_out``: the interval excludes a
+    change the worse way as large as the floors (None: nothing to rule out, e.g. a fact).
     """
 
     name: str
@@ -125,6 +142,9 @@ class Component:
     practical_better: bool = False
     verdict: str = "unchanged"
     note: str = ""
+    method: str = ""
+    design_effect: float | None = None
+    ruled_out: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "baseline": self.baseline, "candidate": self.candidate,
@@ -133,7 +153,8 @@ class Component:
                 "p": self.p, "p_adjusted": self.p_adjusted, "q": self.q,
                 "p_better": self.p_better, "p_better_adjusted": self.p_better_adjusted,
                 "practical": self.practical, "practical_better": self.practical_better,
-                "verdict": self.verdict, "note": self.note}
+                "verdict": self.verdict, "note": self.note, "method": self.method,
+                "design_effect": self.design_effect, "ruled_out": self.ruled_out}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Component":
@@ -143,7 +164,8 @@ class Component:
                    _opt_float(d.get("p")), _opt_float(d.get("p_adjusted")), _opt_float(d.get("q")),
                    _opt_float(d.get("p_better")), _opt_float(d.get("p_better_adjusted")),
                    bool(d.get("practical")), bool(d.get("practical_better")),
-                   d.get("verdict", "unchanged"), d.get("note", ""))
+                   d.get("verdict", "unchanged"), d.get("note", ""), d.get("method", ""),
+                   _opt_float(d.get("design_effect")), _opt_bool(d.get("ruled_out")))
 
 
 def component_size(c: Component) -> float:
@@ -167,6 +189,20 @@ class MetricComparison:
     components: tuple[Component, ...] = ()
     lead: int | None = None  # index of the component that stands for the change
     floors: Floors | None = None
+    # Every tested component's interval excludes a worse change as large as the floors.
+    # None: nothing to decide (facts, ignored metrics).
+    ruled_out: bool | None = None
+    primary: bool = False  # a failure rate the family reserves a share of α for (triage.judge)
+
+    @property
+    def decision(self) -> str | None:
+        """regressed, ruled out, or undecided (judged or not, neither shown nor excluded);
+        None for metrics with nothing to decide."""
+        if self.verdict == "regressed":
+            return "regressed"
+        if self.ruled_out is None:
+            return None
+        return "ruled out" if self.ruled_out else "undecided"
 
     @property
     def id(self) -> str:
@@ -240,6 +276,8 @@ class MetricComparison:
             "p": self.p, "p_adjusted": self.p_adjusted, "q": self.q,
             "verdict": self.verdict, "reason": self.reason,
             "floors": None if self.floors is None else self.floors.to_dict(),
+            "ruled_out": self.ruled_out,
+            "primary": self.primary,
             "lead": self.lead,
             "components": [c.to_dict() for c in self.components],
         }
@@ -251,7 +289,8 @@ class MetricComparison:
                    d.get("better", "lower"), d["verdict"], d.get("reason", ""),
                    SideSummary.from_dict(kind, d.get("baseline")), SideSummary.from_dict(kind, d.get("candidate")),
                    tuple(Component.from_dict(c) for c in d.get("components") or ()), d.get("lead"),
-                   None if d.get("floors") is None else Floors.from_dict(d["floors"]))
+                   None if d.get("floors") is None else Floors.from_dict(d["floors"]), _opt_bool(d.get("ruled_out")),
+                   bool(d.get("primary")))
 
 
 @dataclass(frozen=True)
@@ -343,6 +382,7 @@ class Comparison:
     suspects: tuple[Suspect, ...] = ()  # roots first (triage.attribution)
     alpha: float = DEFAULT_ALPHA
     tests: int = 0  # size of the Holm family: metrics with at least one tested component
+    primary_tests: int = 0  # of those, primary failure rates sharing PRIMARY_SHARE of α
     budget: str | None = None
     reason: str = ""
     layer_notes: Mapping[str, str] = field(default_factory=dict)
@@ -362,14 +402,27 @@ class Comparison:
             out[m.verdict] = out.get(m.verdict, 0) + 1
         return out
 
+    def decisions(self, layer: str | None = None) -> dict[str, int]:
+        """How many metrics (of ``layer``, or all) regressed, ruled a regression out, or
+        stayed undecided; metrics with nothing to decide (facts) are not counted."""
+        out = {decision: 0 for decision in DECISIONS}
+        for m in self.metrics:
+            if (layer is None or m.layer == layer) and m.decision is not None:
+                out[m.decision] += 1
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA, "verdict": self.verdict, "reason": self.reason,
-            "alpha": self.alpha, "tests": self.tests, "ci_level": CI_LEVEL, "budget": self.budget,
+            "alpha": self.alpha, "tests": self.tests, "primary_tests": self.primary_tests, "ci_level": CI_LEVEL,
+            "budget": self.budget,
             "baseline": self.baseline.to_dict(), "candidate": self.candidate.to_dict(),
             "layers": dict(self.layers), "layer_notes": dict(self.layer_notes),
             "suspects": [s.to_dict() for s in self.suspects],
             "counts": self.counts(),
+            "decisions": {k.replace(" ", "_"): v for k, v in self.decisions().items()},
+            "layer_decisions": {layer: {k.replace(" ", "_"): v for k, v in self.decisions(layer).items()}
+                                for layer in self.layers},
             "metrics": [m.to_dict() for m in self.sorted_metrics()],
             "commands": list(self.commands),
         }
@@ -397,9 +450,11 @@ class Comparison:
         try:
             return cls(d["verdict"], SideInfo.from_dict(d["baseline"]), SideInfo.from_dict(d["candidate"]),
                        _stack_order(d["layers"]), tuple(MetricComparison.from_dict(m) for m in d["metrics"]),
-                       tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()), float(d.get("alpha", DEFAULT_ALPHA)),
-                       int(d.get("tests", 0)), d.get("budget"), d.get("reason", ""), dict(d.get("layer_notes") or {}),
-                       tuple(str(c) for c in d.get("commands") or ()))
+                       suspects=tuple(Suspect.from_dict(s) for s in d.get("suspects") or ()),
+                       alpha=float(d.get("alpha", DEFAULT_ALPHA)), tests=int(d.get("tests", 0)),
+                       primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
+                       reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
+                       commands=tuple(str(c) for c in d.get("commands") or ()))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
 

@@ -61,6 +61,22 @@ def test_a_a_pair_exits_0(run_triage, fixture_path):
     assert out["counts"]["regressed"] == 0 and out["counts"]["unchanged"] == 9
 
 
+def test_a_a_pair_says_what_it_ruled_out_and_require_decided_exits_4(run_triage, fixture_path):
+    args = ("compare", fixture_path("baseline-4.3.18.json"), fixture_path("candidate-aa.json"))
+    plain = run_triage(*args)
+    assert plain.code == 0, plain.stderr
+    out = run_triage(*args, "--format", "json").json()
+    decided = out["decisions"]
+    assert decided["regressed"] == 0 and decided["ruled_out"] >= 1 and decided["undecided"] >= 1
+    sentence = (f"{decided['ruled_out']} of {decided['ruled_out'] + decided['undecided']} metrics ruled out a "
+                f"regression past their floors; {decided['undecided']} undecided (too few samples or too noisy)")
+    assert out["reason"].endswith(sentence) and sentence in " ".join(plain.stdout.split())  # the terminal wraps
+    assert set(out["layer_decisions"]) == set(out["layers"])
+    strict = run_triage(*args, "--require-decided", "--format", "json")
+    assert strict.code == 4, strict.stderr
+    assert strict.json()["verdict"] == "inconclusive" and "--require-decided" in strict.json()["reason"]
+
+
 def test_truncated_snapshot_exits_2_naming_the_file(run_triage, fixture_path):
     res = run_triage("compare", fixture_path("baseline-4.3.18.json"), fixture_path("truncated.json"))
     assert res.code == 2

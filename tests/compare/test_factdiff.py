@@ -50,6 +50,7 @@ def test_an_access_path_reads_whole_and_a_shape_only_as_changed():
 def test_lists_mappings_and_plain_values():
     assert list_change(["4.18", "5.14"], ["5.14", "6.1"]) == "+6.1, −4.18"
     assert list_change([1, 2], [2, 1]) == "reordered"
+    assert list_change(["172.30.0.10"], ["172.30.0.11"]) == '["172.30.0.10"] → ["172.30.0.11"]'
     assert describe_change({"ndots": 5, "search": ["a", "b"]}, {"ndots": 2, "search": ["a"]}) == \
         "search −b; ndots 5 → 2"
     assert describe_change({"a": 1}, {"a": 1, "b": "x"}) == "+b x"
@@ -58,7 +59,7 @@ def test_lists_mappings_and_plain_values():
     # Lists of mappings are not diffed item by item: both values, shortened.
     assert describe_change([{"a": 1}], [{"a": 2}]) == '[{"a": 1}] → [{"a": 2}]'
     assert changed_phrase("4.18", "5.14") == "changed 4.18 → 5.14"
-    assert changed_phrase({"a": [1]}, {"a": [2]}) == "changed: a +2, −1"
+    assert changed_phrase({"a": [1, 3]}, {"a": [2, 3]}) == "changed: a +2, −1"
 
 
 def test_a_long_difference_is_cut_at_a_part_and_counts_the_rest():

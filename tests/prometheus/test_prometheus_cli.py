@@ -24,7 +24,7 @@ def test_gate_upgrade_window_exits_3_names_dns_and_prints_the_windows(triage, re
     assert ("triage: window 4.3.19: 2020-05-27T10:40:00Z → 2020-05-27T12:40:00Z (2h; the first 2h of 4.3.19, from "
             "its rollout's completion)") in r.stderr
     report = (tmp_path / "report.md").read_text()
-    assert "dns regressed on 1 of 3 CoreDNS pods (dns-default-b), the others did not regress" in report
+    assert "dns regressed on 1 of 3 CoreDNS pods (dns-default-b); the others ruled out" in report
     assert "triage gate --from prometheus --window upgrade:4.3.19" in report
 
 

@@ -38,7 +38,7 @@ def test_dns_pod_slower_after_the_upgrade_is_the_root_and_named(recorded, prom_c
     roles = {s.layer: s.role for s in c.suspects}
     assert roles == {"dns": "root", "app": "downstream"}
     dns = next(s for s in c.suspects if s.layer == "dns")
-    assert dns.because.startswith("dns regressed on 1 of 3 CoreDNS pods (dns-default-b), the others did not regress")
+    assert dns.because.startswith("dns regressed on 1 of 3 CoreDNS pods (dns-default-b); the others ruled out")
     assert {m.target for m in c.metrics if m.verdict == "regressed" and m.layer == "dns"} == {"dns-default-b"}
     assert c.layers["kernel"] == "ok"
     # The windows it chose: the 2h before the rollout started, the 2h after it completed.
@@ -70,7 +70,7 @@ def test_retransmits_rising_on_one_node_of_three_name_that_node(recorded, prom_c
     c = compare_snapshots([before.snapshot], [after.snapshot])
     assert c.verdict == "regressed"
     assert [(s.layer, s.role) for s in c.suspects] == [("kernel", "root")]
-    assert c.suspects[0].because.startswith("kernel regressed on 1 of 3 nodes (worker-1), the others did not regress: "
+    assert c.suspects[0].because.startswith("kernel regressed on 1 of 3 nodes (worker-1); the others did not regress (0 of 2 ruled out): "
                                             "median netstat tcp_retransmit_rate of worker-1")
     regressed = [m for m in c.metrics if m.verdict == "regressed"]
     assert {m.id for m in regressed} == {"kernel.netstat.worker-1.tcp_retransmit_rate"}

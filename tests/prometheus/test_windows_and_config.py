@@ -137,9 +137,10 @@ def test_every_profile_variant_names_the_metrics_its_promql_uses():
 
 
 def test_where_clause_counts_names_and_stays_quiet_when_every_target_regressed():
-    assert where_clause([TargetSpread("nodes", ("worker-1", "worker-7"), 40)]) == \
-        " on 2 of 40 nodes (worker-1, worker-7), the others did not regress"
+    assert where_clause([TargetSpread("nodes", ("worker-1", "worker-7"), 40, ruled_out=38)]) == \
+        " on 2 of 40 nodes (worker-1, worker-7); the others ruled out"
     many = tuple(f"n{i}" for i in range(5))
-    assert where_clause([TargetSpread("nodes", many, 9)]) == " on 5 of 9 nodes (n0, n1, n2 and 2 more), the others did not regress"
+    assert where_clause([TargetSpread("nodes", many, 9, ruled_out=1)]) == \
+        " on 5 of 9 nodes (n0, n1, n2 and 2 more); the others did not regress (1 of 4 ruled out)"
     assert where_clause([TargetSpread("CoreDNS pods", ("a", "b", "c"), 3)]) == ""
     assert where_clause([TargetSpread("targets", ("quay-db",), 1)]) == ""

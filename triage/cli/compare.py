@@ -22,6 +22,9 @@ def compare(
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics (Holm)."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store for labels (default: $TRIAGE_STORE, else ./baselines)."),
     show_all: bool = typer.Option(False, "--all", "-a", help="Show unchanged metrics too."),
+    require_decided: bool = typer.Option(False, "--require-decided", help="Exit 4 (inconclusive) unless every metric "
+                                         "either regressed or ruled out a regression past its floors; without it an "
+                                         "undecided metric (too few samples, too noisy) is only reported."),
 ) -> int:
     """Compare two platform versions and say which layer regressed.
 
@@ -34,6 +37,7 @@ def compare(
 
     output.check_format(fmt, output.COMPARE_FORMATS)
     env = environment(ctx)
-    comparison = engine.compare(baseline, candidate, store=store, budget_path=budget, alpha=alpha)
+    comparison = engine.compare(baseline, candidate, store=store, budget_path=budget, alpha=alpha,
+                                require_decided=require_decided)
     env.out(output.text(env, comparison, fmt, show_all=show_all))
     return int(comparison.exit_status)

@@ -29,6 +29,9 @@ def gate(
     source: str = typer.Option("probes", "--from", help="probes: probe now; prometheus: judge what monitoring recorded in --window."),
     window: str = typer.Option(None, "--window", help="With --from prometheus: START/DURATION, DURATION ending now (1h), upgrade:VERSION[/DURATION] (without --baseline: against the same span before the rollout)."),
     before_upgrade: str = typer.Option(None, "--before-upgrade", help="With --from prometheus: judge the last 2h (or --window DURATION) before the rollout to VERSION."),
+    require_decided: bool = typer.Option(False, "--require-decided", help="Exit 4 (inconclusive) unless every metric "
+                                         "either regressed or ruled out a regression past its floors; without it an "
+                                         "undecided metric (too few samples, too noisy) is only reported."),
 ) -> int:
     """Gate an upgrade in CI: probe this platform, compare with the baseline, exit 0/3/4.
 
@@ -48,13 +51,15 @@ def gate(
 
         result = gate_from_prometheus(env, source, window, before_upgrade, baseline=baseline, label=label,
                                       config=config, store=store, budget=budget, alpha=alpha, save_as=save_as,
-                                      deadline=deadline, quiet=quiet, report=report or REPORT_FILE, junit=junit)
+                                      deadline=deadline, quiet=quiet, report=report or REPORT_FILE, junit=junit,
+                                      require_decided=require_decided)
         return _verdict(env, result, quiet)
     if baseline is None:
         raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
     result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
-                         save_as=save_as, layers_given=layers is not None, report_path=report or REPORT_FILE,
+                         require_decided=require_decided, save_as=save_as, layers_given=layers is not None,
+                         report_path=report or REPORT_FILE,
                          junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet))
     return _verdict(env, result, quiet)
 

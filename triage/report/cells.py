@@ -121,6 +121,8 @@ def footers(c: Comparison, shown: int, *, total: int | None = None) -> list[Foot
 
 
 def family_rule(c: Comparison) -> str:
-    return (f"Holm–Bonferroni over {plural(c.tests, 'tested metric')} at α = {c.alpha:g} (family-wise); "
+    primary = (f", half of α shared by the {plural(c.primary_tests, 'primary failure rate')}"
+               if 0 < c.primary_tests < c.tests else "")
+    return (f"Holm–Bonferroni over {plural(c.tests, 'tested metric')} at α = {c.alpha:g} (family-wise{primary}); "
             f"q = Benjamini–Hochberg; intervals are {CI_LEVEL:.0%} CIs; a regression must also pass its "
             "practical floors.")

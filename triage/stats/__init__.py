@@ -24,21 +24,28 @@ resampling n values and sorting them, at O(resamples) instead of O(resamples x n
 numpy is imported inside functions, so importing this package costs nothing; scipy.stats
 is not used here because importing it alone takes over a second on a small machine. Tests
 check every function against scipy. Modules: basics (constants, normal, quantile), exact
-(counts and rates), samples (batched rank tests and tails), family (Holm, BH).
+(counts and rates), samples (batched rank tests and tails), clustered (the same questions
+when values come in groups), family (Holm, BH).
 """
 
+from .basics import _np as numpy
 from .basics import (DEFAULT_CI_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, EXACT_PAIRWISE_MAX, MIN_SAMPLES, MIN_TAIL_BEYOND,
                      THINNED_POINTS, normal_ppf, normal_sf, quantile)
-from .exact import (RateResult, binomial_tails, fisher_exact_one_sided, hypergeom_tails, poisson_counts_test,
-                    proportion_test)
+from .clustered import (ClusteredTest, as_values, clustered_shift_test, clustered_share_test, clustered_tail_test,
+                        group_medians, group_medians_rows, group_sizes, rate_test, share_tests, shift_tests, tail_tests,
+                        widen)
+from .exact import (RateResult, binomial_tails, counts_difference_interval, fisher_exact_one_sided, hypergeom_tails,
+                    poisson_counts_test, poisson_interval, proportion_test)
 from .family import FamilyAdjustment, adjust_family, benjamini_hochberg, holm
 from .samples import SamplesResult, ShiftResult, Summary, TailResult, compare_samples, hodges_lehmann
 
 __all__ = [
     "DEFAULT_CI_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "EXACT_PAIRWISE_MAX", "MIN_SAMPLES", "MIN_TAIL_BEYOND",
-    "THINNED_POINTS", "normal_ppf", "normal_sf", "quantile",
-    "RateResult", "binomial_tails", "fisher_exact_one_sided", "hypergeom_tails", "poisson_counts_test",
-    "proportion_test",
+    "THINNED_POINTS", "normal_ppf", "normal_sf", "numpy", "quantile",
+    "ClusteredTest", "as_values", "clustered_shift_test", "clustered_share_test", "clustered_tail_test", "group_medians",
+    "group_medians_rows", "group_sizes", "rate_test", "share_tests", "shift_tests", "tail_tests", "widen",
+    "RateResult", "binomial_tails", "counts_difference_interval", "fisher_exact_one_sided", "hypergeom_tails",
+    "poisson_counts_test", "poisson_interval", "proportion_test",
     "FamilyAdjustment", "adjust_family", "benjamini_hochberg", "holm",
     "SamplesResult", "ShiftResult", "Summary", "TailResult", "compare_samples", "hodges_lehmann",
 ]

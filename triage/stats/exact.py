@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .basics import DEFAULT_CI_LEVEL, _np, normal_ppf
 
@@ -107,3 +108,72 @@ def proportion_test(events_a: int, trials_a: int, events_b: int, trials_b: int,
     return RateResult(pa, pb, d, low, high, p_greater, p_less)
 
 
+
+
+def _gamma_p(a: float, x: float) -> float:
+    """The regularized lower incomplete gamma function P(a, x) (series, or continued fraction
+    where x > a + 1)."""
+    if x <= 0:
+        return 0.0
+    log_front = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1.0 / a
+        n = a
+        for _ in range(100_000):
+            n += 1
+            term *= x / n
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return min(1.0, total * math.exp(log_front))
+    tiny = 1e-300
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 100_000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = 1 / (d if abs(d) > tiny else tiny)
+        c = b + an / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return max(0.0, 1.0 - math.exp(log_front) * h)
+
+
+def poisson_cdf(k: int, mean: float) -> float:
+    """P(X <= k) for X ~ Poisson(mean)."""
+    return 1.0 if mean <= 0 else 1.0 - _gamma_p(k + 1, mean)
+
+
+def poisson_interval(k: int, ci_level: float = DEFAULT_CI_LEVEL) -> tuple[float, float]:
+    """Garwood's exact interval for the mean of a Poisson count k (bisection on the cdf)."""
+    tail = (1 - ci_level) / 2
+
+    def solve(target: float, count: int) -> float:
+        lo, hi = 0.0, max(10.0, 2.0 * count + 10 * math.sqrt(count + 1))
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if poisson_cdf(count, mid) > target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    low = 0.0 if k == 0 else solve(1 - tail, k - 1)
+    return low, solve(tail, k)
+
+
+def counts_difference_interval(count_a: int, count_b: int, scale_b: float = 1.0,
+                               ci_level: float = DEFAULT_CI_LEVEL) -> tuple[float, float]:
+    """An interval for scale_b · mean_b − mean_a of two Poisson counts (scale_b puts the
+    candidate's count on the baseline's window): each side's Garwood interval, combined by
+    the MOVER method, as Newcombe's interval combines two Wilson intervals."""
+    la, ua = poisson_interval(count_a, ci_level)
+    lb, ub = (v * scale_b for v in poisson_interval(count_b, ci_level))
+    b = count_b * scale_b
+    d = b - count_a
+    return d - math.sqrt((b - lb) ** 2 + (ua - count_a) ** 2), d + math.sqrt((ub - b) ** 2 + (count_a - la) ** 2)

@@ -43,8 +43,11 @@ class FamilyAdjustment:
     size: int
 
 
-def adjust_family(pvalues: Sequence[Sequence[float | None]]) -> FamilyAdjustment:
-    """Holm–Bonferroni and Benjamini–Hochberg across metrics that have several components.
+def adjust_family(pvalues: Sequence[Sequence[float | None]],
+                  weights: Sequence[float] | None = None) -> FamilyAdjustment:
+    """Holm–Bonferroni and Benjamini–Hochberg across metrics that have several components,
+    optionally weighted (Holm's weighted procedure: metric i is judged at α · w_i / Σ w over
+    the metrics not yet rejected, so the family-wise rate stays α whatever the weights).
 
     ``pvalues[i]`` holds metric i's raw component p-values (None: not tested). A metric's
     p-value is the Bonferroni minimum of its k tested components (k × the smallest), valid
@@ -52,29 +55,36 @@ def adjust_family(pvalues: Sequence[Sequence[float | None]]) -> FamilyAdjustment
     metric's step with k × its own p in place of the metric's: it is <= alpha only if the
     metric is rejected *and* that component alone meets the step's threshold, so the
     component that passes the floors is the one that is significant. Its q is BH's at the
-    same position, built the same way.
+    same position, built the same way (weighted BH: p / w with weights of mean 1). Without
+    weights every metric weighs the same and this is plain Holm and BH.
     """
     members = [i for i, ps in enumerate(pvalues) if any(p is not None for p in ps)]
     m = len(members)
     adjusted: list[list[float | None]] = [[None] * len(ps) for ps in pvalues]
     qvalues: list[list[float | None]] = [[None] * len(ps) for ps in pvalues]
     tested = {i: [p for p in pvalues[i] if p is not None] for i in members}
+    raw_w = {i: 1.0 if weights is None else float(weights[i]) for i in members}
+    total_w = sum(raw_w.values())
+    w = {i: raw_w[i] * m / total_w for i in members} if total_w > 0 else {i: 1.0 for i in members}  # mean 1
     metric_p = {i: min(1.0, len(tested[i]) * min(tested[i])) for i in members}
-    order = sorted(members, key=lambda i: metric_p[i])
+    order = sorted(members, key=lambda i: (metric_p[i] / w[i], i))
+    remaining = float(m)  # Σ w over the metrics not yet rejected (weights of mean 1: m at the start)
     running = 0.0
-    for step, i in enumerate(order):
+    for i in order:
         previous = running
-        running = max(running, min(1.0, (m - step) * metric_p[i]))
+        running = max(running, min(1.0, remaining / w[i] * metric_p[i]))
         k = len(tested[i])
         for j, p in enumerate(pvalues[i]):
             if p is not None:
-                adjusted[i][j] = max(previous, min(1.0, (m - step) * k * p))
-    tail_min = [1.0] * (m + 1)  # BH: running minimum of m p_(j) / j from the largest p down
+                adjusted[i][j] = max(previous, min(1.0, remaining / w[i] * k * p))
+        remaining -= w[i]
+    tail_min = [1.0] * (m + 1)  # BH: running minimum of m p_(j) / (j w_(j)) from the largest down
     for pos in range(m - 1, -1, -1):
-        tail_min[pos] = min(tail_min[pos + 1], m * metric_p[order[pos]] / (pos + 1))
+        i = order[pos]
+        tail_min[pos] = min(tail_min[pos + 1], m * metric_p[i] / w[i] / (pos + 1))
     for pos, i in enumerate(order):
         k = len(tested[i])
         for j, p in enumerate(pvalues[i]):
             if p is not None:
-                qvalues[i][j] = min(1.0, max(tail_min[pos], min(tail_min[pos + 1], m * k * p / (pos + 1))))
+                qvalues[i][j] = min(1.0, max(tail_min[pos], min(tail_min[pos + 1], m * k * p / w[i] / (pos + 1))))
     return FamilyAdjustment(tuple(map(tuple, adjusted)), tuple(map(tuple, qvalues)), m)

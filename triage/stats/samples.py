@@ -247,6 +247,27 @@ def _bootstrap_positions(np: Any, n: int, q: float, resamples: int, seed: int, r
     return first, second, frac
 
 
+def exceedance_masks(np: Any, a: Any, b: Any, pooled: Any, q: float) -> tuple[Any, Any]:
+    """Which values of each row of ``a`` and ``b`` (any order) lie beyond the pooled
+    q-quantile (above it for q >= 0.5, below it otherwise); ``pooled`` holds each row's
+    values of both sides, sorted.
+
+    Ties at the threshold (timeouts recorded as the timeout value) can leave nothing
+    strictly beyond it. Whether to count the tied values too is decided from the pooled
+    values alone (whichever count is nearer the nominal N(1 − q)), so the test stays exact.
+    """
+    threshold = _row_quantile(np, pooled, q)[:, None]
+    upper = q >= 0.5
+    strict_a = (a > threshold) if upper else (a < threshold)
+    strict_b = (b > threshold) if upper else (b < threshold)
+    tied_a, tied_b = a == threshold, b == threshold
+    nominal = (a.shape[1] + b.shape[1]) * (1 - q if upper else q)
+    strict = strict_a.sum(axis=1) + strict_b.sum(axis=1)
+    inclusive = strict + tied_a.sum(axis=1) + tied_b.sum(axis=1)
+    include_ties = (np.abs(inclusive - nominal) < np.abs(strict - nominal))[:, None]
+    return strict_a | (include_ties & tied_a), strict_b | (include_ties & tied_b)
+
+
 def _tail_rows(np: Any, a: Any, b: Any, pooled: Any, q: float, ci_level: float, seed: int,
                resamples: int) -> list[TailResult]:
     rows, na = a.shape
@@ -265,20 +286,10 @@ def _tail_rows(np: Any, a: Any, b: Any, pooled: Any, q: float, ci_level: float, 
     k_high = round((1 - alpha / 2) * (resamples - 1))
     boot.partition([k_low, k_high], axis=1)
     ci_low, ci_high = boot[:, k_low].tolist(), boot[:, k_high].tolist()
-    threshold = _row_quantile(np, pooled, q)[:, None]
+    mask_a, mask_b = exceedance_masks(np, a, b, pooled, q)
     upper = q >= 0.5
-    # Ties at the threshold (timeouts recorded as the timeout value) can leave nothing
-    # strictly beyond it. Whether to count the tied values too is decided from the pooled
-    # values alone (whichever count is nearer the nominal N(1 − q)), so the test stays exact.
-    strict_a = (a > threshold) if upper else (a < threshold)
-    strict_b = (b > threshold) if upper else (b < threshold)
-    tied_a, tied_b = a == threshold, b == threshold
-    nominal = (na + nb) * (1 - q if upper else q)
-    strict = strict_a.sum(axis=1) + strict_b.sum(axis=1)
-    inclusive = strict + tied_a.sum(axis=1) + tied_b.sum(axis=1)
-    include_ties = (np.abs(inclusive - nominal) < np.abs(strict - nominal))[:, None]
-    beyond_a = (strict_a | (include_ties & tied_a)).sum(axis=1).tolist()
-    beyond_b = (strict_b | (include_ties & tied_b)).sum(axis=1).tolist()
+    beyond_a = mask_a.sum(axis=1).tolist()
+    beyond_b = mask_b.sum(axis=1).tolist()
     qa, qb = qa.tolist(), qb.tolist()
     out = []
     tables: dict[int, tuple[int, Any, Any]] = {}  # by pooled count beyond: mostly one for all rows

@@ -131,9 +131,9 @@ def probe(*, config_path: str | None, window: str | None, before_upgrade: str | 
 
 def gate(*, config_path: str | None, window: str | None, baseline: str | None, before_upgrade: str | None = None,
          label: str = UNLABELLED, store: str | None = None, budget_path: str | None = None,
-         alpha: float = DEFAULT_ALPHA, save_as: str | None = None, deadline_s: float = 600.0,
-         report_path: str = REPORT_FILE, junit_path: str | None = None, step_summary: str | None = None,
-         now: dt.datetime | None = None, config: Config | None = None) -> PromGate:
+         alpha: float = DEFAULT_ALPHA, require_decided: bool = False, save_as: str | None = None,
+         deadline_s: float = 600.0, report_path: str = REPORT_FILE, junit_path: str | None = None,
+         step_summary: str | None = None, now: dt.datetime | None = None, config: Config | None = None) -> PromGate:
     """`triage gate --from prometheus`: the window judged against a stored ``baseline`` label,
     or, for ``--window upgrade:VERSION`` without one, against the same span before the rollout;
     the report written as `triage gate` writes it (triage.engine.gate)."""
@@ -169,7 +169,8 @@ def gate(*, config_path: str | None, window: str | None, baseline: str | None, b
                                    label=None if label == UNLABELLED else label, config=config_path,
                                    budget=budget_path, store=store, alpha=alpha)
     result = judge_and_report(baseline or reads[0].snapshot.label, RunOptions(label=label), config_path=config_path,
-                              store=store, budget_path=budget_path, alpha=alpha, save_as=save_as,
+                              store=store, budget_path=budget_path, alpha=alpha, require_decided=require_decided,
+                              save_as=save_as,
                               report_path=report_path, junit_path=junit_path, step_summary=step_summary, take=take,
                               baseline_runs=baseline_runs, commands=commands)
     return PromGate(result, tuple(reads + taken))

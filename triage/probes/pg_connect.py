@@ -199,7 +199,10 @@ class Attempts:
     capacity: int = 0
     first_error: str | None = None
     _listening: bool | None = None
-    last_reading: list[tuple[str, int]] | None = None  # connection figures at the last successful reading
+    last_reading: list[tuple[str, int]] | None = None  # connection figures at the latest successful reading
+    # ... as they were when capacity last refused an attempt: the evidence (a reading taken
+    # after the refusals ended would say nothing about them).
+    reading_when_refused: list[tuple[str, int]] | None = None
 
     def succeeded(self) -> None:
         self.tried += 1
@@ -217,7 +220,9 @@ class Attempts:
         if outcome.fatal:
             raise ConnectionRejected(scrub(f"{self.target.name}: {outcome.kind}: {exc}", self.target)) from None
         self.kinds[outcome.kind] += 1
-        self.capacity += outcome.klass == CAPACITY
+        if outcome.klass == CAPACITY:
+            self.capacity += 1
+            self.reading_when_refused = self.last_reading
         self.first_error = self.first_error or text
         return outcome
 
@@ -250,12 +255,12 @@ class Attempts:
     def measurement(self, combine: str | None = None) -> Measurement:
         """``connect_errors``: failed attempts of all attempts, by kind. ``combine`` marks it a
         failure rate the judge may add up over the targets of one database; the connection
-        states of the last reading ride along when capacity refused some."""
+        states of the last reading before a capacity refusal ride along."""
         extra: dict[str, Any] = {"kinds": dict(sorted(self.kinds.items()))}
         if combine is not None:
             extra["combine"] = combine
-        if self.capacity and self.last_reading:
-            extra["context"] = {"last reading": [list(pair) for pair in self.last_reading]}
+        if self.reading_when_refused:
+            extra["context"] = {"last reading": [list(pair) for pair in self.reading_when_refused]}
         return Measurement("connect_errors", "proportion", "lower", events=self.failures, trials=self.tried,
                            extra=extra)
 

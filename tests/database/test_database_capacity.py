@@ -19,7 +19,8 @@ from triage.runner import RunOptions, run_probes
 from tests.app.http_server import Answer, ControlledServer
 from tests.cli_runner import InProcessTriage
 
-from .pg_server import CRITICAL_QUERY, PASSWORD
+from .pg_server import PASSWORD
+from .test_database_cli import write_config
 from .test_database_probes import CRITICAL, config_for, metric, result
 
 
@@ -154,23 +155,6 @@ def test_a_connect_timeout_to_a_listening_server_is_capacity_to_nothing_is_unrea
 
 
 # --- through the CLI: probe, compare, report -----------------------------------------------------
-
-
-def write_config(path, dsn: str, app_url: str) -> str:
-    path.write_text(f"""
-samples: 15
-targets:
-  - name: registry
-    url: {app_url}
-    fanout: false
-  - name: registry-db
-    dsn: "{dsn}"
-    timeout: 5
-    queries:
-      - name: image-layer-fetch
-        sql: "{CRITICAL_QUERY}"
-""")
-    return str(path)
 
 
 def registry_app(postgres) -> ControlledServer:

@@ -3,20 +3,18 @@ a v1 snapshot that `triage compare` judges like a live probe run."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from triage import __version__
-from triage.fileio import atomic_write_text
 from triage.model import Measurement, ProbeResult, Snapshot, utc_now
 from triage.probes.pg_plan import PlanSummary
 from triage.stats import quantile
 
 from .db_storm import SideResult, StormOptions
-from .dns_report import capped, percentiles, slug
+from .snapshot_files import capped, percentiles, write_snapshots
 
 TARGET = "repro-db"
 QUERY_TARGET = f"{TARGET}/image-layer-fetch"
@@ -85,6 +83,7 @@ def summarise(side: DbSide) -> dict[str, Any]:
         "fetch_ms": percentiles(s.fetch_ms),
         "request_ms": percentiles(s.request_ms),
         "steady_ms": percentiles(s.steady_ms),
+        "steady_errors": s.steady_errors,
         "statement_timeouts": s.statement_timeouts,
         "pods_warm": len(warm), "pods": len(s.warm_s),
         "time_to_warm_s": {"first": min(warm) if warm else None, "last": max(warm) if len(warm) == len(s.warm_s)
@@ -163,9 +162,4 @@ def _time_to_warm(s: SideResult, notes: list[str]) -> float:
 
 
 def save_snapshots(report: DbReproReport, directory: str) -> list[str]:
-    written = []
-    for index, side in enumerate(report.sides, start=1):
-        path = os.path.join(directory, f"{index}-{slug(side.storm.profile)}.json")
-        atomic_write_text(path, side_snapshot(report, side).to_json())
-        written.append(path)
-    return written
+    return write_snapshots(directory, [side_snapshot(report, side) for side in report.sides])

@@ -19,7 +19,7 @@ from . import postgres, quay_schema
 from .db_profile import DEFAULT_MAX_CONNECTIONS, StormProfile, parse_storm_profile
 from .db_report import DbReproReport, DbSide, save_snapshots
 from .db_storm import APPLICATION, STEADY_APPLICATION, CONNECT_TIMEOUT_S, StormOptions, StormProgress, run_side
-from .dns_report import check_save_dir
+from .snapshot_files import check_save_dir
 
 ALLOW_LOAD_FLAG = "--allow-load"
 ROLE = "quay"  # the embedded server's role for the pods: not a superuser, so the reserved slots stay reserved

@@ -335,10 +335,12 @@ def _steady(stats: _Stats) -> Callable[[Pool, Any, float, Any], None]:
         started = time.perf_counter()
         try:
             conn.execute(quay_schema.MANIFEST_LOOKUP, key).fetchall()
-        except psycopg.Error:
-            if conn.closed is False and not pool.stop.is_set():
+        except psycopg.Error as exc:
+            if not pool.stop.is_set():
                 with stats.lock:
                     stats.side.steady_errors += 1
+            if not isinstance(exc, psycopg.errors.QueryCanceled):
+                conn.close()  # broken: the pool opens another
             return
         with stats.lock:
             stats.side.steady_ms.append((time.perf_counter() - started) * 1000.0)

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import re
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from triage import __version__
-from triage.errors import BadInput
-from triage.fileio import atomic_write_text
 from triage.model import Measurement, ProbeResult, Snapshot, utc_now
-from triage.stats import quantile
 
 from .dns_workload import SideResult, WorkloadOptions
+from .snapshot_files import capped, percentiles, write_snapshots
 
-SNAPSHOT_SAMPLE_CAP = 50_000
 _REASONS_SHOWN = 3  # the most frequent failure reasons in a summary
 
 
@@ -32,15 +27,6 @@ class ReproReport:
 
     def to_json_dict(self) -> dict[str, Any]:
         return {"path": self.path, "sides": [summarise(side) for side in self.sides]}
-
-
-def percentiles(values: Sequence[float]) -> dict[str, float | None]:
-    """p50/p95/p99 (linear interpolation, as numpy's default) and max, in the values' unit."""
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "max": None}
-    ordered = sorted(values)
-    return {"p50": round(quantile(ordered, 0.50), 3), "p95": round(quantile(ordered, 0.95), 3),
-            "p99": round(quantile(ordered, 0.99), 3), "max": round(ordered[-1], 3)}
 
 
 def summarise(side: SideResult) -> dict[str, Any]:
@@ -68,31 +54,6 @@ def summarise(side: SideResult) -> dict[str, Any]:
         "duration_s": side.duration_s,
         "stopped_by": side.stopped_by,
     }
-
-
-def check_save_dir(path: str, option: str = "--save-snapshots") -> None:
-    """A reproducer's snapshot directory (``--save-snapshots``, ``--snapshot-dir``): refused
-    before any side runs when it cannot be written."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise BadInput(f"{option} {path}: exists and is not a directory")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"{option} {path}: cannot create: {exc.strerror}") from None
-
-
-def slug(text: str) -> str:
-    """A profile as a file name part: 'delay=3ms,drop=1%' -> 'delay-3ms-drop-1'."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:60] or "profile"
-
-
-def capped(values: list[float], notes: list[str], what: str) -> list[float]:
-    """A reproducer's samples for a snapshot: at most SNAPSHOT_SAMPLE_CAP, evenly spaced in time (noted)."""
-    if len(values) <= SNAPSHOT_SAMPLE_CAP:
-        return [round(v, 4) for v in values]
-    stride = len(values) / SNAPSHOT_SAMPLE_CAP
-    notes.append(f"{what}: kept {SNAPSHOT_SAMPLE_CAP} of {len(values)} samples, evenly spaced in time")
-    return [round(values[int(i * stride)], 4) for i in range(SNAPSHOT_SAMPLE_CAP)]
 
 
 def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
@@ -140,9 +101,4 @@ def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
 
 
 def save_snapshots(report: ReproReport, directory: str) -> list[str]:
-    written = []
-    for index, side in enumerate(report.sides, start=1):
-        path = os.path.join(directory, f"{index}-{slug(side.profile)}.json")
-        atomic_write_text(path, side_snapshot(report, side).to_json())
-        written.append(path)
-    return written
+    return write_snapshots(directory, [side_snapshot(report, side) for side in report.sides])

@@ -7,7 +7,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from triage.loopback import EXPOSE_FLAG
+from triage.loopback import ALLOW_LOAD_FLAG, EXPOSE_FLAG
 
 from .env import Environment, environment
 
@@ -152,7 +152,7 @@ def db(
                                                                   "earlier once every pod is warm)."),
     rate: float = typer.Option(30.0, "--rate", help="Image pulls per second arriving at each pod (open loop)."),
     keys: int = typer.Option(60, "--keys", help="Hot image layers per pod: what its cold cache must fetch."),
-    allow_load: str = typer.Option("", "--allow-load", metavar="HOST[,HOST]",
+    allow_load: str = typer.Option("", ALLOW_LOAD_FLAG, metavar="HOST[,HOST]",
                                    help="Hosts of --dsn that may take the load; loopback otherwise."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json (JSON and nothing else on stdout)."),
     snapshot_dir: str = typer.Option(None, "--snapshot-dir", help="Write each side as a v1 snapshot into DIR, "

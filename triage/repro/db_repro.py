@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from triage.config import Target
 from triage.errors import BadInput
-from triage.loopback import require_loopback_or_allowed
+from triage.loopback import ALLOW_LOAD_FLAG, require_loopback_or_allowed
 from triage.probes.database import relation_rows
 from triage.probes.pg_connect import endpoints, scrub
 from triage.probes.pg_plan import PlanSummary, plan_relations, summarise_plan
@@ -21,7 +21,6 @@ from .db_report import DbReproReport, DbSide, save_snapshots
 from .db_storm import APPLICATION, STEADY_APPLICATION, CONNECT_TIMEOUT_S, StormOptions, StormProgress, run_side
 from .snapshot_files import check_save_dir
 
-ALLOW_LOAD_FLAG = "--allow-load"
 ROLE = "quay"  # the embedded server's role for the pods: not a superuser, so the reserved slots stay reserved
 DATABASE = "quay"
 SETUP_APPLICATION = "triage-repro-db-setup"

@@ -27,11 +27,9 @@ import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
-from urllib.parse import unquote, urlsplit
 
 from triage.config import Target
 from triage.model import Measurement
-from triage.secrets import mask_secrets
 
 GIVE_UP_AFTER = 3  # first attempts that all failed, none for capacity: the server is not there
 APPLICATION_NAME = "triage"
@@ -111,43 +109,11 @@ def classify(sqlstate: str | None, message: str, *, timed_out: bool = False,
 
 # --- secrets ---------------------------------------------------------------------------------
 
-_KV_PASSWORD = re.compile(r"(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)")
-
-
-def _passwords(target: Target) -> set[str]:
-    """Every password this target may use that we can know of, to scrub from any text.
-
-    Read both by libpq's parser and textually: a DSN libpq cannot parse still holds a
-    password, and its parse error may quote it (``invalid percent-encoded token: "..."``).
-    """
-    dsn = target.dsn or ""
-    found: set[str] = set()
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        pw = conninfo_to_dict(dsn).get("password")
-        if pw:
-            found.add(str(pw))
-    except Exception:  # noqa: BLE001 - unparsable: the textual reading below still applies
-        pass
-    if "://" in dsn:
-        try:
-            raw = urlsplit(dsn).password
-        except ValueError:
-            raw = None
-        if raw:
-            found.update({raw, unquote(raw)})
-    for m in _KV_PASSWORD.finditer(dsn):
-        value = m.group(1)
-        found.update({value, value.strip("'"), value.split("&")[0]})  # & ends it in a URL query
-    if os.environ.get("PGPASSWORD"):
-        found.add(os.environ["PGPASSWORD"])
-    return {pw for pw in found if pw}
-
 
 def scrub(text: str, target: Target) -> str:
-    """One line of error text with no password in it, whichever form the DSN takes."""
-    return mask_secrets(" ".join(str(text).split()), _passwords(target))
+    """One line of error text with no password in it, whichever form the DSN takes
+    (``Target.mask``; triage.secrets knows the forms, $PGPASSWORD included)."""
+    return target.mask(text)
 
 
 # --- where the server is -----------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_a_profile_file(tmp_path):
     (("--dsn", "postgresql://quay@127.0.0.1/quay", "--profile", "max_connections=20"),
      "profile 'max_connections=20': max_connections needs --embedded; triage never changes the settings of a server "
      "you name"),
-    (("--embedded", "--rows", "10"), "--rows: expected 1000..2e+07, got 10"),
+    (("--embedded", "--rows", "10"), "--rows: expected 1,000..20,000,000, got 10"),
     (("--embedded", "--duration", "0"), "--duration: expected 1..600, got 0"),
     (("--embedded", "--format", "yaml"), "--format: expected table or json, got 'yaml'"),
     (("--embedded", "--compare", "with-index", "pods=many"), "profile: pods: expected an integer 1..50, got 'many'"),

@@ -141,10 +141,10 @@ def serve(
 def db(
     ctx: typer.Context,
     profile: str = typer.Option("with-index", "--profile", "-p", help=DB_PROFILE_HELP),
-    compare: Optional[Tuple[str, str]] = typer.Option(None, "--compare", metavar="A B",
-                                                      help="Run two profiles, e.g. --compare with-index without-index."),
-    dsn: str = typer.Option(None, "--dsn", help="A PostgreSQL server you have (the schema triage_repro is built "
-                                                "there and dropped at the end; it takes up to pods x pool connections)."),
+    compare: Optional[Tuple[str, str]] = typer.Option(
+        None, "--compare", metavar="A B", help="Run two profiles, e.g. --compare with-index without-index."),
+    dsn: str = typer.Option(None, "--dsn", help="A PostgreSQL server you have (the schema triage_repro is built there "
+                                                "and dropped at the end; it takes up to pods x pool connections)."),
     embedded: bool = typer.Option(False, "--embedded", help="Start a throwaway PostgreSQL (initdb in a temp dir, "
                                                             "127.0.0.1, a free port; removed afterwards)."),
     rows: int = typer.Option(200_000, "--rows", help="Rows of manifest, manifestblob and imagestorage each."),
@@ -174,7 +174,8 @@ def db(
     output.check_format(fmt, output.VIEW_FORMATS)
     env = environment(ctx)
     watched = env.watched(quiet)
-    target = DbTarget(dsn=dsn, embedded=embedded, allow_load=tuple(h.strip() for h in allow_load.split(",") if h.strip()))
+    allowed = tuple(host.strip() for host in allow_load.split(",") if host.strip())
+    target = DbTarget(dsn=dsn, embedded=embedded, allow_load=allowed)
     report = engine.repro_db(list(compare) if compare else [profile], target,
                              StormOptions(rows=rows, duration_s=duration, rate=rate, keys=keys),
                              progress=_RichProgress(env) if watched else None,

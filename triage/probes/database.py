@@ -387,7 +387,8 @@ def activity(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
     if after is None:
         _refused(ctx, attempts, "start" if before is None else "end")
         return
-    deltas, notes = counter_deltas(before, after, ("xact_commit", "xact_rollback", "temp_files", "temp_bytes", "deadlocks"))
+    deltas, notes = counter_deltas(before, after,
+                                   ("xact_commit", "xact_rollback", "temp_files", "temp_bytes", "deadlocks"))
     window_s = time.monotonic() - opened
     for note in notes:
         ctx.note(note)

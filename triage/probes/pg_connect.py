@@ -5,12 +5,19 @@ taken is the 2021 incident's end state, and a probe that gave up there (as it di
 wrong password) made the layer "failed" and pointed the triage away from the database.
 Identity and configuration stay errors: retrying a wrong password measures nothing.
 
-| class | kinds (SQLSTATE; libpq's or the server's text) | what the probe does |
-|---|---|---|
-| capacity | too many clients (53300: "sorry, too many clients already", "remaining connection slots are reserved", "too many connections for role/database"); cannot connect now (57P03: starting up, shutting down, in recovery); out of resources (53000, 53200: "could not fork new process", "out of memory"); connect timeout to a server whose port accepts TCP | counts it in ``connect_errors`` by kind and goes on sampling |
-| identity | bad password (28P01, "password authentication failed", no password supplied); not authorised (28000: no pg_hba.conf entry, role does not exist, may not log in) | ``status: error`` at once (ConnectionRejected) |
-| configuration | no such database (3D000); name resolution; TLS setup | ``status: error`` at once (ConnectionRejected) |
-| unreachable | connection refused, no route, connect timeout with nothing accepting TCP; anything unrecognised | counted; the probe gives up when its first 3 attempts all fail (DatabaseUnreachable) |
+- capacity, counted in ``connect_errors`` by kind while the probe samples on:
+  too many clients (53300: "sorry, too many clients already", "remaining connection slots
+  are reserved", "too many connections for role/database"); cannot connect now (57P03:
+  starting up, shutting down, in recovery); out of resources (53000, 53200: "could not
+  fork new process", "out of memory"); a connect timeout while the server's port accepts TCP.
+- identity, ``status: error`` at once (ConnectionRejected): bad password (28P01, "password
+  authentication failed", no password supplied); not authorised (28000: no pg_hba.conf
+  entry, no such role, may not log in).
+- configuration, ``status: error`` at once (ConnectionRejected): no such database (3D000),
+  a DSN libpq cannot parse, name resolution, TLS setup.
+- unreachable, counted, and the probe gives up when its first 3 attempts all fail
+  (DatabaseUnreachable): connection refused, no route, a connect timeout with nothing
+  accepting TCP, anything unrecognised.
 
 libpq keeps the SQLSTATE of a failed startup to itself (psycopg's ``sqlstate`` is None for
 every connection failure; only errors after the connection carry one), so the server's and

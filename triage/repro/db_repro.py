@@ -73,9 +73,9 @@ def check(profiles: Sequence[StormProfile], target: DbTarget, options: StormOpti
 class _Server:
     """The storm's database: its setup/monitor connections and the pods' connect()."""
 
-    def __init__(self, describe: str, admin: Callable[[str], Any], pod_dsn: str, pod_kwargs: dict[str, Any],
-                 secret_target: Target, embedded: postgres.EmbeddedPostgres | None = None):
-        self.describe, self._admin, self.pod_dsn, self.pod_kwargs = describe, admin, pod_dsn, pod_kwargs
+    def __init__(self, describe: str, admin: Callable[[str], Any], pod_dsn: str, secret_target: Target,
+                 embedded: postgres.EmbeddedPostgres | None = None):
+        self.describe, self._admin, self.pod_dsn = describe, admin, pod_dsn
         self.secret_target, self.embedded = secret_target, embedded
 
     def admin(self, application: str = SETUP_APPLICATION) -> Any:
@@ -84,10 +84,9 @@ class _Server:
     def pod(self, application: str, statement_timeout_ms: int) -> Any:
         import psycopg
 
+        options = f"-c search_path={quay_schema.SCHEMA} -c statement_timeout={statement_timeout_ms}"
         return psycopg.connect(self.pod_dsn, application_name=application, autocommit=True,
-                               connect_timeout=CONNECT_TIMEOUT_S,
-                               options=f"-c search_path={quay_schema.SCHEMA} -c statement_timeout={statement_timeout_ms}",
-                               **self.pod_kwargs)
+                               connect_timeout=CONNECT_TIMEOUT_S, options=options)
 
     def apply(self, profile: StormProfile) -> None:
         """max_connections of an embedded side (a restart when it changes)."""
@@ -117,7 +116,7 @@ def _embedded(phase: Callable[[str], None]) -> Iterator[_Server]:
             return conn
 
         yield _Server(f"embedded PostgreSQL {version} on {server.host}:{server.port}", admin,
-                      f"host={server.host} port={server.port} dbname={DATABASE} user={ROLE}", {},
+                      f"host={server.host} port={server.port} dbname={DATABASE} user={ROLE}",
                       Target("repro-db", dsn=""), server)
     finally:
         server.stop()
@@ -135,7 +134,7 @@ def _named(dsn: str) -> Iterator[_Server]:
         except psycopg.Error as exc:
             raise BadInput(f"--dsn: cannot connect: {scrub(str(exc), secret)}") from None
 
-    yield _Server(scrub(dsn, secret), admin, dsn, {}, secret)
+    yield _Server(scrub(dsn, secret), admin, dsn, secret)
 
 
 def _build(server: _Server, rows: int, phase: Callable[[str], None]) -> None:

@@ -68,7 +68,11 @@ class StormOptions:
                   (self.steady_rate, 0, 1_000, "--steady-rate"))
         for value, low, high, what in checks:
             if not low <= value <= high:
-                raise BadInput(f"{what}: expected {low:g}..{high:g}, got {value:g}")
+                raise BadInput(f"{what}: expected {_n(low)}..{_n(high)}, got {_n(value)}")
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
 
 
 @dataclass

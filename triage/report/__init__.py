@@ -24,11 +24,13 @@ RENDERERS: Mapping[str, Mapping[str, str]] = {
         "junit": "junit:render",  # one testcase per metric, for CI systems
     },
     "snapshot": {"table": "snapshot_view:render", "json": "snapshot_view:render_json"},
-    "repro": {"table": "repro_view:render", "json": "repro_view:render_json"},
+    "repro": {"table": "repro_view:render", "json": "repro_view:render_json"},  # triage repro dns
+    "repro_db": {"table": "repro_db_view:render", "json": "repro_db_view:render_json"},  # triage repro db
     # what changed between two sides (triage.changes), `triage changes`
     "changes": {"table": "changes_view:render", "markdown": "markdown:render_changes", "json": "changes_view:render_json"},
 }
-_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "ChangeSet": "changes"}
+_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "DbReproReport": "repro_db",
+          "ChangeSet": "changes"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def check_format(kind: str, fmt: str, option: str = "--format") -> str:
 
 
 def render(result: Any, fmt: str, options: RenderOptions = RenderOptions()) -> str:
-    """``result`` (a Comparison, Snapshot, ReproReport or ChangeSet) as text in ``fmt``."""
+    """``result`` (a Comparison, Snapshot, ReproReport, DbReproReport or ChangeSet) as text in ``fmt``."""
     kind = _KINDS.get(type(result).__name__)
     if kind is None:
         raise TypeError(f"no renderer for {type(result).__name__}")

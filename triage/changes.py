@@ -73,8 +73,11 @@ DEFAULT_RULES: tuple[ChangeRule, ...] = _rules(
             "firmware-*", "*-firmware", "iptables*", "nftables*", "libnftnl*", "NetworkManager*", "network-manager*",
             "openvswitch*", "conntrack*", "libnetfilter-conntrack*", "iproute*", "ethtool", "node/kernel",
             "image/openshift-sdn/ovs"),
-    # glibc holds the stub resolver (getaddrinfo, res_*); nss modules answer hosts: lookups.
-    dns=("glibc", "glibc-*", "libc6", "libc6-*", "libc-bin", "nss", "nss-*", "nss_*", "libnss-*", "systemd-resolved",
+    # glibc holds the stub resolver (getaddrinfo, res_*); name-service-switch modules answer
+    # hosts: lookups (CoreOS's nss-altfiles, Debian's libnss-*). RHEL's nss, nss-util and
+    # nss-softokn are Mozilla's crypto library, not the name service switch: they stay "other".
+    dns=("glibc", "glibc-*", "libc6", "libc6-*", "libc-bin", "nss-altfiles", "nss-mdns*", "nss_wrapper",
+         "nss-myhostname", "libnss-*", "sssd-client", "systemd-resolved",
          "dnsmasq*", "clusteroperator/dns", "image/openshift-dns/*", "image/openshift-dns-operator/*",
          "image/cluster-dns"),
     kubernetes=("kubelet*", "openshift-hyperkube*", "cri-o*", "cri-tools*", "runc", "conmon", "clusterversion",

@@ -7,12 +7,14 @@ a frozen result carrying everything a renderer needs, including the commands tha
 
     probe      run the probes, write the snapshot            -> ProbeRun
     compare    judge two sides (files or stored labels)      -> Comparison
+    changes    what changed between two sides, by layer      -> ChangeSet
     report     a saved comparison, or two sides judged now   -> Comparison
     ab         two live platforms interleaved, then judged   -> Comparison
     gate       probe now, judge against a baseline, report   -> GateResult
     demo       the DNS hunt on loopback, end to end          -> DemoResult
     repro_dns  the DNS reproducer's workload                 -> ReproReport
     serve_dns  the DNS reproducer's fault server, until Ctrl-C
+    repro_db   the cold-cache storm against PostgreSQL       -> DbReproReport
 
 `probe` and `gate` with ``--from prometheus`` (windows of recorded history instead of probing
 now) are triage.sources.prometheus.usecases; that gate ends in ``gate`` here.
@@ -29,6 +31,8 @@ from typing import Callable, Iterable, Sequence
 
 from . import rerun
 from .budget import load_budget
+from .changes import ChangeSet
+from .changes import diff as diff_changes
 from .config import load_config, with_kubernetes
 from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
@@ -36,6 +40,9 @@ from .judge import check_alpha, collector_paused, compare_snapshots
 from .model import Snapshot
 from .report import RenderOptions, render
 from .repro import demo_scenario
+from .repro.db_report import DbReproReport
+from .repro.db_repro import DbTarget, run_db_repro
+from .repro.db_storm import StormOptions, StormProgress
 from .repro.demo_platform import DemoPlatform
 from .repro.dns_report import ReproReport
 from .repro.dns_repro import ReproProgress, run_dns_repro
@@ -132,6 +139,19 @@ def compare(baseline: str, candidate: str, *, store: str | None = None, budget_p
                       require_decided=require_decided)
     return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha,
                                                     require_decided=require_decided))
+
+
+def changes(baseline: str, candidate: str, *, store: str | None = None,
+            budget_path: str | None = None) -> ChangeSet:
+    """`triage changes`: the packages and platform components that differ between two sides
+    (snapshot files or stored labels), each in its layer (the budget's ``changes:`` first).
+    Judges nothing. Raises BadInput/InputFileError/StoreError."""
+    rules = load_budget(budget_path).changes
+    snapshots = SnapshotStore(resolve_store_path(store))
+    with collector_paused():
+        _, a_snaps = load_side(baseline, snapshots)
+        _, b_snaps = load_side(candidate, snapshots)
+    return diff_changes(a_snaps, b_snaps, rules)
 
 
 def load_comparison(path: str) -> Comparison:
@@ -252,3 +272,12 @@ def serve_dns(profile: str, *, names: Sequence[str], bind: str, port: int, expos
     A non-loopback ``bind`` without ``exposed`` is refused before the server starts."""
     check_bind(bind, exposed)
     return serve_until_interrupted(profile, names=names, bind=bind, port=port, exposed=exposed, announce=announce)
+
+
+def repro_db(profiles: Sequence[str], target: DbTarget, options: StormOptions, *,
+             progress: StormProgress | None = None, phase: Phase = _quiet,
+             snapshot_dir: str | None = None) -> DbReproReport:
+    """`triage repro db`: the cold-cache storm, one side per profile, against a server named
+    (``--dsn``, loopback unless allowed) or a throwaway one (``--embedded``). Everything it
+    can refuse is refused before any packet is sent."""
+    return run_db_repro(profiles, target, options, progress=progress, phase=phase, snapshot_dir=snapshot_dir)

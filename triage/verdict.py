@@ -2,7 +2,8 @@
 
 History of the on-disk format (``schema``):
 - ``triage.comparison/v1``: DESIGN.md's comparison JSON (verdict, suspects, layers,
-  metrics). Additive since: ``commands`` (how to reproduce, set by the engine).
+  metrics). Additive since: ``commands`` (how to reproduce, set by the engine), ``changes``
+  (what changed between the sides, by layer: triage.changes).
 
 Built by triage.judge (metrics, layers, verdict) and triage.attribution (suspects); read
 back by ``Comparison.from_dict`` so a saved comparison renders again later. Everything a
@@ -18,10 +19,12 @@ from typing import Any, Mapping
 
 from . import strictjson
 from .budget import Floors
+from .changes import ChangeSet
 from .errors import ExitStatus, InputFileError
+from .factdiff import changed_phrase
 from .fileio import MAX_INPUT_BYTES
-from .formatting import (ci_label, display_unit, format_number, format_range, format_rate, format_relative,
-                         format_signed, short_value)
+from .formatting import (ci_label, display_unit, format_context, format_kinds, format_number, format_range,
+                         format_rate, format_relative, format_signed)
 from .layers import stack_order
 from .verdict_schema import LAYER_STATUSES, METRIC_VERDICTS, SCHEMA, VERDICTS, check_comparison  # noqa: F401
 
@@ -62,6 +65,14 @@ class SideSummary:
     groups: int | None = None
     group_p50_low: float | None = None
     group_p50_high: float | None = None
+    # What the probe said beside the measurement, judged nowhere: a proportion's events by
+    # kind (summed over runs), and figures of the latest run (``context``: the last reading).
+    kinds: Mapping[str, int] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def notes(self) -> str:
+        """'too many clients; last reading: connections 37, ...', or ''."""
+        return "; ".join(t for t in (format_kinds(self.kinds), format_context(self.context)) if t)
 
     @property
     def value(self) -> Any:
@@ -82,6 +93,10 @@ class SideSummary:
             d.update(events=self.events, trials=self.trials, rate=self.rate)
         else:
             d.update(n=self.n, value=self.value, values=list(self.values))
+        if self.kinds:
+            d["kinds"] = dict(self.kinds)
+        if self.context:
+            d["context"] = dict(self.context)
         return d
 
     @classmethod
@@ -93,7 +108,8 @@ class SideSummary:
         return cls(kind, int(d.get("runs", 1)), int(d.get("n", 0) or 0), _opt_float(d.get("mean")),
                    _opt_float(d.get("p50")), _opt_float(d.get("p95")), _opt_float(d.get("p99")),
                    d.get("events"), d.get("trials"), _opt_float(d.get("rate")), tuple(d.get("values") or ()),
-                   None if groups.get("count") is None else int(groups["count"]), _opt_float(low), _opt_float(high))
+                   None if groups.get("count") is None else int(groups["count"]), _opt_float(low), _opt_float(high),
+                   dict(d.get("kinds") or {}), dict(d.get("context") or {}))
 
 
 @dataclass(frozen=True)
@@ -229,14 +245,15 @@ class MetricComparison:
         if lead is None:
             return f"{self.probe} {self.metric}{where}: {self.reason}"
         name = f"{self.probe} {self.metric}{where}"
+        notes = self.candidate.notes() if self.candidate is not None else ""
         if self.kind == "fact":
-            return f"{name} changed {short_value(lead.baseline)} → {short_value(lead.candidate)}"
+            return f"{name} {changed_phrase(lead.baseline, lead.candidate)}" + (f" ({notes})" if notes else "")
         if self.kind == "proportion":
             text = (f"{name} {format_rate(lead.baseline)} → {format_rate(lead.candidate)} "
                     f"({format_signed(lead.change * 100)} pp")
             if lead.ci_low is not None:
                 text += f", {ci_label(CI_LEVEL)} {format_range(lead.ci_low * 100, lead.ci_high * 100)} pp"
-            return text + ")"
+            return text + (f"; {notes})" if notes else ")")
         unit = display_unit(self.unit)
         if self.kind == "gauge":
             return (f"{name} {format_number(lead.baseline)} → {format_number(lead.candidate)}{unit} "
@@ -370,6 +387,7 @@ class Comparison:
     reason: str = ""
     layer_notes: Mapping[str, str] = field(default_factory=dict)
     commands: tuple[str, ...] = ()  # how to reproduce this triage; set by the engine that ran it
+    changes: ChangeSet = field(default_factory=ChangeSet)  # packages and components, by layer
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -409,6 +427,7 @@ class Comparison:
                                 for layer in self.layers},
             "metrics": [m.to_dict() for m in self.sorted_metrics()],
             "commands": list(self.commands),
+            "changes": self.changes.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -430,7 +449,8 @@ class Comparison:
                     alpha=float(d.get("alpha", DEFAULT_ALPHA)), tests=int(d.get("tests", 0)),
                     primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
                     reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
-                    commands=tuple(str(c) for c in d.get("commands") or ()))
+                    commands=tuple(str(c) for c in d.get("commands") or ()),
+                    changes=ChangeSet.from_dict(d.get("changes")))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             # Fields added since the schema check was written (their own from_dict reads them).
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None

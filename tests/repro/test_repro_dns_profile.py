@@ -78,7 +78,7 @@ def test_yaml_errors_name_file_and_field(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(InputFileError, match="expected a mapping"):
         parse_profile(str(path))
-    with pytest.raises(InputFileError, match="cannot read"):
+    with pytest.raises(InputFileError, match="no such profile file"):
         parse_profile(str(tmp_path / "missing.yaml"))
 
 

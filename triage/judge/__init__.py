@@ -36,6 +36,7 @@ from typing import Iterator, Sequence
 
 from triage.attribution import attribute, target_nouns
 from triage.budget import DEFAULT_BUDGET, Budget
+from triage.changes import diff as diff_changes
 from triage.model import Snapshot
 from triage.pooling import PooledSide, pool_side
 from triage.rollup import layer_statuses, overall_verdict
@@ -102,11 +103,13 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
         tests = adjust(rows)
         metrics = tuple(sorted((freeze(row, alpha) for row in rows), key=MetricComparison.severity))
     layers, notes = layer_statuses(metrics, a_side, b_side)
-    suspects = attribute(layers, metrics, target_nouns(baseline, candidate))
+    changes = diff_changes(baseline, candidate, budget.changes, baseline_title=a_side.info.title,
+                           candidate_title=b_side.info.title)
+    suspects = attribute(layers, metrics, target_nouns(baseline, candidate), changes)
     verdict, reason = overall_verdict(metrics, layers, require_decided=require_decided)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects=suspects, alpha=alpha,
                       tests=tests, primary_tests=sum(1 for m in metrics if m.primary and m.p is not None),
-                      budget=budget.source, reason=reason, layer_notes=notes)
+                      budget=budget.source, reason=reason, layer_notes=notes, changes=changes)
 
 
 @contextlib.contextmanager

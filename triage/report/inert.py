@@ -70,7 +70,7 @@ def cell(text: str, style: str = "") -> Any:
 
 _MD_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "`*_[]|~#"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # At the start of a line these begin a list item, a setext heading underline or a numbered item.
-_MD_LEADING = re.compile(r"^(\s*)(?:([-+=])|(\d+)([.)]))")
+_MD_LEADING = re.compile(r"^(\s*)(?:([-+=])|(\d{1,9})([.)])(?=\s|$))")
 
 
 def _leading(m: re.Match) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from triage import __version__
 from triage.attribution import target_spreads
+from triage.changes import ENTRIES_SHOWN, ChangeSet, is_change_fact
 from triage.formatting import ci_label, format_number, short_value
 from triage.layers import DEPENDENCIES
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
@@ -190,7 +191,8 @@ def _metrics(c: Comparison, show_all: bool) -> list[str]:
 
 
 def _facts(c: Comparison) -> list[str]:
-    changed = [m for m in c.sorted_metrics() if m.kind == "fact" and m.verdict in ("changed", "regressed")]
+    changed = [m for m in c.sorted_metrics() if m.kind == "fact" and m.verdict in ("changed", "regressed")
+               and not is_change_fact(m.layer, m.probe)]  # those are in "What changed"
     if not changed:
         return []
     lines = ["## Changed facts", ""]
@@ -248,6 +250,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     lines += _layers(c)
     lines += _suspects(c)
     lines += _where(c)
+    lines += _what_changed(c)
     if options.charts:
         lines += _charts(c)
     lines += _metrics(c, options.show_all)
@@ -256,3 +259,50 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     lines += _environment(c)
     lines += _reproduce(c.commands)
     return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------- what changed (triage.changes)
+
+MAX_CHANGES_SHOWN = 20  # per layer; `triage changes --format json` lists them all
+
+
+def changes_lines(cs: ChangeSet, order: list[str], roles: dict[str, str] | None = None) -> list[str]:
+    """The "What changed" section: ``order``'s layers first, then the rest bottom of the stack
+    first, OTHER last; each change, its new changelog entries, and the notes."""
+    roles = roles or {}
+    layers = [layer for layer in order if cs.in_layer(layer)] + [layer for layer in cs.layers() if layer not in order]
+    lines = ["## What changed", ""]
+    if not layers:
+        lines += [escape(cs.nothing()), ""]
+    for layer in layers:
+        mine = cs.in_layer(layer)
+        role = f" ({roles[layer]})" if layer in roles else ""
+        lines += [f"### {escape(layer)}{role}", ""]
+        for change in mine[:MAX_CHANGES_SHOWN]:
+            lines.append(f"- {escape(change.summary())}")
+            if change.kind == "image":
+                lines.append(f"  - {escape(change.old or 'absent')} → {escape(change.new or 'absent')}")
+            for entry in change.entries[:ENTRIES_SHOWN]:
+                lines.append(f"  - {escape(entry.version) + ': ' if entry.version else ''}{escape(entry.text)}")
+            if len(change.entries) > ENTRIES_SHOWN:
+                lines.append(f"  - … and {len(change.entries) - ENTRIES_SHOWN} more")
+        if len(mine) > MAX_CHANGES_SHOWN:
+            lines.append(f"- … and {len(mine) - MAX_CHANGES_SHOWN} more in {escape(layer)}")
+        lines.append("")
+    lines += [f"> {escape(note)}" for note in cs.notes]
+    return lines + ([""] if cs.notes else [])
+
+
+def _what_changed(c: Comparison) -> list[str]:
+    """Root suspects' layers first, then downstream ones: where the hunt starts."""
+    if not c.changes.changes and not c.changes.notes:
+        return []
+    roles = {s.layer: "root suspect" if s.role == "root" else "downstream" for s in c.suspects}
+    order = [s.layer for s in c.suspects if s.role == "root"] + [s.layer for s in c.suspects if s.role != "root"]
+    return changes_lines(c.changes, order, roles)
+
+
+def render_changes(cs: ChangeSet, options: RenderOptions = RenderOptions()) -> str:
+    """`triage changes --format markdown`: the section alone, under a title."""
+    title = f"# triage changes: {escape(cs.baseline)} → {escape(cs.candidate)}"
+    return "\n".join([title, ""] + changes_lines(cs, [])).rstrip() + "\n"

@@ -7,6 +7,7 @@ a frozen result carrying everything a renderer needs, including the commands tha
 
     probe      run the probes, write the snapshot            -> ProbeRun
     compare    judge two sides (files or stored labels)      -> Comparison
+    history    change points across stored labels            -> History
     report     a saved comparison, or two sides judged now   -> Comparison
     ab         two live platforms interleaved, then judged   -> Comparison
     gate       probe now, judge against a baseline, report   -> GateResult
@@ -22,17 +23,21 @@ Baseline operations (save, list, show, history, rm) are the store's own (triage.
 
 from __future__ import annotations
 
+import fnmatch
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 from . import rerun
+from .changepoints import History
 from .config import load_config, with_kubernetes
+from .errors import BadInput, StoreError
 from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
 from .judge import collector_paused, compare_snapshots
 from .judging import Judging
+from .layers import LAYERS
 from .model import Snapshot
 from .report import RenderOptions, render
 from .repro import demo_scenario
@@ -42,8 +47,10 @@ from .repro.dns_repro import ReproProgress, run_dns_repro
 from .repro.dns_server import EmbeddedDnsServer, check_bind, serve_until_interrupted
 from .repro.dns_workload import WorkloadOptions
 from .runner import Progress, RunOptions, run_probes, status_counts, summarise_problems
+from .segmentation import MIN_LABELS, find_change_points, selection
 from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
 from .verdict import Comparison
+from .versions import by_time, by_version
 
 Phase = Callable[[str], None]
 ProgressFor = Callable[[str], Progress]  # a label -> the progress of one run probing it
@@ -128,6 +135,53 @@ def compare(baseline: str, candidate: str, judging: Judging = Judging()) -> Comp
     ``judging.require_decided``: undecided metrics make the verdict inconclusive (exit 4)."""
     c = compare_sides(baseline, candidate, judging)
     return replace(c, commands=rerun.for_comparison(c, judging))
+
+
+HISTORY_ORDERS = ("version", "time")
+
+
+def _history_labels(store: SnapshotStore, patterns: Sequence[str]) -> list[str]:
+    """The stored labels named (globs allowed: labels never hold * ? [), or all of them."""
+    known = store.labels()
+    if not patterns:
+        return known
+    chosen: list[str] = []
+    for pattern in patterns:
+        hits = [label for label in known if fnmatch.fnmatchcase(label, pattern)]
+        if not hits:
+            raise StoreError(f"no stored label matches {pattern!r} in store {store.root}; known labels: "
+                             f"{', '.join(known) or '(none)'}")
+        chosen += [label for label in hits if label not in chosen]
+    return chosen
+
+
+def history(labels: Sequence[str] = (), judging: Judging = Judging(), *, layers: Sequence[str] = (),
+            metrics: Sequence[str] = (), order: str = "version") -> History:
+    """`triage history`: change points of every metric across stored labels (all of them, or
+    ``labels``, globs allowed), in version order (natural sort) or by time of their first run;
+    ``layers``/``metrics`` (globs on layer.probe.target.metric) narrow what is searched."""
+    budget, acks = judging.load()
+    if order not in HISTORY_ORDERS:
+        raise BadInput(f"--order: expected version or time, got {order!r}")
+    for layer in layers:
+        if layer not in LAYERS:
+            raise BadInput(f"--layer: expected one of {', '.join(LAYERS)}, got {layer!r}")
+    store = SnapshotStore(resolve_store_path(judging.store))
+    chosen = _history_labels(store, labels)
+    if len(chosen) < 2 * MIN_LABELS:
+        raise BadInput(f"history: {len(chosen)} label{'s' if len(chosen) != 1 else ''} in store {store.root}; a "
+                       f"change point needs {MIN_LABELS} labels on each side, so at least {2 * MIN_LABELS} "
+                       "(two labels: triage compare)")
+    with collector_paused():
+        runs = {label: store.load_label(label) for label in chosen}
+    ordered = by_version(chosen) if order == "version" else by_time(chosen, {l: [s.taken_at for s in r]
+                                                                            for l, r in runs.items()})
+    h = find_change_points(ordered, runs, budget=budget, alpha=judging.alpha, acks=acks,
+                           keep=selection(tuple(layers), tuple(metrics)) if layers or metrics else None, order=order)
+    if not h.metrics:
+        raise BadInput(f"history: no metric of {', '.join(layers) or 'any layer'} matches "
+                       f"{' or '.join(repr(g) for g in metrics) or 'anything'} in these labels")
+    return h
 
 
 def load_comparison(path: str) -> Comparison:

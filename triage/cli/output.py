@@ -17,7 +17,8 @@ from .env import Environment
 
 COMPARE_FORMATS = ("table", "json", "markdown")  # compare, ab: markdown is the brief table
 REPORT_FORMATS = ("markdown", "json", "junit")  # report: markdown is the full report
-VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns
+VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns, calibrate
+HISTORY_FORMATS = ("table", "markdown", "json")
 
 
 def check_format(fmt: str, offered: Sequence[str]) -> None:

@@ -25,8 +25,11 @@ RENDERERS: Mapping[str, Mapping[str, str]] = {
     },
     "snapshot": {"table": "snapshot_view:render", "json": "snapshot_view:render_json"},
     "repro": {"table": "repro_view:render", "json": "repro_view:render_json"},
+    # change points across stored labels (triage.changepoints), `triage history`
+    "history": {"table": "history_view:render", "markdown": "history_view:render_markdown",
+                "json": "history_view:render_json"},
 }
-_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro"}
+_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "History": "history"}
 
 
 @dataclass(frozen=True)

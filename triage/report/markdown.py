@@ -138,6 +138,11 @@ def _where(c: Comparison) -> list[str]:
     return lines
 
 
+def mermaid_text(text: str, allowed: str = " ._-:") -> str:
+    """Mermaid strings cannot hold quotes or brackets: ``text`` kept to safe characters."""
+    return "".join(ch for ch in text if ch.isalnum() or ch in allowed)
+
+
 def _chart(m: MetricComparison, c: Comparison) -> list[str]:
     """A bar per quantile and side: where the distribution moved, at a glance."""
     b, k = m.baseline, m.candidate
@@ -150,10 +155,9 @@ def _chart(m: MetricComparison, c: Comparison) -> list[str]:
             if value is not None:
                 labels.append(f"{q} {name}")
                 values.append(value)
-    # Mermaid strings cannot hold quotes or brackets: keep labels to safe characters.
-    safe = ['"' + "".join(ch for ch in label if ch.isalnum() or ch in " ._-:") + '"' for label in labels]
+    safe = ['"' + mermaid_text(label) + '"' for label in labels]
     unit = m.unit or ""
-    title = "".join(ch for ch in f"{m.id} ({unit})" if ch.isalnum() or ch in " ._-:()@/")
+    title = mermaid_text(f"{m.id} ({unit})", " ._-:()@/")
     return ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{', '.join(safe)}]",
             f'    y-axis "{unit or "value"}"', f"    bar [{', '.join(format_number(v).replace(',', '') for v in values)}]",
             "```", ""]

@@ -8,6 +8,7 @@ a frozen result carrying everything a renderer needs, including the commands tha
     probe      run the probes, write the snapshot            -> ProbeRun
     compare    judge two sides (files or stored labels)      -> Comparison
     history    change points across stored labels            -> History
+    calibrate  floors from the noise of one label's runs     -> Calibration
     report     a saved comparison, or two sides judged now   -> Comparison
     ab         two live platforms interleaved, then judged   -> Comparison
     gate       probe now, judge against a baseline, report   -> GateResult
@@ -30,9 +31,12 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 from . import rerun
+from .calibration import MIN_RUNS, Calibration
+from .calibration import calibrate as calibrate_runs
 from .changepoints import History
 from .config import load_config, with_kubernetes
 from .errors import BadInput, StoreError
+from .budget import parse_budget
 from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
 from .judge import collector_paused, compare_snapshots
@@ -182,6 +186,41 @@ def history(labels: Sequence[str] = (), judging: Judging = Judging(), *, layers:
         raise BadInput(f"history: no metric of {', '.join(layers) or 'any layer'} matches "
                        f"{' or '.join(repr(g) for g in metrics) or 'anything'} in these labels")
     return h
+
+
+CALIBRATED_FILE = "calibrated-budgets.yaml"
+
+
+def calibrate(label: str | None = None, judging: Judging = Judging(), *, runs: int | None = None,
+              options: RunOptions = RunOptions(label="calibration"), config_path: str | None = None,
+              out: str = CALIBRATED_FILE, save: bool = False, progress: ProgressFor | None = None) -> Calibration:
+    """`triage calibrate`: the run-to-run noise of each metric over the stored runs of ``label``,
+    or over ``runs`` runs probed now (labelled ``options.label``, stored under it when ``save``);
+    writes a budgets file to ``out`` whose floors are that noise (triage.calibration)."""
+    judging.load()
+    _check_paths([("--out", out)])
+    if (label is None) == (runs is None):
+        raise BadInput("calibrate: name a stored LABEL, or probe now with --runs N (and --label)")
+    if runs is not None and runs < MIN_RUNS:
+        raise BadInput(f"--runs: expected at least {MIN_RUNS} (run-to-run noise needs a spread), got {runs}")
+    store = SnapshotStore(resolve_store_path(judging.store))
+    if label is not None:
+        snapshots = store.load_label(label)
+        if len(snapshots) < MIN_RUNS:
+            raise BadInput(f"calibrate: label {label!r} has {len(snapshots)} stored run"
+                           f"{'s' if len(snapshots) != 1 else ''}; at least {MIN_RUNS} needed (store more, or --runs)")
+    else:
+        check_label(options.label)
+        config = load_config(config_path)
+        snapshots = [run_probes(config, options, progress(f"run {i + 1}/{runs}") if progress else None)
+                     for i in range(runs)]
+        if save:
+            for snap in snapshots:
+                store.save_snapshot(options.label, snap)
+    result = calibrate_runs(snapshots, label=label or options.label, alpha=judging.alpha)
+    parse_budget(result.budget_text, out)  # what is written is always valid --budget input
+    atomic_write_text(out, result.budget_text)
+    return replace(result, out=out)
 
 
 def load_comparison(path: str) -> Comparison:

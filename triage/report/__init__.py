@@ -28,8 +28,11 @@ RENDERERS: Mapping[str, Mapping[str, str]] = {
     # change points across stored labels (triage.changepoints), `triage history`
     "history": {"table": "history_view:render", "markdown": "history_view:render_markdown",
                 "json": "history_view:render_json"},
+    # run-to-run noise and the floors it sets (triage.calibration), `triage calibrate`
+    "calibration": {"table": "calibration_view:render", "json": "calibration_view:render_json"},
 }
-_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "History": "history"}
+_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "History": "history",
+          "Calibration": "calibration"}
 
 
 @dataclass(frozen=True)

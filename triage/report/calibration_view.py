@@ -48,9 +48,14 @@ def render(c: Calibration, options: RenderOptions = RenderOptions()) -> str:
     console.print(Text(f"calibrated {c.label} from {c.runs} runs: {plural(widened, 'floor')} widened by the noise, "
                        f"{len(c.metrics) - widened} kept at the defaults; budgets written to {c.out}"))
     table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("metric", overflow="fold", min_width=min(48, max((len(m.id) for m in c.metrics), default=6)))
-    for name in ("runs' value", "spread (between runs)", "floor", "detectable now", "samples for the floor"):
-        table.add_column(name, overflow="fold")
+    # rich crops the last column rather than wrap unbreakable numbers: explicit widths that fit.
+    fixed = {"runs' value": 11, "spread (between runs)": 22, "floor": 28, "detectable now": 20,
+             "samples for the floor": 15}
+    spare = width - sum(fixed.values()) - 2 * (len(fixed) + 1)
+    longest = max((len(m.id) for m in c.metrics), default=6)
+    table.add_column("metric", overflow="fold", width=max(16, min(longest, spare)))
+    for name, w in fixed.items():
+        table.add_column(name, overflow="fold", width=w)
     for m in c.metrics:
         table.add_row(m.id, _value(m, m.center), f"{_value(m, m.spread)} ({_value(m, m.noise)})",
                       Text(_floor(m), style="yellow" if m.widened else ""),

@@ -10,7 +10,8 @@ The method (README "History: change points"):
    improved, its change point is the one that best separates the labels' own values of the
    component that changed (each label's median, tail quantile or rate, by ranks:
    stats.separation; a clean split, every label on its side, first), then the one with the
-   largest change over its interval's half-width.
+   largest change over its interval's half-width (of two clean splits, the one that puts no
+   label of the old level with the new: its sides are pure, so its change is the larger).
 2. No single label makes a change. The change must survive leaving out any one label of the
    segment (judged again without it, the same verdict, the same way; else the next best split
    is tried), so an outlier label —
@@ -175,13 +176,14 @@ class _Search:
     def candidates(self, lo: int, hi: int, keys: frozenset[MetricKey] | None,
                    alpha: float) -> dict[MetricKey, list[tuple[int, MetricComparison]]]:
         """Per metric, the splits of [lo, hi) where the judge says it changed, best first: by how
-        well the split separates the labels' own values (ranks), then by the judge's size."""
+        cleanly the split separates the labels' own values (ranks), then by the judge's size
+        (two clean splits: the one with one label fewer on the wrong side is the larger change)."""
         found: dict[MetricKey, list[tuple[tuple[float, float, float], int, MetricComparison]]] = {}
         for k in range(lo + MIN_LABELS, hi - MIN_LABELS + 1):
             for m in self.judge(range(lo, k), range(k, hi), keys, alpha).metrics:
                 if m.verdict in CHANGED and m.kind != "fact":
                     clean, z = self._separation(m, lo, k, hi)
-                    found.setdefault(m.key, []).append(((-clean, -z, -_judge_score(m)), k, m))
+                    found.setdefault(m.key, []).append(((-clean, -_judge_score(m), -z), k, m))
         return {key: [(k, m) for _, k, m in sorted(c, key=lambda x: (x[0], x[1]))] for key, c in sorted(found.items())}
 
     def robust(self, lo: int, k: int, hi: int, found: Mapping[MetricKey, MetricComparison],

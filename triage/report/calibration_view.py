@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from typing import TYPE_CHECKING
 
-from triage.calibration import Calibration, MetricNoise
 from triage.formatting import display_unit, format_number, format_rate, plural
 
 from . import RenderOptions
+
+if TYPE_CHECKING:  # the result's module also computes it (the judge): not needed to render one
+    from triage.calibration import Calibration, MetricNoise
 
 
 def render_json(c: Calibration, options: RenderOptions = RenderOptions()) -> str:

@@ -35,6 +35,13 @@ class PooledMetric:
     conflict: str = ""  # kinds or units disagree between runs
     counter: bool = True  # gauge: every run marked it an event count over its window
     window_s: float | None = 0.0  # summed windows of counter runs; None once a run has none
+    # counter: the events per round of every run and the rounds' lengths; None once a run
+    # counted no rounds.
+    round_counts: list[int] | None = field(default_factory=list)
+    round_seconds: list[float] | None = field(default_factory=list)
+    # proportion: the events and trials per round of every run; None once a run had none.
+    round_events: list[int] | None = field(default_factory=list)
+    round_trials: list[int] | None = field(default_factory=list)
     # proportion: a failure rate the probe lets add up over targets (its ``combine`` key,
     # e.g. the resolver every name was asked of); such rates are the family's primary ones.
     combine: str | None = None
@@ -67,6 +74,33 @@ def _add_combined(metrics: dict[MetricKey, PooledMetric]) -> None:
         metrics[key] = PooledMetric("proportion", members[0].unit, members[0].better,
                                     runs=max(m.runs for m in members), events=sum(m.events for m in members),
                                     trials=sum(m.trials for m in members), combine=combine)
+
+
+def _add_rounds(pooled: PooledMetric, counts: Any, seconds: Any) -> None:
+    """A run's per-round event counts and round lengths, if it recorded them well formed."""
+    if pooled.round_counts is None or pooled.round_seconds is None:
+        return
+    well_formed = (isinstance(counts, list) and isinstance(seconds, list) and len(counts) == len(seconds) > 1
+                   and all(type(c) is int and c >= 0 for c in counts) and all(_positive_window(s) for s in seconds))
+    if not well_formed:
+        pooled.round_counts = pooled.round_seconds = None
+        return
+    pooled.round_counts.extend(counts)
+    pooled.round_seconds.extend(float(s) for s in seconds)
+
+
+def _add_round_rates(pooled: PooledMetric, rounds: Any) -> None:
+    """A run's per-round [events, trials] pairs, if it recorded them well formed."""
+    if pooled.round_events is None or pooled.round_trials is None:
+        return
+    well_formed = (isinstance(rounds, list) and len(rounds) > 1
+                   and all(isinstance(r, list) and len(r) == 2 and all(type(v) is int and v >= 0 for v in r)
+                           and r[0] <= r[1] for r in rounds))
+    if not well_formed:
+        pooled.round_events = pooled.round_trials = None
+        return
+    pooled.round_events.extend(r[0] for r in rounds)
+    pooled.round_trials.extend(r[1] for r in rounds)
 
 
 def _positive_window(value: Any) -> bool:
@@ -113,12 +147,14 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                     pooled.trials += m.trials
                     combine = m.extra.get("combine")
                     pooled.combine = combine if isinstance(combine, str) and combine else None
+                    _add_round_rates(pooled, m.extra.get("rounds"))
                 elif m.kind == "gauge":
                     pooled.values.append(m.value)
                     pooled.counter = pooled.counter and m.extra.get("counter") is True
                     window = m.extra.get("window_s")
                     pooled.window_s = (pooled.window_s + window
                                        if _positive_window(window) and pooled.window_s is not None else None)
+                    _add_rounds(pooled, m.extra.get("rounds"), m.extra.get("round_s"))
                 else:
                     pooled.values.append(m.value)
     _add_combined(metrics)

@@ -30,7 +30,6 @@ what the server returned, so recorded plans and readings replay in tests.
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from typing import Any, Iterable, Iterator
@@ -82,45 +81,10 @@ def _query_targets(config: Any) -> list[tuple[str, tuple[Target, Query]]]:
 # --- secrets and connections ----------------------------------------------------------------
 
 
-_KV_PASSWORD = re.compile(r"(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)")
-
-
-def _passwords(target: Target) -> set[str]:
-    """Every password this target may use that we can know of, to scrub from any text.
-
-    Read both by libpq's parser and textually: a DSN libpq cannot parse still holds a
-    password, and its parse error may quote it (``invalid percent-encoded token: "..."``).
-    """
-    from urllib.parse import unquote, urlsplit
-
-    dsn = target.dsn or ""
-    found: set[str] = set()
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        pw = conninfo_to_dict(dsn).get("password")
-        if pw:
-            found.add(str(pw))
-    except Exception:  # noqa: BLE001 - unparsable: the textual reading below still applies
-        pass
-    if "://" in dsn:
-        try:
-            raw = urlsplit(dsn).password
-        except ValueError:
-            raw = None
-        if raw:
-            found.update({raw, unquote(raw)})
-    for m in _KV_PASSWORD.finditer(dsn):
-        value = m.group(1)
-        found.update({value, value.strip("'"), value.split("&")[0]})  # & ends it in a URL query
-    if os.environ.get("PGPASSWORD"):
-        found.add(os.environ["PGPASSWORD"])
-    return {pw for pw in found if pw}
-
-
 def scrub(text: str, target: Target) -> str:
-    """One line of error text with no password in it, whichever form the DSN takes."""
-    return mask_secrets(" ".join(str(text).split()), _passwords(target))
+    """One line of error text with no password in it, whichever form the DSN takes
+    (``Target.mask``; triage.secrets knows the forms, $PGPASSWORD included)."""
+    return target.mask(text)
 
 
 def _connect_kwargs(target: Target, ctx: ProbeContext) -> dict[str, Any]:

@@ -31,12 +31,12 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 from . import rerun
+from .budget import parse_budget
 from .calibration import MIN_RUNS, Calibration
 from .calibration import calibrate as calibrate_runs
 from .changepoints import History
 from .config import load_config, with_kubernetes
 from .errors import BadInput, StoreError
-from .budget import parse_budget
 from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
 from .judge import collector_paused, compare_snapshots

@@ -43,6 +43,7 @@ def compare(run_triage, fixture_path):
     ("acks:\n  - match: dns.*\n    label: 4.4\n    reason: r\n", "acks.yaml:3: acks[0].label: expected a label as text"),
     ("acks:\n  - match: dns.*\n    label: a\n    reason: r\n    expires: someday\n",
      "acks.yaml:5: acks[0].expires: expected a date like 2026-12-31, got 'someday'"),
+    ("acks:\n  - match: dns.*\n    label: a\n    reason: r\n    expires: 2026-13-40\n", "acks.yaml: not valid YAML"),
     ("acks:\n  - match: dns.*\n    label: a\n    reason: r\n    accepted: lots\n",
      "acks.yaml:5: acks[0].accepted: expected a size like 40%"),
     ("acks:\n  - match: dns.*\n    label: a\n    reason: r\n    owner: me\n",

@@ -9,10 +9,13 @@ and each tested tail of a samples metric, a rate, a counter's count, a gauge's r
    (an order-statistic standard error for quantiles, binomial for rates, Poisson for counts,
    none for a reading).
 2. τ, the noise between runs beyond their sampling (stats.between_run_sd: 0 unless the runs
-   vary more than sampling explains at the 95% level).
-3. The noise floor: the prediction bound a new run stays within, t(R−1, 1 − α/m)·τ·√(1 + 1/R)
-   for R runs and m metrics (stats.prediction_floor): a run of this platform crosses any
-   metric's floor by its run effect alone with probability at most α, if run effects are normal.
+   vary more than sampling explains at the 95% level). Without it, compare's own tests cover
+   what the runs show, and the defaults stand.
+3. With it, the noise floor: the prediction bound a new run's value stays within,
+   t(R−1, 1 − α/m)·s·√(1 + 1/R) for the runs' spread s, R runs and m metrics
+   (stats.prediction_floor): exact for normal run values, so a run of this platform crosses
+   any metric's floor by noise alone with probability at most α — the case where compare's
+   tests, which know only sampling, would call nearly any such difference significant.
 4. The metric's floor is the larger of that (over its components) and the default floors:
    calibration only widens. The defaults say what size matters; calibration says what size
    this environment can tell from noise. A samples metric's floor is written as a relative one
@@ -40,6 +43,10 @@ from .pooling import PooledMetric, pool_side
 from .verdict import DEFAULT_ALPHA, MetricComparison, MetricKey
 
 MIN_RUNS = 3  # τ needs a spread, and t and χ² at least 2 degrees of freedom
+# A run's own p99 is a number only with values beyond it: of 100 values, one slow one (a SYN
+# retransmit at 1 s among 0.05 ms connects) makes it 10 ms, and its spread over runs says
+# nothing about the platform. A tail counts from 10 values beyond it in every run.
+MIN_BEYOND = 10
 _Z = stats.normal_ppf(0.975)  # the judge's intervals are 95% ones
 
 
@@ -98,6 +105,8 @@ def _run_values(pooled: PooledMetric, component: str, rate: float) -> tuple[floa
             return None
         ordered = sorted(pooled.values)
         q = 0.5 if component == "median" else float(component[1:]) / 100
+        if component != "median" and len(ordered) * min(q, 1 - q) < MIN_BEYOND:
+            return None
         return stats.quantile(ordered, q), stats.quantile_se(ordered, q) ** 2
     if pooled.kind == "proportion":
         if not pooled.trials:
@@ -138,12 +147,14 @@ def _noise(key: MetricKey, per_run: Sequence[PooledMetric], judged: Sequence[Met
     measured = []  # (component, centre, spread, τ, noise floor), the first component first
     for name in _components(judged) or ["median"]:
         values = [v for v in (_run_values(p, name, rate) for p in per_run) if v is not None]
-        if len(values) < MIN_RUNS:
-            continue
+        if len(values) < len(per_run) or len(values) < MIN_RUNS:
+            continue  # a component every run can estimate, or none
         xs = [x for x, _ in values]
-        tau = stats.between_run_sd(xs, [v for _, v in values])
-        measured.append((name, statistics.median(xs), statistics.stdev(xs), tau,
-                         stats.prediction_floor(tau, len(xs), alpha / max(1, metrics))))
+        tau, spread = stats.between_run_sd(xs, [v for _, v in values]), statistics.stdev(xs)
+        # Noise shown: a new run's value differs from these runs' by its run effect and its
+        # sampling alike, and the runs' own spread estimates both: the bound is of that.
+        floor = stats.prediction_floor(spread, len(xs), alpha / max(1, metrics)) if tau > 0 else 0.0
+        measured.append((name, statistics.median(xs), spread, tau, floor))
     if not measured:
         return None
     centre = measured[0][1]
@@ -182,7 +193,8 @@ def budget_text(label: str, runs: int, alpha: float, metrics: Sequence[MetricNoi
         lines.append(f'  - match: "{_glob(m.id)}"')
         relative = m.relative
         if m.kind == "samples" and (m.unit or "") not in BOUNDED_UNITS and relative is not None:
-            lines.append(f"    relative: {math.ceil(relative * 1000) / 10:g}%")
+            # The budget reader's bound (10000%): past it, no regression of this metric is seen anyway.
+            lines.append(f"    relative: {min(math.ceil(relative * 1000) / 10, 10_000):g}%")
         else:
             lines.append(f"    absolute: {float(f'{m.floor:.3g}') if m.floor else 0:g}")
         lines[-1] += f"  # {m.component}: runs spread {m.spread:.3g}, {m.noise:.3g} of it between runs"

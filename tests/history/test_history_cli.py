@@ -106,7 +106,8 @@ def test_an_acknowledged_change_point_does_not_exit_3(history, stores):
 def test_bad_input_is_exit_2_in_one_line(history, args, needle):
     res = history("--store", "step", *args)
     assert res.code == 2, res.stdout
-    assert needle in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert needle in res.stderr
+    assert [line for line in res.stderr.splitlines() if line.startswith("triage")] == [res.stderr.splitlines()[-1]]
 
 
 def test_labels_sort_as_versions_and_by_time():

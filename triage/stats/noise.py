@@ -65,13 +65,13 @@ def between_run_sd(values: Sequence[float], variances: Sequence[float]) -> float
     return math.sqrt(max(0.0, s2 - sampling))
 
 
-def prediction_floor(tau: float, runs: int, miss: float) -> float:
-    """How far a new run of the same platform can lie from these ``runs``' centre with
-    probability ``miss`` (one-sided): the normal prediction bound t(R−1, 1 − miss)·τ·√(1 + 1/R),
-    t for τ estimated from R runs."""
-    if tau <= 0 or runs < 2:
+def prediction_floor(spread: float, runs: int, miss: float) -> float:
+    """How far a new run's value can lie from the mean of ``runs`` values whose standard
+    deviation is ``spread``, one-sided with probability ``miss``: the normal prediction bound
+    t(R−1, 1 − miss)·s·√(1 + 1/R), exact when the values are normal (t: s is estimated)."""
+    if spread <= 0 or runs < 2:
         return 0.0
-    return t_ppf_upper(miss, runs - 1) * tau * math.sqrt(1 + 1 / runs)
+    return t_ppf_upper(miss, runs - 1) * spread * math.sqrt(1 + 1 / runs)
 
 
 def detectable(se: float, alpha: float, power: float = POWER) -> float:

@@ -134,3 +134,28 @@ def test_bad_input_is_exit_2(triage, tmp_path, args, needle):
     two = triage("calibrate", "4.3.10", "--store", "S")
     assert two.code == 2 and "has 2 stored runs; at least 3 needed" in two.stderr
     assert not (tmp_path / "calibrated-budgets.yaml").exists()
+
+
+def test_a_tail_with_few_values_beyond_it_in_a_run_sets_no_floor():
+    # 500 connects a run, six of them SYN retransmits (1 s) in two of five runs: the pooled p99 is
+    # tested (25 values beyond it), but a run has 5 values beyond its own p99, which swings from
+    # 0.14 ms to 1,000 ms with one slow value more or less: no run statistic, so no floor from it.
+    from dataclasses import replace
+
+    labels, runs = Platform(labels=1, runs=5, samples=500).history(8)
+
+    def slow(snap, i):
+        if i not in (1, 3):
+            return snap
+        results = []
+        for r in snap.results:
+            if r.layer == "kernel":
+                m = r.measurements[0]
+                r = replace(r, measurements=(replace(m, values=m.values[:-6] + (1000.0,) * 6),))
+            results.append(r)
+        return replace(snap, results=tuple(results))
+
+    c = calibrate([slow(s, i) for i, s in enumerate(runs[labels[0]])], label=labels[0])
+    kernel = {m.id: m for m in c.metrics}[KERNEL]
+    assert kernel.component == "median" and not kernel.widened
+    parse_budget(c.budget_text, "b.yaml")

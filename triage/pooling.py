@@ -9,8 +9,9 @@ errors are kept per probe, with whether any run of that probe succeeded.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .model import Snapshot
 from .verdict import MetricKey, ProbeFailure, SideInfo
@@ -45,6 +46,8 @@ class PooledMetric:
     # proportion: a failure rate the probe lets add up over targets (its ``combine`` key,
     # e.g. the resolver every name was asked of); such rates are the family's primary ones.
     combine: str | None = None
+    kinds: dict[str, int] = field(default_factory=dict)  # proportion: events by kind, summed over runs
+    context: dict[str, Any] = field(default_factory=dict)  # figures the latest run attached (not judged)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def _add_combined(metrics: dict[MetricKey, PooledMetric]) -> None:
             continue
         metrics[key] = PooledMetric("proportion", members[0].unit, members[0].better,
                                     runs=max(m.runs for m in members), events=sum(m.events for m in members),
-                                    trials=sum(m.trials for m in members), combine=combine)
+                                    trials=sum(m.trials for m in members), combine=combine,
+                                    kinds=dict(sum((Counter(m.kinds) for m in members), Counter())))
 
 
 def _add_rounds(pooled: PooledMetric, counts: Any, seconds: Any) -> None:
@@ -107,6 +111,19 @@ def _positive_window(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
+def _add_notes(pooled: PooledMetric, extra: Mapping[str, Any]) -> None:
+    """A measurement's ``kinds`` (events by kind; proportions) and ``context`` (figures beside
+    it), kept for the sentences: never judged, so a malformed one is just left out."""
+    kinds = extra.get("kinds")
+    if pooled.kind == "proportion" and isinstance(kinds, Mapping):
+        for kind, n in kinds.items():
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                pooled.kinds[str(kind)] = pooled.kinds.get(str(kind), 0) + n
+    context = extra.get("context")
+    if isinstance(context, Mapping) and context:
+        pooled.context = dict(context)
+
+
 def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSide:
     """Pool ``snapshots`` (a side named ``spec``, from a "file" or a "label")."""
     metrics: dict[MetricKey, PooledMetric] = {}
@@ -135,6 +152,7 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                     pooled.conflict = f"unit differs between runs ({pooled.unit} vs {m.unit})"
                     continue
                 pooled.runs += 1
+                _add_notes(pooled, m.extra)
                 if m.kind == "samples":
                     if m.groups is not None or pooled.groups is not None:
                         # A run without groups among runs with them: its values count as independent.

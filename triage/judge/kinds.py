@@ -79,8 +79,8 @@ def _judge_counter(row: Row, a: PooledMetric, b: PooledMetric) -> None:
 def _judge_fact(row: Row, a: PooledMetric, b: PooledMetric, batch: SamplesBatch) -> None:
     va, vb = distinct(a.values), distinct(b.values)
     changed = {canonical(v) for v in va} != {canonical(v) for v in vb}
-    row.baseline = SideSummary("fact", a.runs, len(va), values=va)
-    row.candidate = SideSummary("fact", b.runs, len(vb), values=vb)
+    row.baseline = SideSummary("fact", a.runs, len(va), values=va, context=dict(a.context))
+    row.candidate = SideSummary("fact", b.runs, len(vb), values=vb, context=dict(b.context))
     row.components.append(Draft("fact", va[0] if len(va) == 1 else list(va), vb[0] if len(vb) == 1 else list(vb),
                                 note="changed" if changed else "unchanged", changed=changed))
 
@@ -97,7 +97,8 @@ def side_summary(kind: str, pooled: PooledMetric) -> SideSummary | None:
     """What a side showed, for rows the judges do not summarise (absent, inconclusive, ...)."""
     if kind == "proportion":
         return SideSummary("proportion", pooled.runs, events=pooled.events, trials=pooled.trials,
-                           rate=pooled.events / pooled.trials if pooled.trials else None)
+                           rate=pooled.events / pooled.trials if pooled.trials else None, kinds=dict(pooled.kinds),
+                           context=dict(pooled.context))
     if kind == "gauge":
         return SideSummary("gauge", pooled.runs, len(pooled.values), values=tuple(pooled.values))
     return None

@@ -50,7 +50,8 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
         lines.append("Suspects:")
         lines.append("")
         for s in c.suspects:
-            role = "root suspect" if s.role == "root" else "downstream"
+            role = ("root suspect" if s.role == "root" else "downstream") + \
+                (", acknowledged" if c.acknowledged_layer(s.layer) else "")
             lines.append(f"- **{escape(s.layer)}** ({role}): {escape(s.because)}")
             for e in s.evidence:
                 lines.append(f"  - {e.kind}: {escape(e.text)}")
@@ -67,7 +68,7 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
         lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
     lines.append("")
     for f in footers(c, len(rows)):
-        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind == "failure" else escape(f.text))
+        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind in ("failure", "ack") else escape(f.text))
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +98,8 @@ def _suspects(c: Comparison) -> list[str]:
         return []
     lines = ["## Suspects", ""]
     for s in c.suspects:
-        role = "root suspect" if s.role == "root" else "downstream"
+        role = ("root suspect" if s.role == "root" else "downstream") + \
+            (" (acknowledged)" if c.acknowledged_layer(s.layer) else "")
         lines += [f"### {escape(s.layer)}: {role}", "", escape(s.because), ""]
         deps = DEPENDENCIES.get(s.layer, ())
         if deps:
@@ -138,6 +140,11 @@ def _where(c: Comparison) -> list[str]:
     return lines
 
 
+def mermaid_text(text: str, allowed: str = " ._-:") -> str:
+    """Mermaid strings cannot hold quotes or brackets: ``text`` kept to safe characters."""
+    return "".join(ch for ch in text if ch.isalnum() or ch in allowed)
+
+
 def _chart(m: MetricComparison, c: Comparison) -> list[str]:
     """A bar per quantile and side: where the distribution moved, at a glance."""
     b, k = m.baseline, m.candidate
@@ -150,10 +157,9 @@ def _chart(m: MetricComparison, c: Comparison) -> list[str]:
             if value is not None:
                 labels.append(f"{q} {name}")
                 values.append(value)
-    # Mermaid strings cannot hold quotes or brackets: keep labels to safe characters.
-    safe = ['"' + "".join(ch for ch in label if ch.isalnum() or ch in " ._-:") + '"' for label in labels]
+    safe = ['"' + mermaid_text(label) + '"' for label in labels]
     unit = m.unit or ""
-    title = "".join(ch for ch in f"{m.id} ({unit})" if ch.isalnum() or ch in " ._-:()@/")
+    title = mermaid_text(f"{m.id} ({unit})", " ._-:()@/")
     return ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{', '.join(safe)}]",
             f'    y-axis "{unit or "value"}"', f"    bar [{', '.join(format_number(v).replace(',', '') for v in values)}]",
             "```", ""]
@@ -193,8 +199,25 @@ def _metrics(c: Comparison, show_all: bool) -> list[str]:
         lines.append("| " + " | ".join(escape(str(v)) for v in cells) + " |")
     lines.append("")
     shown = [f for f in footers(c, len(rows), total=sum(1 for m in c.metrics if m.kind != "fact"))
-             if f.kind != "failure"]  # failures have their own section
+             if f.kind not in ("failure", "ack")]  # failures and acks have their own sections
     return lines + [escape(f.text) for f in shown] + [""]
+
+
+def _acks(c: Comparison) -> list[str]:
+    """Regressions an ack matched: the acknowledged ones (they fail nothing) and those it no
+    longer covers (expired, or larger than it accepted), with the ack's reason and ticket."""
+    rows = [m for m in c.sorted_metrics() if m.ack is not None]
+    if not rows:
+        return []
+    lines = ["## Acknowledged regressions", "", f"Acks: {escape(c.acks or '')}.", "",
+             "| metric | change | status | reason | ticket | expires | ack |", "|---|---|---|---|---|---|---|"]
+    for m in rows:
+        a = m.ack
+        status = a.status + (f": {a.note}" if a.note else "")
+        cells = (m.id, metric_cells(m).change, status, a.ack.reason, a.ack.ticket or "–", a.ack.expires or "–",
+                 a.ack.source)
+        lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
+    return lines + [""]
 
 
 def _facts(c: Comparison) -> list[str]:
@@ -263,6 +286,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     if options.charts:
         lines += _charts(c)
     lines += _metrics(c, options.show_all)
+    lines += _acks(c)
     lines += _facts(c)
     lines += _failures(c)
     lines += _environment(c)

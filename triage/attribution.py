@@ -109,6 +109,14 @@ def where_clause(spreads: Sequence[TargetSpread]) -> str:
     return f" on {' and '.join(parts)}; the others did not regress ({ruled} of {others} ruled out)"
 
 
+def changed_below(layer: str, changed: Iterable[str]) -> tuple[str, ...]:
+    """The layers ``layer`` depends on that changed with it: none, a root suspect; some,
+    downstream of them. The one rule, for a comparison's regressed layers and for the layers
+    that changed together at one step of a history (triage.segmentation)."""
+    changed = set(changed)
+    return tuple(d for d in below(layer) if d in changed)
+
+
 def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
               nouns: Mapping[str, str] | None = None, changes: ChangeSet | None = None) -> tuple[Suspect, ...]:
     """One Suspect per regressed layer, roots first, bottom of the stack first. ``nouns``
@@ -118,7 +126,7 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
     suspects: list[Suspect] = []
     for layer in regressed:
         deps = below(layer)
-        culprits = tuple(d for d in deps if layers.get(d) == "regressed")
+        culprits = changed_below(layer, regressed)
         unknown = [d for d in deps if layers.get(d) in ("failed", "inconclusive")]
         rows = sorted((m for m in metrics if m.layer == layer and m.verdict == "regressed"), key=lambda m: m.severity())
         changed = [m for m in metrics if m.layer == layer and m.kind == "fact" and m.verdict == "changed"]

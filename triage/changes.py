@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from . import strictjson
 from .layers import LAYERS, rank
 from .model import Snapshot
 
@@ -242,7 +242,7 @@ class ChangeSet:
                 "notes": list(self.notes), "sources": list(self.sources)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
+        return strictjson.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: Any) -> "ChangeSet":

@@ -3,7 +3,8 @@
 History of the on-disk format (``schema``):
 - ``triage.comparison/v1``: DESIGN.md's comparison JSON (verdict, suspects, layers,
   metrics). Additive since: ``commands`` (how to reproduce, set by the engine), ``changes``
-  (what changed between the sides, by layer: triage.changes).
+  (what changed between the sides, by layer: triage.changes); ``acks`` (the acks file) and
+  per metric ``ack`` (the acknowledgement of a regression, triage.acks).
 
 Built by triage.judge (metrics, layers, verdict) and triage.attribution (suspects); read
 back by ``Comparison.from_dict`` so a saved comparison renders again later. Everything a
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import strictjson
+from .acks import Acknowledgement
 from .budget import Floors
 from .changes import ChangeSet
 from .errors import ExitStatus, InputFileError
@@ -193,6 +195,12 @@ class MetricComparison:
     # None: nothing to decide (facts, ignored metrics).
     ruled_out: bool | None = None
     primary: bool = False  # a failure rate the family reserves a share of α for (triage.judge)
+    ack: Acknowledgement | None = None  # a regression an acks file covers (triage.judge.acknowledge)
+
+    @property
+    def acknowledged(self) -> bool:
+        """A regression an ack covers and that holds: reported, but it fails no verdict."""
+        return self.ack is not None and self.ack.holds
 
     @property
     def decision(self) -> str | None:
@@ -278,6 +286,7 @@ class MetricComparison:
             "floors": None if self.floors is None else self.floors.to_dict(),
             "ruled_out": self.ruled_out,
             "primary": self.primary,
+            "ack": None if self.ack is None else self.ack.to_dict(),
             "lead": self.lead,
             "components": [c.to_dict() for c in self.components],
         }
@@ -290,7 +299,7 @@ class MetricComparison:
                    SideSummary.from_dict(kind, d.get("baseline")), SideSummary.from_dict(kind, d.get("candidate")),
                    tuple(Component.from_dict(c) for c in d.get("components") or ()), d.get("lead"),
                    None if d.get("floors") is None else Floors.from_dict(d["floors"]), _opt_bool(d.get("ruled_out")),
-                   bool(d.get("primary")))
+                   bool(d.get("primary")), Acknowledgement.from_dict(d.get("ack")))
 
 
 @dataclass(frozen=True)
@@ -388,6 +397,17 @@ class Comparison:
     layer_notes: Mapping[str, str] = field(default_factory=dict)
     commands: tuple[str, ...] = ()  # how to reproduce this triage; set by the engine that ran it
     changes: ChangeSet = field(default_factory=ChangeSet)  # packages and components, by layer
+    acks: str | None = None  # the acks file its regressions were checked against
+
+    @property
+    def acknowledged(self) -> list[MetricComparison]:
+        """Regressions an ack covers (they fail no verdict), most severe first."""
+        return [m for m in self.sorted_metrics() if m.acknowledged]
+
+    def acknowledged_layer(self, layer: str) -> bool:
+        """Every regression of ``layer`` is acknowledged: it is no reason for this verdict."""
+        regressed = [m for m in self.metrics if m.layer == layer and m.verdict == "regressed"]
+        return bool(regressed) and all(m.acknowledged for m in regressed)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -428,6 +448,7 @@ class Comparison:
             "metrics": [m.to_dict() for m in self.sorted_metrics()],
             "commands": list(self.commands),
             "changes": self.changes.to_dict(),
+            "acks": self.acks,
         }
 
     def to_json(self) -> str:
@@ -450,7 +471,7 @@ class Comparison:
                     primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
                     reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
                     commands=tuple(str(c) for c in d.get("commands") or ()),
-                    changes=ChangeSet.from_dict(d.get("changes")))
+                    changes=ChangeSet.from_dict(d.get("changes")), acks=d.get("acks"))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             # Fields added since the schema check was written (their own from_dict reads them).
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
@@ -459,9 +480,9 @@ class Comparison:
 
 
 def _check_verdict(c: Comparison, source: str) -> None:
-    """The verdict says regressed exactly when a metric did: otherwise the exit code and the
-    JUnit failures of a re-rendered comparison would disagree (issue 16, item 8)."""
-    regressed = next((m for m in c.metrics if m.verdict == "regressed"), None)
+    """The verdict says regressed exactly when a metric did (one no ack covers): otherwise the
+    exit code and the JUnit failures of a re-rendered comparison would disagree (issue 16, item 8)."""
+    regressed = next((m for m in c.metrics if m.verdict == "regressed" and not m.acknowledged), None)
     if (c.verdict == "regressed") != (regressed is not None):
         because = f"metric {regressed.id} regressed" if regressed else "no metric regressed"
         raise InputFileError(source, f"is {c.verdict!r} but {because}: its exit code and its JUnit failures "

@@ -17,8 +17,9 @@ from .env import Environment
 
 COMPARE_FORMATS = ("table", "json", "markdown")  # compare, ab: markdown is the brief table
 REPORT_FORMATS = ("markdown", "json", "junit")  # report: markdown is the full report
-VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns
+VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns, calibrate
 CHANGES_FORMATS = ("table", "markdown", "json")  # changes
+HISTORY_FORMATS = ("table", "markdown", "json")
 
 
 def check_format(fmt: str, offered: Sequence[str]) -> None:

@@ -37,9 +37,14 @@ RENDERERS: Mapping[str, Mapping[str, str]] = {
     "repro_db": {"table": "repro_db_view:render", "json": "repro_db_view:render_json"},  # triage repro db
     # what changed between two sides (triage.changes), `triage changes`
     "changes": {"table": "changes_view:render", "markdown": "markdown:render_changes", "json": "changes_view:render_json"},
+    # change points across stored labels (triage.changepoints), `triage history`
+    "history": {"table": "history_view:render", "markdown": "history_view:render_markdown",
+                "json": "history_view:render_json"},
+    # run-to-run noise and the floors it sets (triage.calibration), `triage calibrate`
+    "calibration": {"table": "calibration_view:render", "json": "calibration_view:render_json"},
 }
 _KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "DbReproReport": "repro_db",
-          "ChangeSet": "changes"}
+          "ChangeSet": "changes", "History": "history", "Calibration": "calibration"}
 
 
 @dataclass(frozen=True)

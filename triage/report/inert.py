@@ -69,8 +69,9 @@ def cell(text: str, style: str = "") -> Any:
 # ---------------------------------------------------------------- Markdown
 
 _MD_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "`*_[]|~#"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-# At the start of a line these begin a list item, a setext heading underline or a numbered item.
-_MD_LEADING = re.compile(r"^(\s*)(?:([-+=])|(\d{1,9})([.)])(?=\s|$))")
+# At the start of a line these begin a list item, a thematic break, a setext heading underline or
+# a numbered item ("+1.2 ms" and "4.3.18" begin none, and stay as they are).
+_MD_LEADING = re.compile(r"^(\s*)(?:([-+=])(?=\s|$|\2)|(\d{1,9})([.)])(?=\s|$))")
 
 
 def _leading(m: re.Match) -> str:

@@ -45,7 +45,8 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
         lines.append("Suspects:")
         lines.append("")
         for s in c.suspects:
-            role = "root suspect" if s.role == "root" else "downstream"
+            role = ("root suspect" if s.role == "root" else "downstream") + \
+                (", acknowledged" if c.acknowledged_layer(s.layer) else "")
             lines.append(f"- **{escape(s.layer)}** ({role}): {escape(s.because)}")
             for e in s.evidence:
                 lines.append(f"  - {escape(e.kind)}: {escape(e.text)}")
@@ -62,7 +63,7 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
         lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
     lines.append("")
     for f in footers(c, len(rows)):
-        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind == "failure" else escape(f.text))
+        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind in ("failure", "ack") else escape(f.text))
     return "\n".join(lines) + "\n"
 
 
@@ -92,7 +93,8 @@ def _suspects(c: Comparison) -> list[str]:
         return []
     lines = ["## Suspects", ""]
     for s in c.suspects:
-        role = "root suspect" if s.role == "root" else "downstream"
+        role = ("root suspect" if s.role == "root" else "downstream") + \
+            (" (acknowledged)" if c.acknowledged_layer(s.layer) else "")
         lines += [f"### {escape(s.layer)}: {role}", "", escape(s.because), ""]
         deps = DEPENDENCIES.get(s.layer, ())
         if deps:
@@ -186,8 +188,25 @@ def _metrics(c: Comparison, show_all: bool) -> list[str]:
         lines.append("| " + " | ".join(escape(str(v)) for v in cells) + " |")
     lines.append("")
     shown = [f for f in footers(c, len(rows), total=sum(1 for m in c.metrics if m.kind != "fact"))
-             if f.kind != "failure"]  # failures have their own section
+             if f.kind not in ("failure", "ack")]  # failures and acks have their own sections
     return lines + [escape(f.text) for f in shown] + [""]
+
+
+def _acks(c: Comparison) -> list[str]:
+    """Regressions an ack matched: the acknowledged ones (they fail nothing) and those it no
+    longer covers (expired, or larger than it accepted), with the ack's reason and ticket."""
+    rows = [m for m in c.sorted_metrics() if m.ack is not None]
+    if not rows:
+        return []
+    lines = ["## Acknowledged regressions", "", f"Acks: {escape(c.acks or '')}.", "",
+             "| metric | change | status | reason | ticket | expires | ack |", "|---|---|---|---|---|---|---|"]
+    for m in rows:
+        a = m.ack
+        status = a.status + (f": {a.note}" if a.note else "")
+        cells = (m.id, metric_cells(m).change, status, a.ack.reason, a.ack.ticket or "–", a.ack.expires or "–",
+                 a.ack.source)
+        lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
+    return lines + [""]
 
 
 def _facts(c: Comparison) -> list[str]:
@@ -254,6 +273,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     if options.charts:
         lines += _charts(c)
     lines += _metrics(c, options.show_all)
+    lines += _acks(c)
     lines += _facts(c)
     lines += _failures(c)
     lines += _environment(c)

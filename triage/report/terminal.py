@@ -23,6 +23,7 @@ STATUS_STYLE = {
     "unchanged": "green",
     "changed": "blue",
     "ignored": "dim",
+    "acknowledged": "yellow",
 }
 VERDICT_STYLE = {"regressed": "bold white on red", "inconclusive": "bold black on yellow", "ok": "bold white on green"}
 
@@ -65,8 +66,11 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
         parts = []
         for s in c.suspects:
             line = Text()
-            line.append("ROOT SUSPECT " if s.role == "root" else "downstream   ",
-                        style="bold red" if s.role == "root" else "yellow")
+            if c.acknowledged_layer(s.layer):
+                line.append("acknowledged ", style="yellow")
+            else:
+                line.append("ROOT SUSPECT " if s.role == "root" else "downstream   ",
+                            style="bold red" if s.role == "root" else "yellow")
             line.append(terminal(s.because))
             parts.append(line)
             for e in s.evidence:

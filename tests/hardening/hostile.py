@@ -100,6 +100,16 @@ def hostile_snapshots(name_of: Callable[[int], str], base: dict, cand: dict) -> 
                     m["unit"] = rename(m["unit"])
                 if m["kind"] == "fact":
                     m["value"] = rename(f"fact {side} {m['metric']}") if side == "c" else rename(f"fact b {m['metric']}")
+        # A package with a hostile name and, on the candidate, a hostile changelog entry: what
+        # `triage changes` and the report's "What changed" show.
+        package, version = rename("package"), "2.28-101.el8" if side == "b" else "2.28-127.el8"
+        entries = [{"version": version, "text": rename("changelog entry")}] if side == "c" else []
+        s["results"].append({"layer": "kernel", "probe": "packages", "target": "local", "status": "ok",
+                             "duration_s": 0.1, "measurements": [
+                                 {"metric": "package_manager", "kind": "fact", "value": "rpm"},
+                                 {"metric": "packages", "kind": "fact", "value": {package: version, "glibc": version}},
+                                 {"metric": "package_sources", "kind": "fact", "value": {}},
+                                 {"metric": "changelogs", "kind": "fact", "value": {package: entries}}]})
         if side == "c":
             s["results"].append({"layer": "database", "probe": rename("db probe"), "target": rename("db target"),
                                  "status": "error", "error": rename("db error"), "duration_s": 0.1,

@@ -77,7 +77,22 @@ def test_markdown_is_the_same_document_with_hostile_names_and_renders_inert(pair
     assert done.code == plain_done.code == 3, done.stderr
     if not brief:
         assert "```mermaid" in done.stdout and "## Probe failures" in done.stdout and "## Changed facts" in done.stdout
+        assert "## What changed" in done.stdout
     check_markdown(done.stdout, plain_done.stdout, " ".join(args))
+
+
+def test_triage_changes_shows_hostile_package_text_inert(pairs, tmp_path):
+    (base, cand), (plain_base, plain_cand) = pairs
+    table = _triage(tmp_path, "changes", base, cand, width=2000)
+    assert table.code == 0, table.stderr
+    check_terminal(table.stdout + table.stderr, "changes table")
+    (package,) = (name for r in _snapshot(cand)["results"] if r["probe"] == "packages"
+                  for m in r["measurements"] if m["metric"] == "packages" for name in m["value"] if name != "glibc")
+    assert inert.terminal(package) in table.stdout  # shown, as its escapes
+    md = _triage(tmp_path, "changes", base, cand, "--format", "markdown")
+    check_markdown(md.stdout, _triage(tmp_path, "changes", plain_base, plain_cand, "--format", "markdown").stdout,
+                   "changes --format markdown")
+    check_json(_triage(tmp_path, "changes", base, cand, "--format", "json").stdout, "changes json")
 
 
 def test_junit_of_hostile_text_is_well_formed_xml(pairs, tmp_path):

@@ -23,6 +23,7 @@ Baseline operations (save, list, show, history, rm) are the store's own (triage.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -35,7 +36,8 @@ from .fileio import atomic_append_text, atomic_write_text, check_writable, read_
 from .interleave import Platform, probe_interleaved
 from .judge import check_alpha, collector_paused, compare_snapshots
 from .model import Snapshot
-from .report import RenderOptions, render
+from .errors import BadInput
+from .report import RenderOptions, chart_images, charts, render
 from .repro import demo_scenario
 from .repro.db_report import DbReproReport
 from .repro.db_repro import DbTarget, run_db_repro
@@ -144,15 +146,23 @@ def load_comparison(path: str) -> Comparison:
 
 
 def report(first: str, second: str | None = None, *, store: str | None = None, budget_path: str | None = None,
-           alpha: float = DEFAULT_ALPHA) -> Comparison:
+           alpha: float = DEFAULT_ALPHA, charts_dir: str | None = None) -> Comparison:
     """`triage report`: one argument is a saved comparison JSON (rerun by the commands it
-    carries, else by those its sides imply); two are sides judged now."""
+    carries, else by those its sides imply); two are sides judged now. ``charts_dir``: also
+    write the report's charts there as PNG and SVG (needs matplotlib, checked first)."""
+    if charts_dir:
+        chart_images.require()
+        if os.path.exists(charts_dir) and not os.path.isdir(charts_dir):
+            raise BadInput(f"--charts-dir {charts_dir}: exists and is not a directory")
     if second is not None:
-        return compare(first, second, store=store, budget_path=budget_path, alpha=alpha)
-    c = load_comparison(first)
-    if c.commands:
-        return c
-    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+        c = compare(first, second, store=store, budget_path=budget_path, alpha=alpha)
+    else:
+        c = load_comparison(first)
+        if not c.commands:
+            c = replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+    if charts_dir:
+        chart_images.write_charts(charts.charts(c), charts_dir)
+    return c
 
 
 def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int, *,

@@ -241,7 +241,7 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
     _check_paths([("--report", report_path)])
     started = clock()
     root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
-    phase("starting platforms 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")
+    phase("starting 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")
     with DemoPlatform(*demo_scenario.HEALTHY, seed=18) as healthy, \
             DemoPlatform(*demo_scenario.DEGRADED, seed=19) as degraded:
         c = _interleave_and_judge(Platform(healthy.label, demo_scenario.platform_config(healthy, samples)),

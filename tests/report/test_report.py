@@ -53,7 +53,7 @@ def test_markdown_report_names_root_and_downstream_and_parses_as_gfm(triage, tmp
     md = (tmp_path / "r.md").read_text()
     assert "**Verdict: regressed**: root suspect dns; downstream app." in md
     assert "### dns: root suspect" in md and "### app: downstream" in md
-    assert "```mermaid\nxychart-beta" in md
+    assert "```mermaid\n%%{init:" in md and "\nxychart-beta\n" in md
     parsed, tokens = tables(md)
     heads = [h[0] for h, _ in parsed]
     assert heads[:2] == ["layer", "metric"]

@@ -5,6 +5,8 @@ paths it will write), then does the work, writes its files through triage.fileio
 a frozen result carrying everything a renderer needs, including the commands that rerun it
 (triage.rerun). Nothing here prints: progress and phase lines go to the caller's callbacks.
 
+    init       a commented triage.yaml from what it can see -> InitResult
+    doctor     which layers can run here, and what they lack -> Checkup
     probe      run the probes, write the snapshot            -> ProbeRun
     compare    judge two sides (files or stored labels)      -> Comparison
     report     a saved comparison, or two sides judged now   -> Comparison
@@ -24,19 +26,21 @@ Baseline operations (save, list, show, history, rm) are the store's own (triage.
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
-from . import rerun
+from . import rerun, starter
 from .budget import load_budget
-from .config import load_config, with_kubernetes
-from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
+from .config import DEFAULT_CONFIG_NAME, load_config, parse_config, with_kubernetes
+from .errors import BadInput
+from .fileio import atomic_append_text, atomic_create_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
 from .judge import check_alpha, collector_paused, compare_snapshots
 from .model import Snapshot
-from .errors import BadInput
+from .readiness import Checkup, checkup
 from .report import RenderOptions, chart_images, charts, render
 from .repro import demo_scenario
 from .repro.db_report import DbReproReport
@@ -65,6 +69,13 @@ class ProbeRun:
     out: str | None  # where the snapshot was written, if anywhere
     problems: tuple[str, ...]  # one line per probe error or per layer's skips
     counts: str  # "N results: a ok, b errors, c skipped"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    path: str  # the triage.yaml written
+    seen: tuple[str, ...]  # one line per layer: what was found and written for it
+    next_command: str
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,32 @@ def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: st
     if out:
         atomic_write_text(out, snapshot.to_json())
     return ProbeRun(snapshot, out, tuple(summarise_problems(snapshot)), status_counts(snapshot))
+
+
+def init(path: str = DEFAULT_CONFIG_NAME, *, force: bool = False, prometheus: str | None = None) -> InitResult:
+    """`triage init`: a commented triage.yaml from what this machine shows (triage.starter),
+    checked to load as `triage probe --config` loads it; an existing file is refused unless ``force``."""
+    if prometheus:
+        starter.check_prometheus_url(prometheus)
+    if not force and os.path.lexists(path):
+        raise BadInput(f"{path} exists; refusing to overwrite it (--force replaces it)")
+    _check_paths([("PATH", path)])
+    seen = starter.look_around(prometheus=prometheus)
+    text = starter.starter_yaml(seen)
+    parse_config(text, path)  # what init writes, probe takes: a failure here is triage's own bug
+    if force:
+        atomic_write_text(path, text)
+    else:
+        atomic_create_text(path, text, "--force")
+    doctor_cmd = "triage doctor" + ("" if path == DEFAULT_CONFIG_NAME else f" --config {shlex.quote(path)}")
+    return InitResult(path, tuple(seen.report()), doctor_cmd)
+
+
+def doctor(*, config_path: str | None = None, kubeconfig: str | None = None,
+           context: str | None = None) -> Checkup:
+    """`triage doctor`: for each layer the config turns on, whether it can run here and what it
+    lacks (triage.readiness). A config that does not load is BadInput (exit 2)."""
+    return checkup(with_kubernetes(load_config(config_path), kubeconfig, context))
 
 
 def compare_sides(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,

@@ -286,7 +286,7 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
                                   RunOptions(layers=demo_scenario.LAYERS), rounds, store=root, budget_path=None,
                                   alpha=DEFAULT_ALPHA, progress=progress, phase=phase)
     c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
-                                           store_given=store, store=root))
+                                           store_given=store))
     atomic_write_text(report_path, _report(c))
     return DemoResult(c, root, report_path, clock() - started)
 

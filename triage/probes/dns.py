@@ -292,7 +292,6 @@ def resolver_failures(series: list[SeriesStats], resolver: str) -> list[Measurem
             Measurement("failures", "proportion", "lower", events=failed, trials=trials, extra=extra)]
 
 
-@probe("dns", "resolve", targets=_resolve_targets, subruns=True)
 def resolver_address(resolver: str, ctx: Any = None) -> tuple[str, int, str | None]:
     """(host, port, note) a configured resolver is asked at: ``system`` is resolv.conf's first
     nameserver on port 53 (glibc's 127.0.0.1 when it lists none), else IP[:port] as written."""
@@ -307,6 +306,7 @@ def resolver_address(resolver: str, ctx: Any = None) -> tuple[str, int, str | No
     return host, DNS_PORT, note
 
 
+@probe("dns", "resolve", targets=_resolve_targets, subruns=True)
 def resolve(target: WireTarget, ctx: Any) -> Iterator[Measurement | object]:
     """Wire-path latency and outcome rates of one name at one resolver, per qtype and all
     qtypes together; each group on a new UDP socket (a new source port)."""

@@ -27,6 +27,8 @@ def report(
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML (per-metric floors), when comparing here."),
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate, when comparing here."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store for labels (default $TRIAGE_STORE, else ./baselines)."),
+    acks: str = typer.Option(None, "--acks", help="Acks YAML, when comparing here: regressions already filed (glob, label, reason, "
+                             "expires, accepted size); they are reported but fail nothing."),
 ) -> int:
     """Write a triage report for an incident doc, a PR comment or CI.
 
@@ -36,6 +38,7 @@ def report(
     """
     from triage import engine
     from triage.fileio import check_writable
+    from triage.judging import Judging
 
     from . import output
 
@@ -43,7 +46,7 @@ def report(
     if out:
         check_writable(out, "--out")
     env = environment(ctx)
-    comparison = engine.report(first, candidate, store=store, budget_path=budget, alpha=alpha,
+    comparison = engine.report(first, candidate, Judging(store, budget, alpha, acks=acks),
                                charts_dir=charts_dir if charts else None)
     # Links from the report to the chart files: relative to where the report is written.
     link = os.path.relpath(charts_dir, os.path.dirname(os.path.abspath(out))) if charts_dir and out else charts_dir

@@ -131,10 +131,15 @@ def charts(c: Comparison) -> list[Chart]:
 # ---------------------------------------------------------------- Mermaid
 
 
+def mermaid_text(text: str, allowed: str = " ._-:") -> str:
+    """Mermaid strings cannot hold quotes or brackets: ``text`` kept to safe characters."""
+    return "".join(ch for ch in text if ch.isalnum() or ch in allowed)
+
+
 def _text(text: str) -> str:
-    """A Mermaid quoted string: no quote, bracket, comma, backtick, '#' or line break (Mermaid
-    has no escape for a quote, and labels may be read as Markdown or HTML)."""
-    return "".join(ch if ch.isalnum() or ch in " ._-:()/@%+=" else "_" for ch in text[:120])
+    """A Mermaid quoted string of a chart: no quote, bracket, comma, backtick, '#' or line break
+    (Mermaid has no escape for a quote, and labels may be read as Markdown or HTML)."""
+    return mermaid_text(text[:120], " ._-:()/@%+=")
 
 
 def _number(x: float) -> str:

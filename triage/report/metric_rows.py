@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from triage.formatting import ci_label
+from triage.formatting import ci_label, printable
 from triage.verdict import CI_LEVEL, MetricComparison
 
 from .cells import MetricCells, metric_cells
@@ -98,8 +98,9 @@ class _Row:
 
     def column(self, key: str) -> str:
         x = self.cells
-        return {"name": self.metric.metric, "comp": x.component, "values": f"{x.baseline} → {x.candidate}",
-                "change": x.change, "ci": x.ci, "p": x.p_adjusted, "q": x.q, "verdict": x.verdict}[key]
+        # Names and values from snapshots: shown, never acted on (a control character as its escape).
+        return printable({"name": self.metric.metric, "comp": x.component, "values": f"{x.baseline} → {x.candidate}",
+                          "change": x.change, "ci": x.ci, "p": x.p_adjusted, "q": x.q, "verdict": x.verdict}[key])
 
 
 HEADERS = {"name": "metric", "comp": "comp.", "values": "baseline → candidate", "change": "change",
@@ -207,7 +208,7 @@ def metric_lines(metrics: Sequence[MetricComparison], width: int, style_of: dict
     out = _table_lines(HEADERS, keys, widths, {k: "bold" for k in keys})
     out.append(Line((("─" * min(width, INDENT + sum(widths[k] for k in keys) + GAP * (len(keys) - 1)), "dim"),)))
     for (layer, probe, target), members in groups.items():
-        out += [Line(((line, "bold"),)) for line in wrap(f"{layer}.{probe} · {target}", width)]
+        out += [Line(((line, "bold"),)) for line in wrap(printable(f"{layer}.{probe} · {target}"), width)]
         for r in members:
             styles = _styles(r, style_of)
             cells = {k: r.column(k) for k in keys}

@@ -25,7 +25,8 @@ numpy is imported inside functions, so importing this package costs nothing; sci
 is not used here because importing it alone takes over a second on a small machine. Tests
 check every function against scipy. Modules: basics (constants, normal, quantile), exact
 (counts and rates), samples (batched rank tests and tails), clustered (the same questions
-when values come in groups), family (Holm, BH).
+when values come in groups), family (Holm, BH), series (where in a history of labels a change lies), noise (run-to-run
+variation, for calibrated floors).
 """
 
 from .basics import _np as numpy
@@ -37,7 +38,9 @@ from .clustered import (ClusteredTest, as_values, clustered_shift_test, clustere
 from .exact import (RateResult, binomial_tails, counts_difference_interval, fisher_exact_one_sided, hypergeom_tails,
                     poisson_counts_test, poisson_interval, proportion_test)
 from .family import FamilyAdjustment, adjust_family, benjamini_hochberg, holm
+from .noise import between_run_sd, chi2_ppf, detectable, prediction_floor, quantile_se, samples_needed
 from .samples import SamplesResult, ShiftResult, Summary, TailResult, compare_samples, hodges_lehmann
+from .series import Separation, separation
 
 __all__ = [
     "DEFAULT_CI_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "EXACT_PAIRWISE_MAX", "MIN_SAMPLES", "MIN_TAIL_BEYOND",
@@ -48,4 +51,6 @@ __all__ = [
     "poisson_counts_test", "poisson_interval", "proportion_test",
     "FamilyAdjustment", "adjust_family", "benjamini_hochberg", "holm",
     "SamplesResult", "ShiftResult", "Summary", "TailResult", "compare_samples", "hodges_lehmann",
+    "Separation", "separation",
+    "between_run_sd", "chi2_ppf", "detectable", "prediction_floor", "quantile_se", "samples_needed",
 ]

@@ -23,6 +23,20 @@ def pod_list(namespace: str) -> Api:
     return Api("pods", "list", namespace=namespace)
 
 
+# platform_components (OpenShift): the ClusterOperators, and the workloads of the operators' own
+# namespaces and their operands': DNS, network (openshift-sdn or OVN-Kubernetes, multus) and
+# ingress. A namespace that does not exist on this cluster lists nothing.
+CLUSTER_OPERATORS = Api("clusteroperators", "list", group="config.openshift.io", namespaced=False)
+OPERATOR_NAMESPACES = ("openshift-dns-operator", "openshift-dns", "openshift-network-operator", "openshift-sdn",
+                       "openshift-ovn-kubernetes", "openshift-multus", "openshift-ingress-operator",
+                       "openshift-ingress")
+WORKLOAD_KINDS = ("deployments", "daemonsets")
+
+
+def workload_list(kind: str, namespace: str) -> Api:
+    return Api(kind, "list", group="apps", namespace=namespace)
+
+
 @dataclass(frozen=True)
 class DnsFlavor:
     provider: str
@@ -58,5 +72,6 @@ def reads(kcfg: Any, openshift: bool) -> list[tuple[str, Api]]:
     out += [("cluster_dns", api) for api in dns_reads(OPENSHIFT_DNS if openshift else COREDNS)]
     out.append(("platform_version", VERSION))
     if openshift:
-        out.append(("platform_version", CLUSTER_VERSION))
+        out += [("platform_version", CLUSTER_VERSION), ("platform_components", CLUSTER_OPERATORS)]
+        out += [("platform_components", workload_list(kind, ns)) for ns in OPERATOR_NAMESPACES for kind in WORKLOAD_KINDS]
     return out

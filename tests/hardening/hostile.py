@@ -19,6 +19,7 @@ from typing import Any, Callable
 from markdown_it import MarkdownIt
 
 HOSTILE_STRINGS = [
+    "$\\frac{$ $$",  # matplotlib mathtext (a chart image's legend: the first side's label)
     "\x1b]52;c;ZXZpbA==\x07",  # OSC 52: write the clipboard
     "\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\",  # OSC 8 hyperlink
     "\x1b]0;pwned title\x07",  # OSC 0: window title
@@ -96,7 +97,7 @@ def hostile_snapshots(name_of: Callable[[int], str], base: dict, cand: dict) -> 
             r["notes"] = [rename(f"note {r['probe']}")]
             for m in r["measurements"]:
                 m["metric"] = rename(m["metric"])
-                if m.get("unit"):
+                if m.get("unit") and m["unit"] != "ms":  # latency keeps its unit: only time units are charted
                     m["unit"] = rename(m["unit"])
                 if m["kind"] == "fact":
                     m["value"] = rename(f"fact {side} {m['metric']}") if side == "c" else rename(f"fact b {m['metric']}")

@@ -95,6 +95,16 @@ def test_triage_changes_shows_hostile_package_text_inert(pairs, tmp_path):
     check_json(_triage(tmp_path, "changes", base, cand, "--format", "json").stdout, "changes json")
 
 
+def test_chart_images_of_hostile_text_are_drawn_inert(pairs, tmp_path):
+    (base, cand), _ = pairs
+    done = _triage(tmp_path, "report", base, cand, "--charts-dir", "charts", "-o", "r.md")
+    assert done.code == 3, done.stderr  # a target named $$ is no mathtext: no ValueError from savefig
+    svgs = sorted((tmp_path / "charts").glob("*.svg"))
+    assert svgs and len(list((tmp_path / "charts").glob("*.png"))) == len(svgs)
+    for svg in svgs:
+        check_junit(svg.read_text(encoding="utf-8"), svg.name)  # well-formed XML, no raw control character
+
+
 def test_junit_of_hostile_text_is_well_formed_xml(pairs, tmp_path):
     (base, cand), _ = pairs
     done = _triage(tmp_path, "report", base, cand, "--format", "junit")
@@ -152,7 +162,7 @@ def test_a_code_block_fence_outlasts_every_backtick_run_inside():
 
 
 def test_mermaid_keeps_only_inert_characters():
-    assert inert.mermaid('ms"\n```\n<img src=x>## [a]') == "ms_______img src_x___ _a_"
+    assert inert.mermaid('ms"\n```\n<img src=x>## [a]') == "ms_______img src=x___ _a_"
 
 
 def _snapshot(path: str) -> dict:

@@ -12,7 +12,8 @@ values) goes through the one step of its output medium in triage.report.inert wh
 enters the output: ``inert.cell`` for anything rich draws (a string handed to rich is
 markup; a ``[/x]`` crashes it), ``inert.terminal`` for plain terminal text, ``inert.markdown``
 for Markdown lines and table cells, ``inert.code_block`` for fenced blocks, ``inert.mermaid``
-for chart strings, ``inert.xml`` for XML, ``inert.json_document`` for JSON. No renderer
+for chart strings, ``inert.plot`` for matplotlib text, ``inert.xml`` for XML,
+``inert.json_document`` for JSON. No renderer
 escapes on its own. tests/hardening/test_fuzz_renderers.py holds them to it.
 """
 
@@ -55,6 +56,7 @@ class RenderOptions:
     width: int | None = None  # terminal columns; None: the terminal's, else 140
     show_all: bool = False  # unchanged metrics too
     charts: bool = True  # markdown report: Mermaid charts of root-suspect latency
+    charts_link: str | None = None  # markdown report: where it links the charts' SVG and PNG (--charts-dir)
     full_report: bool = False  # markdown: the whole triage report rather than the brief table
 
 

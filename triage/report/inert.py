@@ -9,7 +9,8 @@ snapshot or comparison, a config value) enters its output. Text a renderer write
 | terminal, plain | ``terminal(text)`` | control characters as visible escapes (below) |
 | Markdown line or table cell | ``markdown(text)`` | escapes visible, then markup inert: ``\\ ` * _ [ ] | ~ #`` escaped, ``& < >`` as entities, a leading list or heading marker escaped |
 | Markdown code block | ``code_block(lines, info)`` | escapes visible; a fence longer than any run of backticks inside, so nothing closes it and commands stay exact |
-| Mermaid string (label, title, axis) | ``mermaid(text)`` | letters, digits and `` ._-:()/@%+`` only: no quote, bracket, backtick, ``#``, ``<`` or line break |
+| Mermaid string (label, title, axis) | ``mermaid(text)`` | letters, digits and `` ._-:()/@%+=`` only: no quote, bracket, backtick, ``#``, ``<`` or line break |
+| matplotlib text (chart images) | ``plot(text)`` | escapes visible, and ``$`` escaped: a target named ``$$`` is no mathtext (it crashed the figure) |
 | XML (JUnit attributes, text) | ``xml(text)`` | escapes visible, so no character XML 1.0 forbids remains; ElementTree escapes ``& < > "`` |
 | JSON | ``json_document(data)`` | triage.strictjson.dumps: ASCII (every control character a ``\\u`` escape), no NaN |
 
@@ -97,7 +98,7 @@ def code_block(lines: Iterable[str], info: str = "") -> list[str]:
 
 # ---------------------------------------------------------------- Mermaid
 
-_MERMAID_KEEP = set(" ._-:()/@%+")
+_MERMAID_KEEP = set(" ._-:()/@%+=")
 MAX_MERMAID = 120
 
 
@@ -107,6 +108,15 @@ def mermaid(text: str) -> str:
     inert everywhere, each other character shown as ``_``."""
     kept = "".join(ch if ch.isalnum() or ch in _MERMAID_KEEP else "_" for ch in text[:MAX_MERMAID])
     return kept + ("…" if len(text) > MAX_MERMAID else "")
+
+
+# ---------------------------------------------------------------- matplotlib
+
+
+def plot(text: str) -> str:
+    """Outside text for matplotlib (titles, labels, legends of chart images): shown as written,
+    ``$`` escaped so no pair of them starts mathtext (``$$`` raised ValueError in savefig)."""
+    return visible(text).replace("$", r"\$")
 
 
 # ---------------------------------------------------------------- XML, JSON

@@ -411,6 +411,8 @@ class Comparison:
     commands: tuple[str, ...] = ()  # how to reproduce this triage; set by the engine that ran it
     changes: ChangeSet = field(default_factory=ChangeSet)  # packages and components, by layer
     acks: str | None = None  # the acks file its regressions were checked against
+    # layer.probe -> what its targets are ("CoreDNS pods", "nodes"), where a source says
+    target_nouns: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def acknowledged(self) -> list[MetricComparison]:
@@ -461,6 +463,7 @@ class Comparison:
             "commands": list(self.commands),
             "changes": self.changes.to_dict(),
             "acks": self.acks,
+            "target_nouns": dict(self.target_nouns),
         }
 
     def to_json(self) -> str:
@@ -491,7 +494,8 @@ class Comparison:
                        primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
                        reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
                        commands=tuple(str(c) for c in d.get("commands") or ()),
-                       changes=ChangeSet.from_dict(d.get("changes")), acks=d.get("acks"))
+                       changes=ChangeSet.from_dict(d.get("changes")), acks=d.get("acks"),
+                       target_nouns={str(k): str(v) for k, v in (d.get("target_nouns") or {}).items()})
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
 

@@ -121,7 +121,7 @@ def _where(c: Comparison) -> list[str]:
     for layer, status in c.layers.items():
         if status != "regressed":
             continue
-        for spread in target_spreads(layer, c.metrics):
+        for spread in target_spreads(layer, c.metrics, c.target_nouns):
             if spread.judged < 2:
                 continue
             if not lines:

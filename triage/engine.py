@@ -57,8 +57,10 @@ from .repro.dns_report import ReproReport
 from .repro.dns_repro import ReproProgress, run_dns_repro
 from .repro.dns_server import EmbeddedDnsServer, check_bind, serve_until_interrupted
 from .repro.dns_workload import WorkloadOptions
-from .runner import Progress, RunOptions, run_probes, status_counts, summarise_problems
+from .runner import Progress, RunOptions, probes_for, run_probes, status_counts, summarise_problems
 from .segmentation import MIN_LABELS, find_change_points, selection
+from .sequential import until_decided
+from .stats import MAX_LOOKS
 from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
 from .verdict import Comparison
 from .versions import by_time, by_version
@@ -82,8 +84,8 @@ class ProbeRun:
 @dataclass(frozen=True)
 class GateResult:
     comparison: Comparison  # with the command that reruns this gate
-    snapshot: Snapshot
-    saved: StoredRun | None  # the run stored under --save-as (only when the gate passed)
+    runs: tuple[Snapshot, ...]  # the candidate's runs: one, or one per round (--until-decided)
+    saved: tuple[StoredRun, ...]  # the runs stored under --save-as (only when the gate passed)
     report: str  # the Markdown report written
     junit: str | None  # the JUnit XML written, if asked
     summary: str | None  # the step summary appended to, if any
@@ -286,14 +288,18 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
          save_as: str | None = None, layers_given: bool = False, report_path: str = rerun.REPORT_FILE,
          junit_path: str | None = None, step_summary: str | None = None, progress: Progress | None = None,
          take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
-         baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None) -> GateResult:
+         baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None,
+         max_rounds: int | None = None, clock: Callable[[], float] = time.monotonic) -> GateResult:
     """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
     report (and JUnit, and append to the CI step summary), and keep the run when it passes.
+    ``max_rounds`` (--until-decided): probe again what is undecided, up to that many rounds in
+    all within ``options.deadline_s`` (triage.sequential); every round's run is kept.
 
     Another source of the candidate (`--from prometheus`, triage.sources.prometheus.usecases)
     passes ``take(options, baseline runs)``, ``baseline_runs`` when the baseline is not a
     stored label, and the ``commands`` that rerun it."""
     budget, acks = judging.load()
+    check_rounds(max_rounds, probing=take is None)
     _check_paths([("--report", report_path), ("--junit", junit_path)])
     if save_as:
         check_label(save_as)
@@ -304,22 +310,44 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
         # Probe what the baseline knows about: a layer it never measured can only be "absent".
         seen = {r.layer for snap in baseline for r in snap.results if r.status == "ok"}
         options = replace(options, layers=tuple(layer for layer in options.layers if layer in seen) or options.layers)
+    started = clock()
     snapshot = take(options, baseline) if take else run_probes(config, options, progress)
-    c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
-                          candidate_spec=snapshot.label if take else f"{snapshot.label} (now)", budget=budget,
-                          alpha=judging.alpha, sources=("label" if baseline_runs is None else "file", "file"),
-                          require_decided=judging.require_decided, acks=acks)
+    sides = dict(baseline_spec=baseline_label, candidate_spec=snapshot.label if take else f"{snapshot.label} (now)",
+                 budget=budget, alpha=judging.alpha, sources=("label" if baseline_runs is None else "file", "file"),
+                 require_decided=judging.require_decided, acks=acks)
+    if max_rounds is None:
+        c, runs = compare_snapshots(baseline, [snapshot], **sides), (snapshot,)
+    else:
+        def again(keys, seconds_left):
+            return run_probes(config, replace(options, label=snapshot.label, deadline_s=seconds_left), progress,
+                              specs=probes_for(keys, options.layers))
+
+        decided = until_decided(baseline, snapshot, again, max_rounds=max_rounds,
+                                deadline=started + options.deadline_s, clock=clock, **sides)
+        c, runs = decided.comparison, decided.runs
     c = replace(c, commands=commands or rerun.for_gate(
         baseline_label, options.label, judging, config=config_path, layers=options.layers if layers_given else None,
-        samples=options.samples))
+        samples=options.samples, max_rounds=max_rounds))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:
         atomic_write_text(junit_path, render(c, "junit"))
     if step_summary:
         atomic_append_text(step_summary, markdown + "\n")
-    saved = snapshots.save_snapshot(save_as, snapshot) if save_as and c.verdict == "ok" else None
-    return GateResult(c, snapshot, saved, report_path, junit_path, step_summary)
+    saved = tuple(snapshots.save_snapshot(save_as, run) for run in runs) if save_as and c.verdict == "ok" else ()
+    return GateResult(c, runs, saved, report_path, junit_path, step_summary)
+
+
+def check_rounds(max_rounds: int | None, *, probing: bool = True) -> None:
+    """--until-decided --max-rounds K: 1 to MAX_LOOKS rounds, and only when probing now."""
+    if max_rounds is None:
+        return
+    if not probing:
+        raise BadInput("--until-decided: probes again what is undecided; a window of recorded history does not "
+                       "grow (drop --from prometheus, or widen --window)")
+    if not 1 <= max_rounds <= MAX_LOOKS:
+        raise BadInput(f"--max-rounds: expected 1 to {MAX_LOOKS} (round {MAX_LOOKS} is judged at α/{2 ** (MAX_LOOKS - 1)}), "
+                       f"got {max_rounds}")
 
 
 def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,

@@ -48,10 +48,13 @@ def for_comparison(c: Comparison, judging: Judging = Judging()) -> tuple[str, ..
 
 
 def for_gate(baseline: str, label: str, judging: Judging = Judging(), *, config: str | None = None,
-             layers: Sequence[str] | None = None, samples: int | None = None) -> tuple[str, ...]:
-    """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline)."""
+             layers: Sequence[str] | None = None, samples: int | None = None,
+             max_rounds: int | None = None) -> tuple[str, ...]:
+    """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline;
+    ``max_rounds``: it sampled until decided)."""
+    rounds = "" if max_rounds is None else f" --until-decided --max-rounds {max_rounds}"
     return (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}"
-            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples)}{_judging(judging)}",)
+            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples)}{rounds}{_judging(judging)}",)
 
 
 def for_prometheus_gate(*, window: str | None, before_upgrade: str | None, baseline: str | None, label: str | None,

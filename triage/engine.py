@@ -62,6 +62,7 @@ from .segmentation import MIN_LABELS, find_change_points, selection
 from .sequential import until_decided
 from .stats import MAX_LOOKS
 from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
+from .store_remote import open_store
 from .verdict import Comparison
 from .versions import by_time, by_version
 
@@ -134,7 +135,7 @@ def compare_sides(baseline: str, candidate: str, judging: Judging = Judging()) -
     """Load both sides (snapshot files or stored labels), the budget and the acks, and judge.
     Raises BadInput/InputFileError/StoreError."""
     budget, acks = judging.load()  # before any snapshot is read
-    snapshots = SnapshotStore(resolve_store_path(judging.store))
+    snapshots = open_store(judging.store)
     with collector_paused():
         a_source, a_snaps = load_side(baseline, snapshots)
         b_source, b_snaps = load_side(candidate, snapshots)
@@ -179,7 +180,7 @@ def history(labels: Sequence[str] = (), judging: Judging = Judging(), *, layers:
     for layer in layers:
         if layer not in LAYERS:
             raise BadInput(f"--layer: expected one of {', '.join(LAYERS)}, got {layer!r}")
-    store = SnapshotStore(resolve_store_path(judging.store))
+    store = open_store(judging.store)
     chosen = _history_labels(store, labels)
     if len(chosen) < 2 * MIN_LABELS:
         raise BadInput(f"history: {len(chosen)} label{'s' if len(chosen) != 1 else ''} in store {store.root}; a "
@@ -212,7 +213,7 @@ def calibrate(label: str | None = None, judging: Judging = Judging(), *, runs: i
         raise BadInput("calibrate: name a stored LABEL, or probe now with --runs N (and --label)")
     if runs is not None and runs < MIN_RUNS:
         raise BadInput(f"--runs: expected at least {MIN_RUNS} (run-to-run noise needs a spread), got {runs}")
-    store = SnapshotStore(resolve_store_path(judging.store))
+    store = open_store(judging.store)
     if label is not None:
         snapshots = store.load_label(label)
         if len(snapshots) < MIN_RUNS:
@@ -238,7 +239,7 @@ def changes(baseline: str, candidate: str, *, store: str | None = None,
     (snapshot files or stored labels), each in its layer (the budget's ``changes:`` first).
     Judges nothing. Raises BadInput/InputFileError/StoreError."""
     rules = load_budget(budget_path).changes
-    snapshots = SnapshotStore(resolve_store_path(store))
+    snapshots = open_store(store)
     with collector_paused():
         _, a_snaps = load_side(baseline, snapshots)
         _, b_snaps = load_side(candidate, snapshots)
@@ -265,7 +266,7 @@ def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunO
                           judging: Judging, *, progress: ProgressFor | None, phase: Phase) -> Comparison:
     """Probe both platforms interleaved, store every run in ``judging.store``, then judge
     candidate's runs against baseline's."""
-    probe_interleaved((baseline, candidate), options, rounds, SnapshotStore(judging.store), progress=progress,
+    probe_interleaved((baseline, candidate), options, rounds, open_store(judging.store), progress=progress,
                       phase=phase)
     phase(f"comparing {baseline.label} → {candidate.label}")
     return compare_sides(baseline.label, candidate.label, judging)
@@ -304,7 +305,7 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
     if save_as:
         check_label(save_as)
     config = load_config(config_path)
-    snapshots = SnapshotStore(resolve_store_path(judging.store))
+    snapshots = open_store(judging.store)
     baseline = list(baseline_runs) if baseline_runs is not None else snapshots.load_label(baseline_label)
     if not layers_given:
         # Probe what the baseline knows about: a layer it never measured can only be "absent".

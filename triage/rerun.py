@@ -13,6 +13,7 @@ from typing import Sequence
 
 from .judging import Judging
 from .layers import LAYERS
+from .secrets import mask_url
 from .verdict import DEFAULT_ALPHA, Comparison
 
 REPORT_FILE = "triage-report.md"
@@ -23,8 +24,13 @@ def _flags(*pairs: tuple[str, object]) -> str:
     return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in pairs if value is not None)
 
 
+def _store(j: Judging) -> str | None:
+    """A store URL's credentials never reach a report (git's helpers supply them on a rerun)."""
+    return None if j.store is None else mask_url(j.store)
+
+
 def _judging(j: Judging) -> str:
-    return _flags(("--store", j.store), ("--budget", j.budget), ("--acks", j.acks),
+    return _flags(("--store", _store(j)), ("--budget", j.budget), ("--acks", j.acks),
                   ("--alpha", None if j.alpha == DEFAULT_ALPHA else f"{j.alpha:g}")) \
         + (" --require-decided" if j.require_decided else "")
 
@@ -42,7 +48,7 @@ def for_comparison(c: Comparison, judging: Judging = Judging()) -> tuple[str, ..
     """`triage compare`/`report`: probe each labelled side again and store it, then compare."""
     q = shlex.quote
     lines = [f"triage probe --label {q(info.spec)} --out {q(info.spec + '.json')} && "
-             f"triage baseline save {q(info.spec)} {q(info.spec + '.json')}{_flags(('--store', judging.store))}"
+             f"triage baseline save {q(info.spec)} {q(info.spec + '.json')}{_flags(('--store', _store(judging)))}"
              for info in (c.baseline, c.candidate) if info.source == "label"]
     return (*lines, *_compare_and_report(c.baseline.spec, c.candidate.spec, _judging(judging)))
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from .formatting import plural
 
 RULE = "halved each round, the last round what is left"
+UNDECIDED_SHOWN = 8  # in the one-line summary; the JSON and the report's Rounds section list them all
 STOPS = ("decided", "max rounds", "deadline", "the rest cannot decide in the rounds left")
 
 
@@ -55,7 +56,9 @@ class Rounds:
                 f"{self.samples:,} samples" + (f" ({per})" if len(self.looks) > 1 else "")
                 + f"; α = {alpha:g} spent as {spent} ({self.rule})")
         if self.undecided:
-            text += f"; still undecided: {', '.join(self.undecided)}"
+            more = len(self.undecided) - UNDECIDED_SHOWN
+            text += f"; still undecided: {', '.join(self.undecided[:UNDECIDED_SHOWN])}" + \
+                (f" and {more} more" if more > 0 else "")
         return text
 
     def to_dict(self) -> dict[str, Any]:

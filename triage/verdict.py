@@ -75,6 +75,15 @@ class SideSummary:
     # kind (summed over runs), and figures of the latest run (``context``: the last reading).
     kinds: Mapping[str, int] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
+    # The rest of a samples side's quantile curve, p50 → p99.9, for charts; judged nowhere.
+    p75: float | None = None
+    p90: float | None = None
+    p999: float | None = None
+
+    def curve(self) -> tuple[tuple[str, float | None], ...]:
+        """(label, value) from p50 to p99.9, as a chart draws them."""
+        return (("p50", self.p50), ("p75", self.p75), ("p90", self.p90), ("p95", self.p95), ("p99", self.p99),
+                ("p99.9", self.p999))
 
     def notes(self) -> str:
         """'too many clients; last reading: connections 37, ...', or ''."""
@@ -93,6 +102,7 @@ class SideSummary:
         d: dict[str, Any] = {"runs": self.runs}
         if self.kind == "samples":
             d.update(n=self.n, mean=self.mean, p50=self.p50, p95=self.p95, p99=self.p99)
+            d.update({k: v for k, v in (("p75", self.p75), ("p90", self.p90), ("p999", self.p999)) if v is not None})
             if self.groups is not None:
                 d["groups"] = {"count": self.groups, "p50_range": [self.group_p50_low, self.group_p50_high]}
         elif self.kind == "proportion":
@@ -115,7 +125,8 @@ class SideSummary:
                    _opt_float(d.get("p50")), _opt_float(d.get("p95")), _opt_float(d.get("p99")),
                    d.get("events"), d.get("trials"), _opt_float(d.get("rate")), tuple(d.get("values") or ()),
                    None if groups.get("count") is None else int(groups["count"]), _opt_float(low), _opt_float(high),
-                   dict(d.get("kinds") or {}), dict(d.get("context") or {}))
+                   dict(d.get("kinds") or {}), dict(d.get("context") or {}),
+                   _opt_float(d.get("p75")), _opt_float(d.get("p90")), _opt_float(d.get("p999")))
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,7 @@ def test_the_cli_gate_decides_what_a_plain_gate_with_the_same_samples_cannot(dns
     line = next(x for x in adaptive.stdout.splitlines() if x.startswith("rounds: "))
     assert line.startswith("rounds: 2 of 4 rounds (stopped: ")
     assert "α = 0.01 spent as 0.005 + 0.0025" in line
-    assert f"dns.resolve.{NAME}@cluster-dns.latency_A" in report
+    assert f"dns.resolve.{NAME}@cluster-dns.latency\\_A | ms" in report and "## Rounds" in report
 
 
 @pytest.mark.parametrize("options, message", [

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 def gate(
     ctx: typer.Context,
     baseline: str = typer.Option(None, "--baseline", help="Stored label to judge against, e.g. 4.3.18 (required, except with --from prometheus --window upgrade:VERSION)."),
-    store: str = typer.Option(None, "--store", "-s", help="Baseline store (default $TRIAGE_STORE, else ./baselines)."),
+    store: str = typer.Option(None, "--store", "-s", help="Baseline store: a directory or a git URL (default $TRIAGE_STORE, else ./baselines)."),
     config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML: per-metric floors by glob."),
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics."),

@@ -119,14 +119,14 @@ def _failure_kind(exc: Exception, requests: Any) -> str:
 _URLLIB3_NOISE = re.compile(r"^.*?Max retries exceeded with url: \S+ \(Caused by \w+\((?P<inner>.*)\)\)$")
 
 
-def _short_reason(exc: Exception) -> str:
+def short_reason(exc: Exception) -> str:
     """requests wraps urllib3's reason in a long pool message; keep the inner cause."""
     text = " ".join(str(exc).split())
     m = _URLLIB3_NOISE.match(text)
     return m["inner"] if m else text
 
 
-def _session(target: Target, requests: Any) -> Any:
+def session_for(target: Target, requests: Any) -> Any:
     from triage import __version__
 
     session = requests.Session()
@@ -159,7 +159,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
             break
         # Per group, never across a GROUP_END: the filters are global, and the other probes
         # run in between.
-        with _session(target, requests) as session, warnings.catch_warnings():
+        with session_for(target, requests) as session, warnings.catch_warnings():
             if target.verify is False:
                 # The config said so; one warning per request would only bury the report.
                 from urllib3.exceptions import InsecureRequestWarning
@@ -172,7 +172,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                 request_within(session, target.method, target.url,
                                min(target.timeout_s, max(ctx.remaining(), 0.001)), allow_redirects=False)
             except requests.RequestException as exc:
-                warmups_failed.append(f"{_failure_kind(exc, requests)}: {scrub(_short_reason(exc), target)}")
+                warmups_failed.append(f"{_failure_kind(exc, requests)}: {scrub(short_reason(exc), target)}")
             for _ in range(size):
                 remaining = ctx.remaining()
                 if remaining <= 0.001:
@@ -188,7 +188,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                     waited = time.perf_counter() - started
                     kind = _failure_kind(exc, requests)
                     # A timed-out request cost its client the wait: it stays in the latency tail.
-                    tally.failed(kind, scrub(_short_reason(exc), target), waited * 1000.0 if kind == "timeout" else None)
+                    tally.failed(kind, scrub(short_reason(exc), target), waited * 1000.0 if kind == "timeout" else None)
                     if given_up():
                         break
                     continue

@@ -21,6 +21,10 @@ class Summary:
     p50: float
     p95: float
     p99: float
+    # The rest of the quantile curve a report draws (p50 → p99.9); judged nowhere.
+    p75: float | None = None
+    p90: float | None = None
+    p999: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,9 @@ def _row_quantile(np: Any, x: Any, q: float) -> Any:
 
 def _summaries(np: Any, x: Any) -> list[Summary]:
     n = x.shape[1]
-    p50, p95, p99 = (_row_quantile(np, x, q).tolist() for q in (0.5, 0.95, 0.99))
+    p50, p95, p99, p75, p90, p999 = (_row_quantile(np, x, q).tolist() for q in (0.5, 0.95, 0.99, 0.75, 0.9, 0.999))
     mean = x.mean(axis=1).tolist()
-    return [Summary(n, mean[r], p50[r], p95[r], p99[r]) for r in range(x.shape[0])]
+    return [Summary(n, mean[r], p50[r], p95[r], p99[r], p75[r], p90[r], p999[r]) for r in range(x.shape[0])]
 
 
 def _mann_whitney_rows(np: Any, a: Any, b: Any) -> tuple[Any, Any, Any, Any]:
@@ -247,16 +251,15 @@ def _bootstrap_positions(np: Any, n: int, q: float, resamples: int, seed: int, r
     return first, second, frac
 
 
-def exceedance_masks(np: Any, a: Any, b: Any, pooled: Any, q: float) -> tuple[Any, Any]:
-    """Which values of each row of ``a`` and ``b`` (any order) lie beyond the pooled
-    q-quantile (above it for q >= 0.5, below it otherwise); ``pooled`` holds each row's
-    values of both sides, sorted.
+def exceedance_masks(np: Any, a: Any, b: Any, threshold: Any, q: float) -> tuple[Any, Any]:
+    """Which values of each row of ``a`` and ``b`` (any order) lie beyond ``threshold``,
+    each row's pooled q-quantile (above it for q >= 0.5, below it otherwise).
 
     Ties at the threshold (timeouts recorded as the timeout value) can leave nothing
     strictly beyond it. Whether to count the tied values too is decided from the pooled
     values alone (whichever count is nearer the nominal N(1 − q)), so the test stays exact.
     """
-    threshold = _row_quantile(np, pooled, q)[:, None]
+    threshold = threshold[:, None]
     upper = q >= 0.5
     strict_a = (a > threshold) if upper else (a < threshold)
     strict_b = (b > threshold) if upper else (b < threshold)
@@ -286,7 +289,7 @@ def _tail_rows(np: Any, a: Any, b: Any, pooled: Any, q: float, ci_level: float, 
     k_high = round((1 - alpha / 2) * (resamples - 1))
     boot.partition([k_low, k_high], axis=1)
     ci_low, ci_high = boot[:, k_low].tolist(), boot[:, k_high].tolist()
-    mask_a, mask_b = exceedance_masks(np, a, b, pooled, q)
+    mask_a, mask_b = exceedance_masks(np, a, b, _row_quantile(np, pooled, q), q)
     upper = q >= 0.5
     beyond_a = mask_a.sum(axis=1).tolist()
     beyond_b = mask_b.sum(axis=1).tolist()

@@ -394,8 +394,8 @@ def check_rounds(max_rounds: int | None, *, probing: bool = True) -> None:
         raise BadInput("--until-decided: probes again what is undecided; a window of recorded history does not "
                        "grow (drop --from prometheus, or widen --window)")
     if not 1 <= max_rounds <= MAX_LOOKS:
-        raise BadInput(f"--max-rounds: expected 1 to {MAX_LOOKS} (round {MAX_LOOKS} is judged at α/{2 ** (MAX_LOOKS - 1)}), "
-                       f"got {max_rounds}")
+        raise BadInput(f"--max-rounds: expected 1 to {MAX_LOOKS} (round {MAX_LOOKS} is judged at "
+                       f"α/{2 ** (MAX_LOOKS - 1)}), got {max_rounds}")
 
 
 def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,

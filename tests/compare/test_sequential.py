@@ -12,6 +12,7 @@ import pytest
 from triage import stats
 from triage.judge import compare_snapshots
 from triage.model import Measurement, ProbeResult, Snapshot
+from triage.report import RenderOptions, render
 from triage.sequential import probes_behind, reachable, until_decided
 from triage.verdict import Comparison
 
@@ -79,8 +80,14 @@ def test_an_inconclusive_metric_is_probed_again_and_decided_a_round_later():
     assert rounds.decided_at == {"app.http.registry.latency": 1, "database.query.pull.latency": 2}
     assert rounds.stopped == "decided" and rounds.undecided == ()
     assert [look.samples for look in rounds.looks] == [205, 5] and len(decided.runs) == 2
-    assert c.verdict == "regressed" and {m.id: m.verdict for m in c.metrics}["database.query.pull.latency"] == "regressed"
-    assert "2 of 4 rounds (stopped: decided), 210 samples (205 + 5)" in rounds.summary(c.alpha)
+    assert c.verdict == "regressed"
+    assert {m.id: m.verdict for m in c.metrics}["database.query.pull.latency"] == "regressed"
+    line = "2 of 4 rounds (stopped: decided), 210 samples (205 + 5); α = 0.01 spent as 0.005 + 0.0025"
+    assert line in rounds.summary(c.alpha)
+    assert f"rounds: {line}" in render(c, "table", RenderOptions(width=200)).replace("\n", " ")
+    assert f"- rounds: {line}" in render(c, "markdown")
+    full = render(c, "markdown", RenderOptions(full_report=True))
+    assert "## Rounds" in full and "| 2 | 0.0025 | database.query.pull | 5 | 2 | 0 |" in full
 
 
 def test_a_decision_is_final_even_when_later_runs_of_its_probe_disagree():

@@ -367,8 +367,8 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
         c, runs = compare_snapshots(baseline, [snapshot], **sides), (snapshot,)
     else:
         def again(keys, seconds_left):
-            return run_probes(config, replace(options, label=snapshot.label, deadline_s=seconds_left), progress,
-                              specs=probes_for(keys, options.layers))
+            rerun_options = replace(options, label=snapshot.label, deadline_s=seconds_left or options.deadline_s)
+            return run_probes(config, rerun_options, progress, specs=probes_for(keys, options.layers))
 
         decided = until_decided(baseline, snapshot, again, max_rounds=max_rounds,
                                 deadline=started + options.deadline_s, clock=clock, **sides)

@@ -77,6 +77,25 @@ def test_a_metric_too_thin_after_one_round_is_decided_in_a_later_one_and_only_it
     assert back["decided_at"]["app.http.few.latency"] == 2
 
 
+def test_a_passing_adaptive_gate_stores_every_round_s_run(app_store):
+    with ControlledServer(always(Answer())) as many, ControlledServer(always(Answer())) as few:
+        cfg = app_config(app_store / "same.yaml", many, few, 5)
+        result = engine.gate("4.3.18", RunOptions(layers=("app",), label="4.3.19-ok"),
+                             Judging(store=str(app_store / "S")), config_path=cfg, layers_given=True,
+                             report_path=str(app_store / "ok.md"), max_rounds=3, save_as="4.3.19-ok")
+    c = result.comparison
+    assert c.verdict == "ok", c.reason  # with 10 values "few" could be judged: no regression
+    assert c.rounds.decided_at.get("app.http.few.latency", 0) != 1 and len(result.runs) >= 2
+    assert [run.run_id for run in result.saved] == [run.run_id for run in engine.open_store(
+        str(app_store / "S")).runs("4.3.19-ok")]
+    assert len(result.saved) == len(result.runs)
+    assert "few" in {r.target for r in result.runs[1].results}
+    for look in c.rounds.looks[1:]:  # each later round ran only probes with a metric still undecided
+        for probe in look.probes:
+            ids = [m.id for m in c.metrics if m.id.startswith(probe + ".")]
+            assert any(c.rounds.decided_at.get(i, 99) >= look.index for i in ids), (probe, look)
+
+
 def dns_config(path, port: int, samples: int) -> str:
     path.write_text(f"samples: {samples}\nspread: 0\ndns:\n  resolvers: ['cluster-dns=127.0.0.1:{port}']\n"
                     f"  names: [{NAME}]\n  timeout: 0.5\n")

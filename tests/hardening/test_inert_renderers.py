@@ -151,9 +151,19 @@ def test_a_rich_cell_is_never_markup():
 @pytest.mark.parametrize("text, shown", [
     ("- item", "\\- item"), ("1. item", "1\\. item"), ("# h", "\\# h"), ("a|b", "a\\|b"),
     ("<b>&</b>", "&lt;b&gt;&amp;&lt;/b&gt;"), ("a\rb", "a\\\\x0db"), ("`x`", "\\`x\\`"),
+    (" 27", "&#32;27"), ("  - x", "&#32;&#32;\\- x"), ("hard break  ", "hard break&#32;&#32;"),
 ])
 def test_markdown_escapes(text, shown):
     assert inert.markdown(text) == shown
+
+
+def test_a_package_named_with_a_leading_space_keeps_its_changelog_nested():
+    from markdown_it import MarkdownIt
+
+    doc = f"- {inert.markdown(' glibc')} 1 → 2\n  - 2: {inert.markdown('entry')}\n"
+    kinds = [t.type for t in MarkdownIt("commonmark").parse(doc)]
+    assert kinds.count("bullet_list_open") == 2 and kinds.index("bullet_list_open", 1) < kinds.index("list_item_close")
+    assert MarkdownIt("commonmark").render(doc).startswith("<ul>\n<li> glibc 1 → 2")
 
 
 def test_a_code_block_fence_outlasts_every_backtick_run_inside():

@@ -73,6 +73,7 @@ _MD_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "`*_[]|~#"} | {"&": "&amp;"
 # At the start of a line these begin a list item, a thematic break, a setext heading underline or
 # a numbered item ("+1.2 ms" and "4.3.18" begin none, and stay as they are).
 _MD_LEADING = re.compile(r"^(\s*)(?:([-+=])(?=\s|$|\2)|(\d{1,9})([.)])(?=\s|$))")
+_MD_EDGE_SPACES = re.compile(r"^ +| +$")
 
 
 def _leading(m: re.Match) -> str:
@@ -81,9 +82,16 @@ def _leading(m: re.Match) -> str:
     return f"{m.group(1)}{m.group(3)}\\{m.group(4)}"
 
 
+def _spaces(m: re.Match) -> str:
+    return "&#32;" * len(m.group())
+
+
 def markdown(text: str) -> str:
-    """Outside text for a Markdown line or GFM table cell: shown exactly, never markup or HTML."""
-    return _MD_LEADING.sub(_leading, visible(text).replace("\\", "\\\\").translate(_MD_SPECIAL), count=1)
+    """Outside text for a Markdown line or GFM table cell: shown exactly, never markup or HTML.
+    Spaces at either end become entities: leading ones would move a list item's content column
+    (a package named " x" un-nested the changelog under it), trailing ones make a line break."""
+    inert = _MD_LEADING.sub(_leading, visible(text).replace("\\", "\\\\").translate(_MD_SPECIAL), count=1)
+    return _MD_EDGE_SPACES.sub(_spaces, inert)
 
 
 def code_block(lines: Iterable[str], info: str = "") -> list[str]:

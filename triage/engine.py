@@ -78,8 +78,12 @@ class DemoResult:
     report: str
     elapsed_s: float
 
+    loaded: bool = False  # ramped both platforms (--load)
+
     @property
     def named_dns(self) -> bool:
+        if self.loaded:
+            return demo_scenario.names_capacity_loss(self.comparison)
         return demo_scenario.names_dns(self.comparison)
 
     @property
@@ -173,7 +177,8 @@ def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOption
     c = _interleave_and_judge(*platforms, options, rounds, store=root, budget_path=budget_path, alpha=alpha,
                               progress=progress, phase=phase)
     return replace(c, commands=rerun.for_ab(baseline, candidate, rounds=rounds, layers=options.layers,
-                                            samples=options.samples, store=root, budget=budget_path, alpha=alpha))
+                                            samples=options.samples, store=root, budget=budget_path, alpha=alpha,
+                                            load=options.load, allow_load=options.allow_load))
 
 
 def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
@@ -207,7 +212,8 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
                           require_decided=require_decided)
     c = replace(c, commands=commands or rerun.for_gate(
         baseline_label, options.label, store=store, config=config_path, budget=budget_path, alpha=alpha,
-        require_decided=require_decided, layers=options.layers if layers_given else None, samples=options.samples))
+        require_decided=require_decided, layers=options.layers if layers_given else None, samples=options.samples,
+        load=options.load, allow_load=options.allow_load))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:
@@ -221,9 +227,10 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
 def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
          samples: int = demo_scenario.SAMPLES_PER_RUN, report_path: str = rerun.REPORT_FILE,
          progress: ProgressFor | None = None, phase: Phase = _quiet,
-         clock: Callable[[], float] = time.monotonic) -> DemoResult:
+         clock: Callable[[], float] = time.monotonic, load: bool = False) -> DemoResult:
     """`triage demo`: start both demo platforms, probe them interleaved, store every run,
-    compare the labels and write the Markdown report."""
+    compare the labels and write the Markdown report. ``load``: then ramp each platform
+    (dns, app), so the verdict can name dns as the root of the app's capacity loss."""
     _check_paths([("--report", report_path)])
     started = clock()
     root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
@@ -232,12 +239,12 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
             DemoPlatform(*demo_scenario.DEGRADED, seed=19) as degraded:
         c = _interleave_and_judge(Platform(healthy.label, demo_scenario.platform_config(healthy, samples)),
                                   Platform(degraded.label, demo_scenario.platform_config(degraded, samples)),
-                                  RunOptions(layers=demo_scenario.LAYERS), rounds, store=root, budget_path=None,
-                                  alpha=DEFAULT_ALPHA, progress=progress, phase=phase)
+                                  RunOptions(layers=demo_scenario.LAYERS, load=load), rounds, store=root,
+                                  budget_path=None, alpha=DEFAULT_ALPHA, progress=progress, phase=phase)
     c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
-                                           store_given=store, store=root))
+                                           store_given=store, store=root, load=load))
     atomic_write_text(report_path, _report(c))
-    return DemoResult(c, root, report_path, clock() - started)
+    return DemoResult(c, root, report_path, clock() - started, load)
 
 
 def repro_dns(profiles: Sequence[str], options: WorkloadOptions, *, progress: ReproProgress | None = None,

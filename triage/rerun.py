@@ -27,8 +27,9 @@ def _judging(store: str | None, budget: str | None, alpha: float, require_decide
         + (" --require-decided" if require_decided else "")
 
 
-def _probing(layers: Sequence[str], samples: int | None) -> str:
-    return _flags(("--layers", None if tuple(layers) == LAYERS else ",".join(layers)), ("--samples", samples))
+def _probing(layers: Sequence[str], samples: int | None, load: bool = False, allow_load: Sequence[str] = ()) -> str:
+    return _flags(("--layers", None if tuple(layers) == LAYERS else ",".join(layers)), ("--samples", samples)) \
+        + (" --load" if load else "") + _flags(("--allow-load", ",".join(allow_load) or None))
 
 
 def _compare_and_report(baseline: str, candidate: str, judging: str) -> tuple[str, ...]:
@@ -49,10 +50,11 @@ def for_comparison(c: Comparison, *, store: str | None = None, budget: str | Non
 
 def for_gate(baseline: str, label: str, *, store: str | None = None, config: str | None = None,
              budget: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
-             layers: Sequence[str] | None = None, samples: int | None = None) -> tuple[str, ...]:
+             layers: Sequence[str] | None = None, samples: int | None = None, load: bool = False,
+             allow_load: Sequence[str] = ()) -> tuple[str, ...]:
     """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline)."""
     return (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}"
-            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples)}"
+            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples, load, allow_load)}"
             f"{_judging(store, budget, alpha, require_decided)}",)
 
 
@@ -67,17 +69,18 @@ def for_prometheus_gate(*, window: str | None, before_upgrade: str | None, basel
 
 def for_ab(baseline: tuple[str, str], candidate: tuple[str, str], *, rounds: int, layers: Sequence[str],
            samples: int | None, store: str, budget: str | None = None,
-           alpha: float = DEFAULT_ALPHA) -> tuple[str, ...]:
+           alpha: float = DEFAULT_ALPHA, load: bool = False, allow_load: Sequence[str] = ()) -> tuple[str, ...]:
     """`triage ab` over (label, config path) pairs: probe both again, then judge the stored runs."""
     sides = " ".join(shlex.quote(f"{label}={path}") for label, path in (baseline, candidate))
     judging = _judging(store, budget, alpha)
-    return (f"triage ab {sides} --rounds {rounds}{_probing(layers, samples)}{judging}",
+    return (f"triage ab {sides} --rounds {rounds}{_probing(layers, samples, load, allow_load)}{judging}",
             *_compare_and_report(baseline[0], candidate[0], judging))
 
 
 def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int, store_given: str | None,
-             store: str) -> tuple[str, ...]:
+             store: str, load: bool = False) -> tuple[str, ...]:
     """`triage demo`: the demo again (into the same store when one was named), then the
     comparison of the runs it stored."""
-    return (f"triage demo --rounds {rounds} --samples {samples}{_flags(('--store', store_given))}",
+    return (f"triage demo --rounds {rounds} --samples {samples}{' --load' if load else ''}"
+            f"{_flags(('--store', store_given))}",
             *_compare_and_report(baseline, candidate, _judging(store, None, DEFAULT_ALPHA)))

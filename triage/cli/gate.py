@@ -32,6 +32,8 @@ def gate(
     require_decided: bool = typer.Option(False, "--require-decided", help="Exit 4 (inconclusive) unless every metric "
                                          "either regressed or ruled out a regression past its floors; without it an "
                                          "undecided metric (too few samples, too noisy) is only reported."),
+    load: bool = typer.Option(False, "--load", help="After the probes, ramp load per target (load: in triage.yaml), as the baseline was."),
+    allow_load: str = typer.Option(None, "--allow-load", help="HOST[,HOST]: hosts beyond loopback that --load may send load to."),
 ) -> int:
     """Gate an upgrade in CI: probe this platform, compare with the baseline, exit 0/3/4.
 
@@ -40,6 +42,7 @@ def gate(
     """
     from triage import engine
     from triage.errors import BadInput
+    from triage.load.ramp import parse_allow
     from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
 
@@ -56,7 +59,8 @@ def gate(
         return _verdict(env, result, quiet)
     if baseline is None:
         raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
-    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
+    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples, load=load,
+                         allow_load=parse_allow(allow_load))
     result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
                          require_decided=require_decided, save_as=save_as, layers_given=layers is not None,
                          report_path=report or REPORT_FILE,

@@ -41,6 +41,7 @@ from triage.pooling import PooledSide, pool_side
 from triage.rollup import layer_statuses, overall_verdict
 from triage.verdict import DEFAULT_ALPHA, Comparison, MetricComparison, MetricKey
 
+from .capacity import corroborate_capacity
 from .decide import adjust, freeze
 from .drafts import Row, check_alpha
 from .kinds import JUDGES, side_summary
@@ -100,7 +101,8 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
                 for key in sorted(set(a_side.metrics) | set(b_side.metrics))]
         batch.run()
         tests = adjust(rows)
-        metrics = tuple(sorted((freeze(row, alpha) for row in rows), key=MetricComparison.severity))
+        frozen = corroborate_capacity([freeze(row, alpha) for row in rows], a_side.metrics, b_side.metrics)
+        metrics = tuple(sorted(frozen, key=MetricComparison.severity))
     layers, notes = layer_statuses(metrics, a_side, b_side)
     suspects = attribute(layers, metrics, target_nouns(baseline, candidate))
     verdict, reason = overall_verdict(metrics, layers, require_decided=require_decided)

@@ -114,7 +114,7 @@ def scrub(text: str, target: Target) -> str:
     return mask_secrets(" ".join(text.split()), _secrets(target))
 
 
-def _failure_kind(exc: Exception, requests: Any) -> str:
+def failure_kind(exc: Exception, requests: Any) -> str:
     if isinstance(exc, requests.exceptions.Timeout):
         return "timeout"
     if isinstance(exc, requests.exceptions.SSLError):
@@ -134,7 +134,7 @@ def _short_reason(exc: Exception) -> str:
     return m["inner"] if m else text
 
 
-def _session(target: Target, requests: Any) -> Any:
+def session_for(target: Target, requests: Any) -> Any:
     from triage import __version__
 
     session = requests.Session()
@@ -167,7 +167,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
             break
         # Per group, never across a GROUP_END: the filters are global, and the other probes
         # run in between.
-        with _session(target, requests) as session, warnings.catch_warnings():
+        with session_for(target, requests) as session, warnings.catch_warnings():
             if target.verify is False:
                 # The config said so; one warning per request would only bury the report.
                 from urllib3.exceptions import InsecureRequestWarning
@@ -181,7 +181,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                                           timeout=min(target.timeout_s, max(ctx.remaining(), 0.001)))
                 warm_up.content
             except requests.RequestException as exc:
-                warmups_failed.append(f"{_failure_kind(exc, requests)}: {scrub(_short_reason(exc), target)}")
+                warmups_failed.append(f"{failure_kind(exc, requests)}: {scrub(_short_reason(exc), target)}")
             for _ in range(size):
                 remaining = ctx.remaining()
                 if remaining <= 0.001:
@@ -195,7 +195,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                     body = response.content
                 except requests.RequestException as exc:
                     waited = time.perf_counter() - started
-                    kind = _failure_kind(exc, requests)
+                    kind = failure_kind(exc, requests)
                     # A timed-out request cost its client the wait: it stays in the latency tail.
                     tally.failed(kind, scrub(_short_reason(exc), target), waited * 1000.0 if kind == "timeout" else None)
                     if given_up():

@@ -17,7 +17,7 @@ from triage.formatting import ci_label, format_number, short_value
 from triage.layers import DEPENDENCIES
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
-from . import RenderOptions
+from . import RenderOptions, load_view
 from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
 
 CI_LABEL = ci_label(CI_LEVEL)
@@ -160,7 +160,8 @@ def _chart(m: MetricComparison, c: Comparison) -> list[str]:
 def _charts(c: Comparison) -> list[str]:
     roots = {s.layer for s in c.suspects if s.role == "root"}
     picks = [m for m in c.sorted_metrics()
-             if m.layer in roots and m.verdict == "regressed" and m.kind == "samples"][:MAX_CHARTS]
+             if m.layer in roots and m.verdict == "regressed" and m.kind == "samples"
+             and m.probe != load_view.PROBE][:MAX_CHARTS]  # ramps have their own charts
     if not picks:
         return []
     lines = ["## Root-suspect latency", ""]
@@ -258,6 +259,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     lines += _where(c)
     if options.charts:
         lines += _charts(c)
+    lines += load_view.render(c, escape, options.charts)
     lines += _metrics(c, options.show_all)
     lines += _facts(c)
     lines += _failures(c)

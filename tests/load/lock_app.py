@@ -1,0 +1,56 @@
+"""A local HTTP app in a process of its own whose handler takes ``hold_ms`` per request,
+holding one process-wide lock for it when ``locked`` (the candidate of the capacity tests):
+locked, it serves at most 1000 / hold_ms requests a second however many arrive; unlocked,
+the same requests overlap. TCP_NODELAY, so Nagle and delayed ACKs add no 40 ms stalls."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from typing import Iterator
+
+_CHILD = r"""
+import sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+hold, locked = float(sys.argv[1]) / 1000.0, sys.argv[2] == "lock"
+lock = threading.Lock()
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def do_GET(self):
+        if locked:
+            with lock:
+                time.sleep(hold)
+        else:
+            time.sleep(hold)
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+class S(ThreadingHTTPServer):
+    request_queue_size = 256
+    daemon_threads = True
+    def handle_error(self, request, client_address):
+        pass  # a client that hung up mid-request: the load test's, not ours to report
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"""
+
+
+@contextlib.contextmanager
+def lock_app(hold_ms: float = 2.0, locked: bool = False) -> Iterator[str]:
+    """The app's URL while it runs."""
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(hold_ms), "lock" if locked else "free"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}/health"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()

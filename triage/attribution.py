@@ -116,8 +116,8 @@ def capacity_sentence(m: MetricComparison) -> str:
 
 
 def under_load(layer: str, metrics: Sequence[MetricComparison]) -> str:
-    """Where on its ramps ``layer`` regressed: ' at 400 q/s and above', ' (at idle, and at
-    400 q/s and above)' when its idle probes regressed too; '' when no ramp step did."""
+    """Where on its ramps ``layer`` regressed: ' at 400 q/s and above', ' at idle and at
+    400 q/s and above' when its idle probes regressed too; '' when no ramp step did."""
     regressed, recorded, unit, idle = [], [], "", False
     for m in metrics:
         if m.layer != layer:
@@ -133,7 +133,7 @@ def under_load(layer: str, metrics: Sequence[MetricComparison]) -> str:
     where = from_offered(regressed, recorded, unit)
     if not where:
         return ""
-    return f" (at idle, and {where})" if idle else f" {where}"
+    return f" at idle and {where}" if idle else f" {where}"
 
 
 def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
@@ -157,8 +157,13 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
             head = f"{capacity_sentence(rows[0])}{more}"
         if culprits:
             role = "downstream"
-            tail = (f"below it {_join([c + under_load(c, metrics) for c in culprits])} regressed → downstream of "
-                    f"{_join(culprits)}")
+            loads = {c: under_load(c, metrics) for c in culprits}
+            if len(culprits) == 1:
+                where = loads[culprits[0]]
+            else:
+                named = [c + w for c, w in loads.items() if w]
+                where = f" ({'; '.join(named)})" if named else ""
+            tail = f"below it {_join(culprits)} regressed{where} → downstream of {_join(culprits)}"
         else:
             role = "root"
             if not deps:

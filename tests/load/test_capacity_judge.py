@@ -86,3 +86,27 @@ def test_the_report_draws_each_regressed_ramp_with_safe_mermaid_labels():
         inside = line.split('"')[1::2]
         assert all(not set(text) & set('"[]<>|') for text in inside), line
     assert "&lt;b&gt;" in section and "<b>" not in section  # the escaped target in the heading
+
+
+def test_the_downstream_sentence_says_where_on_its_ramp_the_layer_below_regressed():
+    def side(label: str, seed: int, dns_slow_from: float, app_steps: dict, capacity: float) -> Snapshot:
+        rng = random.Random(seed)
+        dns = [Measurement(f"latency@{q:g}qps", "samples", "lower", "ms",
+                           values=tuple(_samples(rng, SLOW if q >= dns_slow_from else FAST)), groups=(20,) * 10)
+               for q in (200, 400, 800)]
+        app = ramp(label, app_steps, capacity, seed=seed, target="registry").results[0]
+        app = ProbeResult("app", "ramp", "registry", "ok",
+                          measurements=tuple(Measurement(m.metric.replace("qps", "rps"), m.kind, m.better,
+                                                         "req/s" if m.kind == "gauge" else m.unit, m.values,
+                                                         m.events, m.trials, m.value, m.extra, m.groups)
+                                             for m in app.measurements))
+        return Snapshot(label, "2026-11-23T15:00:00Z", "node-1", "0.1.0",
+                        (ProbeResult("dns", "ramp", "cluster-dns", "ok", measurements=tuple(dns)), app))
+
+    base = side("4.3.18", 1, float("inf"), {100: FAST, 200: FAST, 400: FAST, 800: SLOW}, 400)
+    cand = side("4.3.19", 2, 400, {100: FAST, 200: SLOW}, 100)
+    c = compare_snapshots([base], [cand])
+    app = next(s for s in c.suspects if s.layer == "app")
+    assert app.role == "downstream"
+    assert app.because.startswith("app capacity of registry fell from 400 to 100 req/s (p99 SLO 50 ms)")
+    assert app.because.endswith("; below it dns regressed at 400 q/s and above → downstream of dns"), app.because

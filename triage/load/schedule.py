@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
+from triage.stats import quantile as stats_quantile
+
 clock = time.perf_counter
 
 # More than this share of a step's requests not handed out by its end: the generator did
@@ -171,11 +173,9 @@ def cores_used(before: dict[str, float], after: dict[str, float], wall_s: float)
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
-    """The nearest-rank quantile (the p99 a stop rule reads): no interpolation to argue with."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+    """The q-quantile as the judge and the reports compute it (triage.stats), None of nothing:
+    the p99 a stop rule reads is the p99 the report shows."""
+    return stats_quantile(sorted(values), q) if values else None
 
 
 class _Pool:

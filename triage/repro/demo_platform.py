@@ -37,12 +37,12 @@ class PlatformAddress:
         return f"http://127.0.0.1:{self.app_port}/health"
 
 
-def _serve(conn, profile: str, backends: tuple[str, ...], seed: int) -> None:
+def _serve(conn, profile: str, backends: tuple[str, ...], seed: int, pool_size: int) -> None:
     """Child process: DNS server + app until the parent says stop (or goes away)."""
     import dns.rdatatype
     import dns.resolver
 
-    pool = threading.BoundedSemaphore(POOL_SIZE)
+    pool = threading.BoundedSemaphore(pool_size)
 
     with EmbeddedDnsServer(profile=profile, names=backends, bind="127.0.0.1", port=0, seed=seed) as dns_server:
         def resolver() -> "dns.resolver.Resolver":
@@ -78,6 +78,9 @@ def _serve(conn, profile: str, backends: tuple[str, ...], seed: int) -> None:
             allow_reuse_address = True
             request_queue_size = 256  # http.server's 5 overflows under the kernel probe's connects: 1 s SYN retries
 
+            def handle_error(self, request, client_address) -> None:
+                pass  # a client that gave up mid-request (a ramp's timeout): no traceback on the demo's stderr
+
         with Server(("127.0.0.1", 0), App) as app:
             threading.Thread(target=app.serve_forever, daemon=True).start()
             conn.send((dns_server.port, app.server_address[1]))
@@ -91,15 +94,17 @@ def _serve(conn, profile: str, backends: tuple[str, ...], seed: int) -> None:
 class DemoPlatform:
     """Context manager: start the platform's processes, yield its addresses, stop them."""
 
-    def __init__(self, label: str, profile: str, *, backends: tuple[str, ...] = BACKENDS, seed: int = 0):
+    def __init__(self, label: str, profile: str, *, backends: tuple[str, ...] = BACKENDS, seed: int = 0,
+                 pool_size: int = POOL_SIZE):
         self.label, self.profile, self.backends, self.seed = label, profile, backends, seed
+        self.pool_size = pool_size
         self._proc = None
         self._conn = None
 
     def __enter__(self) -> PlatformAddress:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, self.profile, self.backends, self.seed),
+        self._proc = ctx.Process(target=_serve, args=(child, self.profile, self.backends, self.seed, self.pool_size),
                                  daemon=True, name=f"triage-demo-{self.label}")
         self._proc.start()
         child.close()

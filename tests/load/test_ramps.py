@@ -37,14 +37,12 @@ def metric(result, name: str):
     return next(m for m in result.measurements if m.metric == name)
 
 
-DNS_LOAD = """samples: 20
-spread: 0
-load:
+DNS_RAMP = """load:
   layers: [dns]
   step_duration: 0.5
-  timeout: 0.25
   dns: {rates: [100, 200, 400, 800], slo_ms: 200}
 """
+DNS_LOAD = "samples: 20\nspread: 0\n" + DNS_RAMP
 
 
 def test_dns_capacity_falls_with_slow_answers_and_few_workers(triage, tmp_path):
@@ -70,9 +68,7 @@ def test_dns_capacity_falls_with_slow_answers_and_few_workers(triage, tmp_path):
     assert "(p99 SLO 200 ms" in dns["because"]
 
 
-APP_LOAD = """samples: 20
-spread: 0
-targets:
+APP_RAMP = """targets:
   - {{name: registry, url: '{url}'}}
 load:
   layers: [app]
@@ -80,6 +76,7 @@ load:
   timeout: 0.25
   app: {{rates: [150, 300, 600], slo_ms: 400}}
 """
+APP_LOAD = "samples: 20\nspread: 0\n" + APP_RAMP
 
 
 def test_app_capacity_falls_behind_a_lock_and_app_is_the_root(triage, tmp_path):

@@ -75,6 +75,17 @@ def _capacity(m: MetricComparison, metrics: Sequence[MetricComparison], a: Poole
     b_note, b_bounded = _side_note("candidate", b, cand, unit)
     note = "; ".join(p for p in (slo_text(_slo(a), _slo(b)), a_note, b_note) if p)
     verdict, reason, ruled_out = m.verdict, m.reason, m.ruled_out
+    if m.verdict == "improved":
+        # The same two conditions the other way: the baseline found its capacity, and a step
+        # between the two improved.
+        _, a_bounded = _side_note("baseline", a, base, unit)
+        steps = [x for x in metrics if (x.layer, x.probe, x.target) == (m.layer, m.probe, m.target)
+                 and x.verdict == "improved" and (step := parse_step(x.metric)) is not None
+                 and base < step.offered <= cand]
+        if a_bounded or not steps:
+            verdict = "unchanged"
+            reason = (f"rose {format_number(base)} → {offered_text(cand, unit)}, but "
+                      + ("the baseline's was a lower bound" if a_bounded else "no step between them improved"))
     if m.verdict == "regressed":
         steps = [x for x in metrics if (x.layer, x.probe, x.target) == (m.layer, m.probe, m.target)
                  and x.verdict == "regressed" and (step := parse_step(x.metric)) is not None

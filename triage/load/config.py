@@ -34,7 +34,10 @@ class RampSteps:
 @dataclass(frozen=True)
 class LoadConfig:
     step_duration_s: float = 2.0
-    groups: int = 10  # per step: consecutive slices, a fresh connection (socket, session) each
+    # Per step: consecutive slices, a fresh connection (socket, session) each. 20, not the idle
+    # probes' 10: a step that saturates builds its queue over the step, so its first slices
+    # can look like the baseline's; with 10 slices a side the best p is 5.4e-6, with 20 7e-12.
+    groups: int = 20
     # Default SLO: 5x the first (lightest) step's p99, so the knee of each platform's own curve
     # decides; never under 5 ms, or a loopback DNS server's 0.3 ms would make the generator's
     # own scheduling jitter on a busy host (p99 1.4-3 ms here) look like the server's limit.

@@ -205,7 +205,13 @@ class _Ramp:
                          f"{offered_text(offered, unit)}): {why}; that step is not recorded and is not the "
                          "server's capacity")
         notes.append(f"stopped by {self.stopped_by}")
+        carried = [step["offered"] for step in self.steps if step["generator_limited"] is None]
+        generator = {"kept_up_to": max(carried) if carried else None,
+                     "limited_at": None if not self.generator_limited else round(self.generator_limited[0], 3),
+                     "lag_p99_ms": max((s["lag_p99_ms"] or 0.0 for s in self.steps), default=None),
+                     "cores": max((s["generator_cores"] for s in self.steps), default=None)}
         extra = {"ramp": {"unit": unit, "closed": plan.closed, "slo_ms": self.slo_ms, "slo_source": self.slo_source,
+                          "generator": generator,
                           "capacity": capacity, "bound": bound, "stopped_by": self.stopped_by,
                           "interrupted": self.interrupted, "steps": self.steps,
                           "generator_limited_at": None if not self.generator_limited

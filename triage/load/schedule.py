@@ -59,8 +59,8 @@ DRAIN_GRACE_S = 0.5
 # 2 ms lock at 600 req/s (the server saturated): lag p99 22 ms; no lock at 900 req/s (the
 # generator CPU-bound): 162 ms.
 GENERATOR_LAG_SHARE = 0.5
-# Closed loop: a generator whose threads ran this many cores is at its ceiling (Python runs one
-# thread's bytecode at a time, so ~1 core is all it can use).
+# A generator whose threads ran this many cores (closed loop), or would need to at their cost
+# per request (open loop), is at its ceiling: Python runs one thread's bytecode at a time.
 GENERATOR_BUSY_CORES = 0.9
 
 
@@ -144,7 +144,25 @@ class StepResult:
             return f"its own scheduling lag (p99 {lag:.3g} ms) is too large a part of the p99 SLO ({slo_ms:.3g} ms)"
         if self.spec.closed and self.generator_cores >= GENERATOR_BUSY_CORES:
             return f"it ran {self.generator_cores:.2f} CPU cores, its ceiling"
+        if not self.spec.closed and self.needed_cores() >= GENERATOR_BUSY_CORES:
+            # Its workers, not the server, held the backlog: at what a request cost it in CPU here,
+            # the rate asked needs more than the one core Python gives it (a saturated server
+            # instead keeps workers waiting, which costs none: 0.43 cores at a 2 ms lock's 500 req/s).
+            return (f"at its cost of {1000 * self.generator_cores * self.elapsed_s / max(1, self.completed):.2f} ms "
+                    f"of CPU a request it would need {self.needed_cores():.1f} cores to offer {offered:g} per second")
         return None
+
+    @property
+    def completed(self) -> int:
+        """Requests that ended in the step (answered, failed or timed out)."""
+        return self.trials - self.not_offered - self.error_kinds.get("unfinished", 0)
+
+    def needed_cores(self) -> float:
+        """CPU the offered rate would take at the step's measured cost per completed request."""
+        if self.generator_cores <= 0:
+            return 0.0
+        per_request = self.generator_cores * self.elapsed_s / max(1, self.completed)
+        return per_request * self.spec.offered
 
 
 def cpu_sample() -> dict[str, float]:

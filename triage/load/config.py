@@ -114,6 +114,13 @@ def _ramp(r: YamlReader, raw: Any, path: str, default: RampSteps, layer: str) ->
     return RampSteps(**kw)
 
 
+# key, LoadConfig field, bounds (integers when the bounds are)
+_NUMBERS = (("step_duration", "step_duration_s", 0.1, 60.0), ("groups", "groups", 1, 100),
+            ("slo_factor", "slo_factor", 1.5, 100.0), ("slo_floor_ms", "slo_floor_ms", 0.0, 600_000.0),
+            ("timeout", "timeout_s", 0.01, 60.0), ("max_in_flight", "max_in_flight", 1, 1024),
+            ("max_requests", "max_requests", 1, 1_000_000))
+
+
 def parse_load(r: YamlReader, raw: Any) -> LoadConfig:
     d = r.mapping(raw, "load", ("layers", "step_duration", "groups", "slo_factor", "slo_floor_ms", "errors_max",
                                 "timeout", "max_in_flight", "max_requests", "app", "dns", "database"))
@@ -124,22 +131,12 @@ def parse_load(r: YamlReader, raw: Any) -> LoadConfig:
                 raise r.fail(p, f"expected one of {', '.join(RAMP_LAYERS)}, got {show(v)}")
             return v
         kw["layers"] = tuple(dict.fromkeys(r.strings(d["layers"], "load.layers", layer)))
-    if "step_duration" in d:
-        kw["step_duration_s"] = r.number(d["step_duration"], "load.step_duration", 0.1, 60)
-    if "groups" in d:
-        kw["groups"] = r.integer(d["groups"], "load.groups", 1, 100)
-    if "slo_factor" in d:
-        kw["slo_factor"] = r.number(d["slo_factor"], "load.slo_factor", 1.5, 100)
-    if "slo_floor_ms" in d:
-        kw["slo_floor_ms"] = r.number(d["slo_floor_ms"], "load.slo_floor_ms", 0, 600_000)
+    for key, attr, lo, hi in _NUMBERS:
+        if key in d:
+            read = r.integer if isinstance(lo, int) else r.number
+            kw[attr] = read(d[key], f"load.{key}", lo, hi)
     if "errors_max" in d:
         kw["errors_max"] = _share(r, d["errors_max"], "load.errors_max")
-    if "timeout" in d:
-        kw["timeout_s"] = r.number(d["timeout"], "load.timeout", 0.01, 60)
-    if "max_in_flight" in d:
-        kw["max_in_flight"] = r.integer(d["max_in_flight"], "load.max_in_flight", 1, 1024)
-    if "max_requests" in d:
-        kw["max_requests"] = r.integer(d["max_requests"], "load.max_requests", 1, 1_000_000)
     defaults = LoadConfig()
     for layer in RAMP_LAYERS:
         if layer in d:

@@ -286,13 +286,7 @@ class _Worker(threading.Thread):
                     group = pool.group_of(index)
                     error = None
                     if group != conn_group:
-                        if conn is not None:
-                            transport.close(conn)
-                        conn, conn_group = None, group
-                        try:
-                            conn = transport.connect()
-                        except Exception as exc:  # noqa: BLE001 - a refused connection fails this request
-                            error = f"connect: {type(exc).__name__}"
+                        (conn, error), conn_group = _reconnect(transport, conn), group
                     if error is None:
                         error = transport.call(conn) if conn is not None else "connect"
                     record = (index, intended, lag, clock(), error)
@@ -308,6 +302,17 @@ class _Worker(threading.Thread):
                     transport.close(conn)
                 except Exception:  # noqa: BLE001 - closing a broken connection
                     pass
+
+
+def _reconnect(transport: Transport, conn: Any) -> tuple[Any, str | None]:
+    """A new group's connection: the old one closed, a fresh one opened; (connection or None,
+    the error kind that fails the request when it could not be opened)."""
+    if conn is not None:
+        transport.close(conn)
+    try:
+        return transport.connect(), None
+    except Exception as exc:  # noqa: BLE001 - a refused connection fails this request, not the step
+        return None, f"connect: {type(exc).__name__}"
 
 
 def _summarise(spec: StepSpec, total: int, records: list[tuple], unfinished: list[tuple], ended: float,
@@ -420,14 +425,8 @@ def run_closed_step(transport: Transport, spec: StepSpec, stop_at: float) -> Ste
                 if now >= end or next(counter) >= spec.max_requests:
                     return
                 error = None
-                if group != conn_group:
-                    if conn is not None:
-                        transport.close(conn)
-                    conn, conn_group = None, group
-                    try:
-                        conn = transport.connect()  # outside the clock: a pool opens ahead of need
-                    except Exception as exc:  # noqa: BLE001 - a refused connection fails this request
-                        error = f"connect: {type(exc).__name__}"
+                if group != conn_group:  # outside the clock: a pool opens ahead of need
+                    (conn, error), conn_group = _reconnect(transport, conn), group
                 intended = clock()
                 current[number] = (group, intended)
                 if error is None:

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from .errors import BadInput
 from .layers import LAYERS
 from .load.config import LoadConfig, parse_load
-from .secrets import mask_secrets
+from .secrets import dsn_secrets, http_secrets, mask_secrets
 from .sources.prometheus.profiles import PROFILE_NAMES
 from .sources.prometheus.windows import parse_duration
-from .yamlfile import YamlReader, read_yaml, show
+from .yamlfile import YamlReader, read_yaml, read_yaml_file, show
 
 DEFAULT_CONFIG_NAME = "triage.yaml"
 DEFAULT_SAMPLES = 100
@@ -84,6 +84,11 @@ class Target:
     def shown(self) -> str:
         """How the target appears in snapshots and reports: never with a secret."""
         return mask_secrets(self.url or self.dsn or (f"{self.host}:{self.port}" if self.port else self.host or self.name))
+
+    def mask(self, text: str) -> str:
+        """One line of ``text`` with none of this target's secrets in any of their forms."""
+        known = http_secrets(self.url, self.headers) | (dsn_secrets(self.dsn) if self.dsn else set())
+        return mask_secrets(" ".join(str(text).split()), known)
 
 
 def dsn_endpoint(dsn: str) -> tuple[str | None, int]:
@@ -209,7 +214,10 @@ def _target(r: YamlReader, raw: Any, path: str) -> Target:
     kw: dict[str, Any] = {"name": name}
     if "url" in d:
         url = r.string(d["url"], f"{path}.url")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL"
+            raise r.fail(f"{path}.url", f"expected an http:// or https:// URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise r.fail(f"{path}.url", f"expected an http:// or https:// URL with a host, got {show(mask_secrets(url))}")
         try:
@@ -223,6 +231,11 @@ def _target(r: YamlReader, raw: Any, path: str) -> Target:
         kw["port"] = r.integer(d["port"], f"{path}.port", 1, 65535)
     if "dsn" in d:
         kw["dsn"] = r.string(d["dsn"], f"{path}.dsn")
+        try:
+            dsn_endpoint(kw["dsn"])  # its host and port are probed by the dns and kernel layers
+        except ValueError as exc:
+            raise r.fail(f"{path}.dsn", "expected a postgresql:// URL or a libpq key=value string "
+                         f"({mask_secrets(str(exc), dsn_secrets(kw['dsn']))})") from None
     if not any(k in kw for k in ("url", "host", "dsn")):
         raise r.fail(path, "expected one of url (app), dsn (database) or host (+port)")
     if "queries" in d:
@@ -251,7 +264,16 @@ def _target(r: YamlReader, raw: Any, path: str) -> Target:
         hd = d["headers"]
         if not isinstance(hd, dict):
             raise r.fail(f"{path}.headers", f"expected a mapping of header: value, got {show(hd)}")
+        for k, v in hd.items():
+            if not isinstance(v, str) or not v:  # the value itself is not shown: it may be a secret
+                raise r.fail(f"{path}.headers.{k}", "expected a non-empty string")
         kw["headers"] = {str(k): r.string(v, f"{path}.headers.{k}") for k, v in hd.items()}
+        auth = next((k for k in kw["headers"] if k.lower() == "authorization"), None)
+        if auth and kw.get("url") and urlsplit(kw["url"]).username is not None:
+            # requests would send the URL's user:password as basic auth and silently drop the
+            # configured header; which one the operator meant is theirs to say (issue 16).
+            raise r.fail(f"{path}.headers.{auth}", "expected either this header or user:password in the url, "
+                         "not both (the url's basic auth would replace the header)")
     if "verify" in d:
         v = d["verify"]
         kw["verify"] = v if isinstance(v, bool) else r.string(v, f"{path}.verify")
@@ -273,7 +295,10 @@ def _groups(r: YamlReader, value: Any, path: str) -> int:
 
 
 def parse_config(text: str, source: str) -> Config:
-    data, r = read_yaml(text, source)
+    return _config(*read_yaml(text, source), source)
+
+
+def _config(data: Any, r: YamlReader, source: str) -> Config:
     top = r.mapping(data, "", ("samples", "groups", "spread", "probe_timeout", "targets", "dns", "kubernetes",
                                "prometheus", "load"))
     kw: dict[str, Any] = {"source": source}
@@ -438,9 +463,7 @@ def load_config(path: str | None = None) -> Config:
         if not os.path.exists(DEFAULT_CONFIG_NAME):
             return Config()
         path = DEFAULT_CONFIG_NAME
-    from .fileio import read_input
-
-    return parse_config(read_input(path, "config"), path)
+    return _config(*read_yaml_file(path, "config"), path)
 
 
 def with_kubernetes(config: Config, kubeconfig: str | None = None, context: str | None = None) -> Config:

@@ -13,6 +13,7 @@ a frozen result carrying everything a renderer needs, including the commands tha
     demo       the DNS hunt on loopback, end to end          -> DemoResult
     repro_dns  the DNS reproducer's workload                 -> ReproReport
     serve_dns  the DNS reproducer's fault server, until Ctrl-C
+    repro_db   the cold-cache storm against PostgreSQL       -> DbReproReport
 
 `probe` and `gate` with ``--from prometheus`` (windows of recorded history instead of probing
 now) are triage.sources.prometheus.usecases; that gate ends in ``gate`` here.
@@ -36,6 +37,9 @@ from .judge import check_alpha, collector_paused, compare_snapshots
 from .model import Snapshot
 from .report import RenderOptions, render
 from .repro import demo_scenario
+from .repro.db_report import DbReproReport
+from .repro.db_repro import DbTarget, run_db_repro
+from .repro.db_storm import StormOptions, StormProgress
 from .repro.demo_platform import DemoPlatform
 from .repro.dns_report import ReproReport
 from .repro.dns_repro import ReproProgress, run_dns_repro
@@ -259,3 +263,12 @@ def serve_dns(profile: str, *, names: Sequence[str], bind: str, port: int, expos
     A non-loopback ``bind`` without ``exposed`` is refused before the server starts."""
     check_bind(bind, exposed)
     return serve_until_interrupted(profile, names=names, bind=bind, port=port, exposed=exposed, announce=announce)
+
+
+def repro_db(profiles: Sequence[str], target: DbTarget, options: StormOptions, *,
+             progress: StormProgress | None = None, phase: Phase = _quiet,
+             snapshot_dir: str | None = None) -> DbReproReport:
+    """`triage repro db`: the cold-cache storm, one side per profile, against a server named
+    (``--dsn``, loopback unless allowed) or a throwaway one (``--embedded``). Everything it
+    can refuse is refused before any packet is sent."""
+    return run_db_repro(profiles, target, options, progress=progress, phase=phase, snapshot_dir=snapshot_dir)

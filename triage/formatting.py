@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Mapping
 
 
 def ci_label(level: float) -> str:
@@ -91,3 +91,36 @@ def short_value(value: Any, limit: int = 60) -> str:
 def plural(n: int, word: str, words: str | None = None) -> str:
     """'1 metric', '3 metrics'."""
     return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def format_kinds(kinds: Mapping[str, int]) -> str:
+    """Events by kind: 'too many clients' when there is one kind, else 'too many clients 60,
+    connect timeout 2', most frequent first."""
+    ranked = sorted(((k, n) for k, n in kinds.items() if n), key=lambda kn: (-kn[1], kn[0]))
+    if len(ranked) == 1:
+        return ranked[0][0]
+    return ", ".join(f"{k} {format_number(n)}" for k, n in ranked)
+
+
+def _figures(figures: Any) -> list[tuple[str, Any]]:
+    """A mapping (read in key order: JSON files sort their keys) or [name, value] pairs (the
+    order the probe chose)."""
+    if isinstance(figures, Mapping):
+        return sorted(figures.items())
+    if isinstance(figures, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in figures):
+        return [(str(k), v) for k, v in figures]
+    return []
+
+
+def format_context(context: Mapping[str, Any]) -> str:
+    """Figures a probe attached to a measurement, judged nowhere: 'last reading: connections
+    97, max_connections 100, active 95; rows: manifest_blob 200,000'."""
+    parts = []
+    for label in sorted(context):
+        figures = context[label]
+        pairs = _figures(figures)
+        if pairs:
+            parts.append(f"{label}: " + ", ".join(f"{k} {format_number(v)}" for k, v in pairs))
+        elif isinstance(figures, (str, int, float)) and not isinstance(figures, bool):
+            parts.append(f"{label}: {format_number(figures)}")
+    return "; ".join(parts)

@@ -6,25 +6,34 @@ from, sends bounded GETs (every one with the configured timeout) and turns failu
 errors that say what went wrong; a 401/403 names the permission that is missing. Bodies come
 back as plain JSON, so the probes' parsers run the same on recorded captures.
 
-Credentials stay inside the client: no error text here is built from a header, a kubeconfig
-user entry or a response we did not parse.
+Credentials stay inside the client. Every error text is masked of every credential the
+client holds (``triage.secrets``: the auth headers it sends, the kubeconfig users' tokens,
+passwords, client keys and exec-plugin environment), because an API server or a proxy may
+echo the Authorization header into an error body (issue 16). The kubeconfig is read through
+the bounded YAML loader (``triage.yamlfile``) and handed to the client as data, so a hostile
+file is refused before the client's own unbounded loader could expand it. An exec plugin's
+failure is reported by its exit status only: its stderr may hold credentials.
 
 ``kubernetes`` is imported inside functions: importing it takes about half a second.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
 from .errors import InputFileError
+from .secrets import header_secrets, kubeconfig_secrets, mask_secrets
+from .yamlfile import read_yaml_file
 
 NO_KUBECONFIG = "no kubeconfig: set kubernetes.kubeconfig in triage.yaml, --kubeconfig or KUBECONFIG"
 
@@ -52,10 +61,7 @@ def kubeconfig_source(kcfg: Any) -> str | None:
 def validate_kubeconfig(path: str, context: str | None) -> None:
     """Cheap check of a kubeconfig named on the command line, so a typo is exit 2 rather than
     a run of failed probes: the file exists, is a kubeconfig, and has ``context``."""
-    from .fileio import read_input
-    from .yamlfile import read_yaml
-
-    data, _ = read_yaml(read_input(path, "kubeconfig"), path)
+    data, _ = read_yaml_file(path, "kubeconfig")
     if not isinstance(data, dict) or not isinstance(data.get("contexts"), list):
         raise InputFileError(path, "expected a kubeconfig with a list of contexts", field="contexts")
     if context is not None:
@@ -156,9 +162,9 @@ def _status_message(body: bytes) -> str:
     return first if len(first) <= 200 else first[:197] + "..."
 
 
-def error_for(status: int, body: bytes, api: Api, source: str) -> KubeError:
-    """The error a non-2xx answer to ``api`` becomes."""
-    message = _status_message(body)
+def error_for(status: int, body: bytes, api: Api, source: str, secrets: Iterable[str] = ()) -> KubeError:
+    """The error a non-2xx answer to ``api`` becomes; ``secrets`` are masked from the body's text."""
+    message = mask_secrets(_status_message(body), secrets)
     if status == 401:
         return Unauthorized(f"the API server refused the credentials of {source} (HTTP 401): the token "
                             "is expired or invalid; log in again (oc login, or refresh the kubeconfig)")
@@ -177,10 +183,11 @@ def error_for(status: int, body: bytes, api: Api, source: str) -> KubeError:
 class KubeClient:
     """An ``ApiClient`` with a per-request timeout; GETs return parsed JSON or raise KubeError."""
 
-    def __init__(self, api_client: Any, timeout_s: float, source: str):
+    def __init__(self, api_client: Any, timeout_s: float, source: str, secrets: Iterable[str] = ()):
         self.api_client = api_client
         self.timeout_s = timeout_s
         self.source = source  # "context 'staging' of /path" — never a credential
+        self.secrets = set(secrets)  # grows with every credential the client computes (refreshed tokens)
 
     def _prepare(self, path: str, query: Mapping[str, Any] | None) -> tuple[str, str, dict[str, str]]:
         """(path, url, headers) of one GET. Computing the credentials may run the client's
@@ -191,9 +198,12 @@ class KubeClient:
         headers = {"Accept": "application/json", "User-Agent": f"triage/{__version__}"}
         # The client computes its credentials (token, exec plugin, refresh hooks) as auth
         # settings; we place them exactly as its generated API methods do.
-        for setting in configuration.auth_settings().values():
+        with _plugin_failures(self.source, self.secrets):
+            settings = configuration.auth_settings()
+        for setting in settings.values():
             if setting.get("in") == "header" and setting.get("value"):
                 headers[setting["key"]] = setting["value"]
+                self.secrets |= header_secrets(str(setting["value"]))
         url = configuration.host.rstrip("/") + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
@@ -210,11 +220,13 @@ class KubeClient:
                                                            _request_timeout=self.timeout_s)
         except ApiException as exc:
             if not exc.status:  # TLS failure, reported by the client as status 0
-                raise Unreachable(f"cannot reach the API server at {host}: "
-                                  f"{(exc.reason or 'TLS error').splitlines()[-1]}") from None
+                reason = (exc.reason or 'TLS error').splitlines()[-1]
+                raise Unreachable(mask_secrets(f"cannot reach the API server at {host}: {reason}",
+                                               self.secrets)) from None
             return exc.status, exc.body if isinstance(exc.body, bytes) else str(exc.body or "").encode()
         except urllib3.exceptions.HTTPError as exc:
-            raise _unreachable(exc, host, path, self.timeout_s) from None
+            unreachable = _unreachable(exc, host, path, self.timeout_s)
+            raise Unreachable(mask_secrets(str(unreachable), self.secrets)) from None
         # Newer clients hand back an unread response, older ones read it already.
         data = response.data if getattr(response, "data", None) is not None else response.read()
         return response.status, data or b""
@@ -230,13 +242,13 @@ class KubeClient:
         status, body = self._send(*request)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         if status in (401, 403, 404):
-            raise error_for(status, body, api, self.source)
+            raise error_for(status, body, api, self.source, self.secrets)
         return elapsed_ms, status
 
     def get(self, api: Api, query: Mapping[str, Any] | None = None) -> dict:
         status, body = self._send(*self._prepare(api.path, query))
         if not 200 <= status < 300:
-            raise error_for(status, body, api, self.source)
+            raise error_for(status, body, api, self.source, self.secrets)
         try:
             data = json.loads(body)
         except ValueError:
@@ -293,9 +305,91 @@ def _unreachable(exc: Exception, host: str, path: str, timeout_s: float) -> Unre
     return Unreachable(f"cannot reach the API server at {host}: {detail}")
 
 
+_PLUGIN_EXIT = re.compile(r"^(exec: process returned -?\d+)")
+
+
+class _PluginFailures(logging.Filter):
+    """Catches what the client's kubeconfig loader logs instead of raising (an exec plugin
+    that failed, a malformed plugin answer). Logged on the root logger, it would reach stderr
+    through logging's last-resort handler with the plugin's stderr in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if f"{os.sep}kubernetes{os.sep}config{os.sep}" not in record.pathname:
+            return True
+        message = record.getMessage()
+        # The plugin's own stderr follows its exit status; it may hold a token.
+        plugin_exit = _PLUGIN_EXIT.match(message)
+        self.messages.append(f"{plugin_exit.group(1)} (its stderr is not shown: it may hold credentials)"
+                             if plugin_exit else message.splitlines()[0] if message else "exec plugin failed")
+        return False
+
+
+@contextlib.contextmanager
+def _plugin_failures(source: str, secrets: Iterable[str]) -> Iterator[None]:
+    """Run the client's credential loading; what it logged as an error becomes KubeConfigError."""
+    caught = _PluginFailures()
+    root = logging.getLogger()
+    root.addFilter(caught)
+    try:
+        yield
+    finally:
+        root.removeFilter(caught)
+    if caught.messages:
+        raise KubeConfigError(mask_secrets(f"credentials of {source}: {caught.messages[0]}", secrets))
+
+
+def read_kubeconfigs(spec: str) -> list[tuple[str, dict]]:
+    """(path, document) of each kubeconfig in ``spec`` (``:``-separated, as $KUBECONFIG),
+    through the bounded YAML loader; a missing file in a list is skipped, as kubectl does."""
+    parts = [os.path.expanduser(p) for p in spec.split(os.pathsep) if p]
+    docs = []
+    for path in parts:
+        if len(parts) > 1 and not os.path.exists(path):
+            continue
+        data, reader = read_yaml_file(path, "kubeconfig")
+        if not isinstance(data, dict):
+            raise reader.fail("", "expected a kubeconfig (a mapping with clusters, contexts and users)")
+        for item in ("clusters", "contexts", "users"):
+            entries = data.get(item) or []
+            if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str)
+                                                        for e in entries):
+                raise reader.fail(item, "expected a list of entries, each with a name")
+        docs.append((path, data))
+    if not docs:
+        raise KubeConfigError(f"kubeconfig {spec}: no such file")
+    return docs
+
+
+def _merged(docs: list[tuple[str, dict]]) -> Any:
+    """The kubeconfigs merged as the client's own merger does (first entry of a name wins;
+    each entry remembers its file, so relative certificate paths resolve beside it), named by
+    file and entry name only: the client quotes node names in its errors."""
+    from kubernetes.config.kube_config import ConfigNode
+
+    first_path, first = docs[0]
+    merged = {k: v for k, v in first.items() if k not in ("clusters", "contexts", "users")}
+    merged.update(clusters=[], contexts=[], users=[])
+    root = ConfigNode(first_path, merged, first_path)
+    for path, doc in docs:
+        for item in ("clusters", "contexts", "users"):
+            names = {entry.value["name"] for entry in merged[item]}
+            for entry in doc.get(item) or []:
+                if entry["name"] not in names:
+                    names.add(entry["name"])
+                    merged[item].append(ConfigNode(f"{path}/{item}[name={entry['name']}]", entry, path))
+        if "current-context" in doc:
+            merged["current-context"] = doc["current-context"]
+    return root
+
+
 def _build(kcfg: Any) -> KubeClient:
     from kubernetes import client as kclient
     from kubernetes import config as kconfig
+    from kubernetes.config.kube_config import KubeConfigLoader
 
     path = kubeconfig_source(kcfg)
     if path is None:
@@ -309,23 +403,28 @@ def _build(kcfg: Any) -> KubeClient:
         except kconfig.ConfigException as exc:
             raise KubeConfigError(f"in-cluster service account: {str(exc).splitlines()[0]}") from None
         return KubeClient(kclient.ApiClient(configuration), kcfg.timeout_s, "the in-cluster service account")
-    context = kcfg.context
     try:
-        if context is None:  # name the current context in messages
-            context = kconfig.list_kube_config_contexts(config_file=path)[1].get("name")
-    except (kconfig.ConfigException, OSError, AttributeError, TypeError):
-        pass  # the loader below reports what is wrong with the file
+        docs = read_kubeconfigs(path)
+    except InputFileError as exc:
+        raise KubeConfigError(f"kubeconfig {exc}") from None
+    secrets: set[str] = set()
+    for _, doc in docs:
+        secrets |= kubeconfig_secrets(doc)
+    root = _merged(docs)
+    context = kcfg.context or root.value.get("current-context")
     source = f"context '{context}' of {path}" if context else f"the current context of {path}"
+    configuration = _configuration()
     try:
-        # persist_config=False: never write refreshed credentials back into the user's file.
-        api_client = kconfig.new_client_from_config(config_file=path, context=context, persist_config=False,
-                                                    client_configuration=_configuration())
+        with _plugin_failures(source, secrets):
+            # No config_persister: refreshed credentials are never written back into the file.
+            KubeConfigLoader(config_dict=root, active_context=kcfg.context,
+                             config_base_path=None).load_and_set(configuration)
     except kconfig.ConfigException as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise KubeConfigError(f"kubeconfig {path}: {text}") from None
+        raise KubeConfigError(mask_secrets(f"kubeconfig {path}: {text}", secrets)) from None
     except OSError as exc:
         raise KubeConfigError(f"kubeconfig {path}: {exc.strerror or exc}") from None
-    return KubeClient(api_client, kcfg.timeout_s, source)
+    return KubeClient(kclient.ApiClient(configuration), kcfg.timeout_s, source, secrets)
 
 
 _CLIENTS: "OrderedDict[tuple, KubeClient]" = OrderedDict()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, Sequence
 
 import triage.probes as probe_registry
-from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, ProbeSpec
+from triage.probes import GROUP_END, ROUND, ProbeContext, ProbeSkipped, ProbeSpec
 
 from . import __version__
 from .config import Config
@@ -181,6 +181,21 @@ def _open_window(call: _Call, timeout_s: float) -> None:
         call.failure = opened
 
 
+def _tick_window(call: _Call, timeout_s: float) -> None:
+    """The end of a round for a rounds window probe: it reads what it reads, yields nothing."""
+    if call.failure is not None:
+        return
+
+    def tick() -> tuple[()]:
+        if call.generator.send(ROUND) is not None:  # type: ignore[union-attr]
+            raise RuntimeError("rounds window probe yielded a measurement mid-run")
+        return ()
+
+    ticked = _outcome(call, tick, timeout_s)
+    if ticked.status != "ok":
+        call.failure = ticked
+
+
 def _close_window(call: _Call, timeout_s: float) -> ProbeResult:
     if call.failure is not None:
         return call.failure
@@ -224,6 +239,7 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
         _open_window(call, min(5.0, max(0.1, run_deadline - time.monotonic())))
     by_call: dict[int, ProbeResult] = {}
     pending = [c for c in calls if not c.spec.window]
+    ticked = [c for c in windows if c.spec.rounds]
     rounds_started, spacing = time.monotonic(), config.spread_s / max(1, config.groups)
     for round_index in itertools.count(1):
         for call in list(pending):
@@ -233,8 +249,12 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
                 by_call[id(call)] = result
                 progress.done(result)
                 pending.remove(call)
-        if not pending:
+        # Rounds windows want as many rounds as there are groups, sub-run probes or not; the
+        # last round ends when their windows close, the others with a tick.
+        if not pending and (not ticked or round_index >= config.groups or time.monotonic() >= run_deadline):
             break
+        for call in ticked:
+            _tick_window(call, min(5.0, max(0.1, run_deadline - time.monotonic())))
         # Rounds faster than spread/groups wait here, outside every probe's clock and budget.
         time.sleep(max(0.0, min(rounds_started + round_index * spacing, run_deadline) - time.monotonic()))
     for call in windows:

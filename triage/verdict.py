@@ -19,8 +19,9 @@ from typing import Any, Mapping
 
 from .budget import Floors
 from .errors import ExitStatus, InputFileError
-from .formatting import (ci_label, display_unit, format_number, format_range, format_rate, format_relative,
-                         format_signed, short_value)
+from .factdiff import changed_phrase
+from .formatting import (ci_label, display_unit, format_context, format_kinds, format_number, format_range,
+                         format_rate, format_relative, format_signed)
 from .layers import stack_order
 
 SCHEMA = "triage.comparison/v1"
@@ -64,6 +65,14 @@ class SideSummary:
     groups: int | None = None
     group_p50_low: float | None = None
     group_p50_high: float | None = None
+    # What the probe said beside the measurement, judged nowhere: a proportion's events by
+    # kind (summed over runs), and figures of the latest run (``context``: the last reading).
+    kinds: Mapping[str, int] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def notes(self) -> str:
+        """'too many clients; last reading: connections 37, ...', or ''."""
+        return "; ".join(t for t in (format_kinds(self.kinds), format_context(self.context)) if t)
 
     @property
     def value(self) -> Any:
@@ -84,6 +93,10 @@ class SideSummary:
             d.update(events=self.events, trials=self.trials, rate=self.rate)
         else:
             d.update(n=self.n, value=self.value, values=list(self.values))
+        if self.kinds:
+            d["kinds"] = dict(self.kinds)
+        if self.context:
+            d["context"] = dict(self.context)
         return d
 
     @classmethod
@@ -95,7 +108,8 @@ class SideSummary:
         return cls(kind, int(d.get("runs", 1)), int(d.get("n", 0) or 0), _opt_float(d.get("mean")),
                    _opt_float(d.get("p50")), _opt_float(d.get("p95")), _opt_float(d.get("p99")),
                    d.get("events"), d.get("trials"), _opt_float(d.get("rate")), tuple(d.get("values") or ()),
-                   None if groups.get("count") is None else int(groups["count"]), _opt_float(low), _opt_float(high))
+                   None if groups.get("count") is None else int(groups["count"]), _opt_float(low), _opt_float(high),
+                   dict(d.get("kinds") or {}), dict(d.get("context") or {}))
 
 
 @dataclass(frozen=True)
@@ -231,14 +245,15 @@ class MetricComparison:
         if lead is None:
             return f"{self.probe} {self.metric}{where}: {self.reason}"
         name = f"{self.probe} {self.metric}{where}"
+        notes = self.candidate.notes() if self.candidate is not None else ""
         if self.kind == "fact":
-            return f"{name} changed {short_value(lead.baseline)} → {short_value(lead.candidate)}"
+            return f"{name} {changed_phrase(lead.baseline, lead.candidate)}" + (f" ({notes})" if notes else "")
         if self.kind == "proportion":
             text = (f"{name} {format_rate(lead.baseline)} → {format_rate(lead.candidate)} "
                     f"({format_signed(lead.change * 100)} pp")
             if lead.ci_low is not None:
                 text += f", {ci_label(CI_LEVEL)} {format_range(lead.ci_low * 100, lead.ci_high * 100)} pp"
-            return text + ")"
+            return text + (f"; {notes})" if notes else ")")
         unit = display_unit(self.unit)
         if self.kind == "gauge":
             return (f"{name} {format_number(lead.baseline)} → {format_number(lead.candidate)}{unit} "

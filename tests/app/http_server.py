@@ -27,6 +27,10 @@ class Answer:
     delay_s: float = 0.0  # server-side work; the bench uses it, tests only to outlast a client timeout
     location: str | None = None
     truncated: bool = False  # promise more body than is sent, then hang up
+    # Echo the request's Authorization (whole, or its bare token) back, as misbehaving servers
+    # and proxies do: "status-line" (a malformed one), "reason", "body", "redirect", "header".
+    echo: str | None = None
+    trickle_s: float = 0.0  # send the body one byte per trickle_s seconds (a slow-loris answer)
 
 
 def always(answer: Answer) -> Callable[[int], Answer]:
@@ -51,17 +55,43 @@ class _Handler(BaseHTTPRequestHandler):
         answer = server.behaviour(n)
         if answer.delay_s:
             time.sleep(answer.delay_s)
+        if answer.echo:
+            self._echo(answer.echo)
+            return
         body = b"x" * answer.body_size
         self.send_response(answer.status)
         self.send_header("Content-Length", str(len(body) + (100 if answer.truncated else 0)))
         if answer.location:
             self.send_header("Location", answer.location)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and answer.trickle_s:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(answer.trickle_s)  # the server's pace, not a test's synchronisation
+        elif self.command != "HEAD":
             self.wfile.write(body)
         if answer.truncated:
             self.wfile.flush()
             self.close_connection = True
+
+    def _echo(self, how: str) -> None:
+        header = self.headers.get("Authorization") or ""
+        token = header.partition(" ")[2] or header
+        if how == "status-line":
+            self.wfile.write(f"HTTP/1.1 9x9 {token}\r\n\r\n".encode("latin-1"))
+            self.close_connection = True
+            return
+        if how == "header":
+            self.wfile.write(f"HTTP/1.1 200 OK\r\nX-Echo {header}\r\nContent-Length: 2\r\n\r\nok".encode("latin-1"))
+            return
+        body = f"denied: Authorization: {header} token={token}".encode("latin-1")
+        self.send_response(302 if how == "redirect" else 500, f"bad {token}" if how == "reason" else None)
+        if how == "redirect":
+            self.send_header("Location", f"http://127.0.0.1:9/login?auth={token}&h={header}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _answer
 

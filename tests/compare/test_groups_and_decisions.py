@@ -222,3 +222,33 @@ def test_one_more_idle_connection_is_no_regression_forty_more_are():
     assert row(storm, "database.connections.registry-db.connections_idle").verdict == "regressed"
     assert row(storm, "database.connections.registry-db.connection_use").verdict == "regressed"
     assert [s.layer for s in storm.suspects] == ["database"]
+
+
+def test_a_burst_of_events_in_one_round_is_no_rising_rate():
+    def counters(rounds: list[int]) -> Snapshot:
+        m = Measurement.counter("tcp_retrans_segs", sum(rounds), 10.0, rounds, [1.0] * len(rounds))
+        return snap("s", {("kernel", "counters", "local"): [m]})
+
+    quiet = [0, 1, 0, 0, 1, 0, 0, 0, 1, 0]
+    burst = compare_snapshots([counters(quiet)], [counters([0, 0, 0, 40, 0, 1, 0, 0, 0, 0])])
+    m = row(burst, "kernel.counters.local.tcp_retrans_segs")
+    # 3 → 41 events is certain for a Poisson test; one burst in ten rounds is not a rate that rose.
+    assert stats.poisson_counts_test(3, 41)[0] < 1e-8
+    assert m.verdict == "unchanged" and "per-round rates" in m.components[0].method
+    rising = compare_snapshots([counters(quiet)], [counters([4, 5, 4, 6, 5, 4, 5, 6, 4, 5])])
+    assert row(rising, "kernel.counters.local.tcp_retrans_segs").verdict == "regressed"
+
+
+def test_retransmits_bursting_in_one_round_are_no_higher_rate():
+    def rate(rounds: list[list[int]]) -> Snapshot:
+        m = Measurement("tcp_retransmit_rate", "proportion", "lower", events=sum(e for e, _ in rounds),
+                        trials=sum(t for _, t in rounds), extra={"rounds": rounds})
+        return snap("s", {("kernel", "counters", "local"): [m]})
+
+    quiet = [[1, 10_000]] * 10
+    burst = compare_snapshots([rate(quiet)], [rate([[1, 10_000]] * 9 + [[300, 10_000]])])
+    m = row(burst, "kernel.counters.local.tcp_retransmit_rate")
+    assert stats.fisher_exact_one_sided(10, 100_000, 309, 100_000)[0] < 1e-50
+    assert m.verdict == "unchanged" and "per-round rates as units (10 vs 10 rounds)" in m.components[0].method
+    steady = compare_snapshots([rate(quiet)], [rate([[31, 10_000]] * 10)])
+    assert row(steady, "kernel.counters.local.tcp_retransmit_rate").verdict == "regressed"

@@ -13,11 +13,13 @@ from .pg_server import CRITICAL_QUERY, PASSWORD
 from tests.cli_runner import CliResult, InProcessTriage
 
 
-def write_config(path, dsn: str) -> str:
+def write_config(path, dsn: str, app_url: str | None = None) -> str:
+    """The critical query's database, and an app that needs it when ``app_url`` is given."""
+    app = f"  - name: registry\n    url: {app_url}\n    fanout: false\n" if app_url else ""
     path.write_text(f"""
 samples: 15
 targets:
-  - name: registry-db
+{app}  - name: registry-db
     dsn: "{dsn}"
     timeout: 5
     queries:

@@ -9,7 +9,9 @@ import os
 import pytest
 
 from triage.probes import ProbeContext
-from triage.probes.database import DatabaseUnreachable, _connect, scrub, statement_text
+from triage.probes.database import _connect
+from triage.probes.pg_stats import statement_text
+from triage.probes.pg_connect import Attempts, ConnectionRejected, scrub
 from triage.probes.pg_plan import plan_relations, summarise_plan
 from triage.probes.pg_stats import connection_states
 from triage.config import Target
@@ -61,9 +63,14 @@ def test_joins_aggregates_and_parallel_nodes_are_named_as_psql_names_them():
 
 
 def test_the_fact_holds_no_estimates_so_it_is_stable_across_runs():
-    fact = summarise_plan(capture("pg15-seq-scan"), BIG, 100_000).fact()
-    assert set(fact) == {"shape", "node_types", "relations", "indexes", "seq_scans_on_large_tables"}
+    plan = summarise_plan(capture("pg15-seq-scan"), BIG, 100_000)
+    fact = plan.fact()
+    assert set(fact) == {"access", "shape", "node_types", "relations", "indexes", "seq_scans_on_large_tables"}
+    assert fact["access"] == {"manifest": "Index Scan using manifest_repo_digest", "manifest_blob": "Seq Scan"}
     assert "4980" not in json.dumps(fact)
+    # The large table's estimated rows ride beside the fact (for the evidence), never in it.
+    assert plan.large_rows == {"manifest_blob": 200_000}
+    assert "200000" not in json.dumps(fact)
 
 
 def test_plan_relations_and_schemas():
@@ -109,8 +116,10 @@ def test_connection_states():
 ])
 def test_dsns_libpq_rejects_fail_without_their_password(dsn, secret):
     ctx = ProbeContext(config=None, samples=1, deadline=float("inf"))
-    with pytest.raises(DatabaseUnreachable) as info:
-        _connect(Target(name="db", dsn=dsn), ctx)
+    target = Target(name="db", dsn=dsn)
+    with pytest.raises(ConnectionRejected) as info:
+        _connect(target, ctx, Attempts(target))
+    assert str(info.value).startswith("db: bad DSN: ")  # configuration: retrying cannot help
     assert secret not in str(info.value)
     assert info.value.__cause__ is None and info.value.__suppress_context__
 

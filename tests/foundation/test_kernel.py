@@ -151,3 +151,21 @@ def test_tcp_connect_takes_its_samples_in_the_configured_groups_and_pauses_betwe
     assert [i for i, item in enumerate(items) if item is GROUP_END] == [0, 1, 2]
     latency = next(m for m in items[3:] if m.metric == "connect_latency")
     assert latency.groups == (3, 3, 2, 2) and len(latency.values) == 10
+
+
+def test_counters_read_each_round_keep_per_round_counts(proc_capture):
+    from triage.probes import ROUND
+
+    before, after = proc_capture("rhel8-4.18/before", "before"), proc_capture("rhel8-4.18/after", "after")
+    c = ctx(before)
+    gen = kernel.counters(None, c)
+    assert next(gen) is None
+    assert gen.send(ROUND) is None  # round 1: nothing happened
+    c.proc_root = after
+    assert gen.send(ROUND) is None  # round 2: everything happened
+    got = {m.metric: m for m in gen}  # round 3 ends at the close: nothing more
+    retrans = got["tcp_retrans_segs"]
+    assert retrans.value == 50 and retrans.extra["rounds"] == [0, 50, 0]
+    assert len(retrans.extra["round_s"]) == 3 and all(s >= 0 for s in retrans.extra["round_s"])
+    assert (got["tcp_retransmit_rate"].events, got["tcp_retransmit_rate"].trials) == (50, 10000)
+    assert got["tcp_retransmit_rate"].extra["rounds"] == [[0, 0], [50, 10000], [0, 0]]

@@ -79,3 +79,22 @@ def test_registry_collects_kernel_probes_in_declared_order():
     names = [s.name for s in all_probes(["kernel"])]
     assert names[:4] == ["counters", "nic", "facts", "tcp_connect"]
     assert all(s.layer == "kernel" for s in all_probes(["kernel"]))
+
+
+def rounds_probe(target, ctx):
+    from triage.probes import ROUND
+
+    ticks = 0
+    while (yield None) is ROUND:
+        ticks += 1
+    yield Measurement.gauge("ticks", ticks)
+
+
+def test_a_rounds_window_is_resumed_each_round_even_without_sub_run_probes():
+    from dataclasses import replace
+
+    spec = ProbeSpec("kernel", "rounds", rounds_probe, window=True, rounds=True)
+    config = replace(Config(), groups=6, spread_s=0.0)
+    snap = run_probes(config, RunOptions(layers=("kernel",)), specs=[spec])
+    # Six rounds: five end with a tick, the sixth when the window closes.
+    assert snap.results[0].status == "ok" and snap.results[0].measurements[0].value == 5

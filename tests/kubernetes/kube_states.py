@@ -147,12 +147,14 @@ def plain_kubernetes(*, token: str | None = TOKEN) -> ClusterState:
 
 def write_kubeconfig(path: Path, server_url: str, *, token: str | None = TOKEN, context: str = "staging",
                      ca_pem: bytes | None = None, exec_command: list[str] | None = None,
-                     other_server: str = "http://127.0.0.1:9") -> Path:
+                     other_server: str = "http://127.0.0.1:9", basic: tuple[str, str] | None = None) -> Path:
     """A real kubeconfig file for the client to load: ``context`` (current) reaches the server,
     the context ``other`` another cluster (by default a port nothing listens on)."""
     user: dict = {}
     if token is not None:
         user["token"] = token
+    if basic is not None:
+        user["username"], user["password"] = basic
     if exec_command is not None:
         user["exec"] = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": exec_command[0],
                         "args": exec_command[1:]}

@@ -37,6 +37,10 @@ class ClusterState:
     token: str | None = None  # bearer token the server accepts; None: no auth required
     user: str = "system:serviceaccount:quay:triage"
     forbidden: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource) refused with 403
+    # Answer every request with this status and the request's Authorization echoed in the body
+    # (a Status message, or plain text with echo_plain), as a broken proxy or webhook may.
+    echo_status: int | None = None
+    echo_plain: bool = False
 
     def add(self, prefix: str, resource: str, *objs: dict) -> "ClusterState":
         self.objects.setdefault((prefix, resource), []).extend(copy.deepcopy(o) for o in objs)
@@ -128,6 +132,14 @@ class KubeApiServer:
         with self._lock:
             self.requests.append({"path": path, "query": query, "authorized": authorized, "port": client_port})
         json_type = "application/json"
+        if state.echo_status is not None:
+            token = (authorization or "").partition(" ")[2]
+            text = f"HTTP {state.echo_status} token {token} (header {authorization})"
+            if state.echo_plain:
+                return state.echo_status, text.encode(), "text/plain; charset=utf-8"
+            if state.echo_status == 403:
+                text = f'nodes is forbidden: User "{token}" cannot list resource "nodes" ({authorization})'
+            return state.echo_status, _status(state.echo_status, "Echo", text), json_type
         if not authorized:
             return 401, _status(401, "Unauthorized", "Unauthorized"), json_type
         if path == "/version":

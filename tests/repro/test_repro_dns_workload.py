@@ -9,7 +9,7 @@ import pytest
 from triage.errors import BadInput
 from triage.model import Snapshot
 from triage.repro import netns
-from triage.repro.dns_report import percentiles
+from triage.repro.snapshot_files import percentiles
 from triage.repro.dns_repro import run_dns_repro
 from triage.repro.dns_server import EmbeddedDnsServer
 from triage.repro.dns_workload import WorkloadOptions, run_workload

@@ -44,7 +44,7 @@ def ab(
     Example: triage ab 4.3.18=old.yaml 4.3.19=new.yaml --rounds 4 --store baselines
     """
     from triage import engine
-    from triage.load.ramp import parse_allow
+    from triage.loopback import parse_allow_load
     from triage.runner import RunOptions, parse_layers
 
     from . import output
@@ -54,7 +54,7 @@ def ab(
     output.check_format(fmt, output.COMPARE_FORMATS)
     env = environment(ctx)
     options = RunOptions(layers=parse_layers(layers), deadline_s=deadline, samples=samples, load=load,
-                         allow_load=parse_allow(allow_load))
+                         allow_load=parse_allow_load(allow_load))
     say = (lambda text: None) if quiet or fmt == "json" else (lambda text: env.err(f"triage ab: {text}"))
     comparison = engine.ab(*sides, options, rounds, store=store, budget_path=budget, alpha=alpha,
                            progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say)

@@ -42,7 +42,7 @@ def gate(
     """
     from triage import engine
     from triage.errors import BadInput
-    from triage.load.ramp import parse_allow
+    from triage.loopback import parse_allow_load
     from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
 
@@ -60,7 +60,7 @@ def gate(
     if baseline is None:
         raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples, load=load,
-                         allow_load=parse_allow(allow_load))
+                         allow_load=parse_allow_load(allow_load))
     result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
                          require_decided=require_decided, save_as=save_as, layers_given=layers is not None,
                          report_path=report or REPORT_FILE,

@@ -35,7 +35,7 @@ def probe(
     summarised on stderr. Example: triage probe --label 4.3.19 --out after.json
     """
     from triage import engine
-    from triage.load.ramp import parse_allow
+    from triage.loopback import parse_allow_load
     from triage.runner import RunOptions, parse_layers
 
     from . import output
@@ -49,7 +49,7 @@ def probe(
         return probe_from_prometheus(env, source, window, before_upgrade, label=label, out=out, fmt=fmt, quiet=quiet,
                                      config=config, kubeconfig=kubeconfig, context=context, deadline=deadline)
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples, load=load,
-                         allow_load=parse_allow(allow_load))
+                         allow_load=parse_allow_load(allow_load))
     run = engine.probe(options, config_path=config, kubeconfig=kubeconfig, context=context, out=out,
                        progress=progress_for(env, quiet))
     if fmt == "json" or not (quiet and out):  # json: the snapshot is the output, even with --quiet

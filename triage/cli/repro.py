@@ -1,4 +1,5 @@
-"""`triage repro dns` and `triage repro dns serve`: the built-in DNS-slowness reproducer."""
+"""`triage repro dns` (and `repro dns serve`) and `triage repro db`: the built-in reproducers of
+the 2020 DNS hunt and of the 2021 cold-cache storm."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from triage.loopback import EXPOSE_FLAG
+from triage.loopback import ALLOW_LOAD_FLAG, EXPOSE_FLAG, parse_allow_load
 
 from .env import Environment, environment
 
@@ -19,8 +20,13 @@ PROFILE_HELP = ("Fault profile: a spec like 'delay=3ms,jitter=1ms,drop=2%:AAAA' 
                 "timeout, attempts.")
 
 
+DB_PROFILE_HELP = ("Storm profile: a comma list or a YAML file of with-index (default), without-index (the composite "
+                   "index dropped), pods=N (10), pool=M (10), max_connections=K (50; --embedded only).")
+
+
 def register(app: typer.Typer) -> None:
     repro_app.add_typer(dns_app, name="dns")
+    repro_app.command("db")(db)
     app.add_typer(repro_app, name="repro")
 
 
@@ -130,3 +136,52 @@ def serve(
         env.err(f"triage: stopped after {stats['queries']} queries (answered {stats['answered']}, "
                 f"nxdomain {stats['nxdomain']}, servfail {stats['servfail']}, truncated {stats['truncated']}, "
                 f"dropped {stats['dropped']}: {dropped})")
+
+
+def db(
+    ctx: typer.Context,
+    profile: str = typer.Option("with-index", "--profile", "-p", help=DB_PROFILE_HELP),
+    compare: Optional[Tuple[str, str]] = typer.Option(
+        None, "--compare", metavar="A B", help="Run two profiles, e.g. --compare with-index without-index."),
+    dsn: str = typer.Option(None, "--dsn", help="A PostgreSQL server you have (the schema triage_repro is built there "
+                                                "and dropped at the end; it takes up to pods x pool connections)."),
+    embedded: bool = typer.Option(False, "--embedded", help="Start a throwaway PostgreSQL (initdb in a temp dir, "
+                                                            "127.0.0.1, a free port; removed afterwards)."),
+    rows: int = typer.Option(200_000, "--rows", help="Rows of manifest, manifestblob and imagestorage each."),
+    duration: float = typer.Option(20.0, "--duration", "-d", help="Seconds per side at most (a side ends "
+                                                                  "earlier once every pod is warm)."),
+    rate: float = typer.Option(30.0, "--rate", help="Image pulls per second arriving at each pod (open loop)."),
+    keys: int = typer.Option(60, "--keys", help="Hot image layers per pod: what its cold cache must fetch."),
+    allow_load: str = typer.Option("", ALLOW_LOAD_FLAG, metavar="HOST[,HOST]",
+                                   help="Hosts of --dsn that may take the load; loopback otherwise."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json (JSON and nothing else on stdout)."),
+    snapshot_dir: str = typer.Option(None, "--snapshot-dir", help="Write each side as a v1 snapshot into DIR, "
+                                                                  "for `triage compare`."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no notes on stderr."),
+) -> None:
+    """The 2021 cold-cache storm: N pods restart at once, each opening its pool and warming its
+    cache with the image-layer-fetch query while steady traffic goes on, against a Quay-like
+    schema; connections against max_connections, latency, errors and time to warm, over time.
+
+    Example: triage repro db --embedded --compare with-index without-index --snapshot-dir storm
+    """
+    from triage import engine
+    from triage.repro.db_repro import DbTarget
+    from triage.repro.db_storm import StormOptions
+
+    from . import output
+
+    output.check_format(fmt, output.VIEW_FORMATS)
+    env = environment(ctx)
+    watched = env.watched(quiet)
+    allowed = parse_allow_load(allow_load)
+    target = DbTarget(dsn=dsn, embedded=embedded, allow_load=allowed)
+    report = engine.repro_db(list(compare) if compare else [profile], target,
+                             StormOptions(rows=rows, duration_s=duration, rate=rate, keys=keys),
+                             progress=_RichProgress(env) if watched else None,
+                             phase=(lambda text: env.err(f"triage: {text}")) if watched else (lambda text: None),
+                             snapshot_dir=snapshot_dir)
+    env.out(output.text(env, report, fmt))
+    if not quiet:
+        for written in report.saved:
+            env.err(f"triage: wrote {written}")

@@ -23,10 +23,20 @@ def _judge_proportion(row: Row, a: PooledMetric, b: PooledMetric, batch: Samples
         row.reason = f"no trials on the {'baseline' if a.trials == 0 else 'candidate'} side"
         return
     res = stats.proportion_test(a.events, a.trials, b.events, b.trials, CI_LEVEL)
-    p_worse, p_better = directional(row.better, res.p_greater, res.p_less)
+    p_greater, p_less, method, effect = res.p_greater, res.p_less, "Fisher's exact test", None
+    low, high = res.ci_low, res.ci_high
+    if a.round_events and b.round_events and sum(a.round_trials or ()) and sum(b.round_trials or ()):
+        # Per-round counts (a host counter's segments and retransmits): events are bursty, not
+        # independent trials, so the rounds are the units too; the larger p decides.
+        rounds = stats.rate_test(a.round_events, a.round_trials, b.round_events, b.round_trials)
+        p_greater, p_less = max(p_greater, rounds.p_greater), max(p_less, rounds.p_less)
+        low, high = stats.widen(res.change, low, high, rounds, CI_LEVEL)
+        method, effect = f"Fisher's exact test and per-round rates as units ({rounds.groups[0]} vs " \
+                         f"{rounds.groups[1]} rounds)", rounds.design_effect
+    p_worse, p_better = directional(row.better, p_greater, p_less)
     row.components.append(Draft("rate", res.baseline_rate, res.candidate_rate, res.change, res.baseline_rate,
-                                res.ci_low, res.ci_high, p_worse, p_better, note="Fisher's exact test",
-                                method="Fisher's exact test"))
+                                low, high, p_worse, p_better, note="Fisher's exact test", method=method,
+                                design_effect=effect))
 
 
 def _judge_gauge(row: Row, a: PooledMetric, b: PooledMetric, batch: SamplesBatch) -> None:
@@ -50,17 +60,27 @@ def _judge_counter(row: Row, a: PooledMetric, b: PooledMetric) -> None:
         scaled_b, exposure = float(count_b), (1.0, 1.0)
         note = "event counts over equal windows, exact Poisson test"
     p_greater, p_less = stats.poisson_counts_test(count_a, count_b, *exposure)
+    method = "exact Poisson test"
+    if a.round_counts and b.round_counts and a.round_seconds and b.round_seconds:
+        # Events come in bursts (one lossy connection retransmits dozens of segments at once),
+        # so whole counts are over-dispersed for a Poisson test. With per-round counts, the
+        # rounds' rates are the units too, and the larger p decides.
+        rates_a = [c / s for c, s in zip(a.round_counts, a.round_seconds)]
+        rates_b = [c / s for c, s in zip(b.round_counts, b.round_seconds)]
+        rounds = stats.clustered_shift_test(rates_a, None, rates_b, None)
+        p_greater, p_less = max(p_greater, rounds.p_greater), max(p_less, rounds.p_less)
+        method = f"exact Poisson test and per-round rates as units ({len(rates_a)} vs {len(rates_b)} rounds)"
     p_worse, p_better = directional(row.better, p_greater, p_less)
     low, high = stats.counts_difference_interval(count_a, count_b, exposure[0] / exposure[1], CI_LEVEL)
     row.components.append(Draft("count", count_a, count_b, scaled_b - count_a, count_a, low, high, p=p_worse,
-                                p_better=p_better, note=note, method="exact Poisson test"))
+                                p_better=p_better, note=note, method=method))
 
 
 def _judge_fact(row: Row, a: PooledMetric, b: PooledMetric, batch: SamplesBatch) -> None:
     va, vb = distinct(a.values), distinct(b.values)
     changed = {canonical(v) for v in va} != {canonical(v) for v in vb}
-    row.baseline = SideSummary("fact", a.runs, len(va), values=va)
-    row.candidate = SideSummary("fact", b.runs, len(vb), values=vb)
+    row.baseline = SideSummary("fact", a.runs, len(va), values=va, context=dict(a.context))
+    row.candidate = SideSummary("fact", b.runs, len(vb), values=vb, context=dict(b.context))
     row.components.append(Draft("fact", va[0] if len(va) == 1 else list(va), vb[0] if len(vb) == 1 else list(vb),
                                 note="changed" if changed else "unchanged", changed=changed))
 
@@ -77,7 +97,8 @@ def side_summary(kind: str, pooled: PooledMetric) -> SideSummary | None:
     """What a side showed, for rows the judges do not summarise (absent, inconclusive, ...)."""
     if kind == "proportion":
         return SideSummary("proportion", pooled.runs, events=pooled.events, trials=pooled.trials,
-                           rate=pooled.events / pooled.trials if pooled.trials else None)
+                           rate=pooled.events / pooled.trials if pooled.trials else None, kinds=dict(pooled.kinds),
+                           context=dict(pooled.context))
     if kind == "gauge":
         return SideSummary("gauge", pooled.runs, len(pooled.values), values=tuple(pooled.values))
     return None

@@ -28,15 +28,12 @@ from urllib.parse import urlsplit
 
 from triage.config import Config, dsn_endpoint, split_resolver
 from triage.errors import BadInput
-from triage.loopback import require_loopback_or_allowed
+from triage.loopback import ALLOW_LOAD_FLAG, require_loopback_or_allowed
 from triage.model import Measurement, ProbeResult
 
 from .config import LoadConfig, RampSteps
 from .naming import CAPACITY, PROBE, SUFFIX, UNIT, offered_text, step_metric
 from .schedule import StepResult, StepSpec, Transport, clock, quantile, run_closed_step, run_open_step
-
-ALLOW_FLAG = "--allow-load"
-
 
 @dataclass(frozen=True)
 class RampPlan:
@@ -105,15 +102,7 @@ def check_allowed(plans: Sequence[RampPlan], allowed: Sequence[str]) -> None:
     for plan in plans:
         if plan.host is not None:
             require_loopback_or_allowed(plan.host, allowed, f"--load: {plan.layer} target {plan.target}: host",
-                                        allow_with=f"name it with {ALLOW_FLAG} {plan.host} to send it load")
-
-
-def parse_allow(text: str | None) -> tuple[str, ...]:
-    """``--allow-load a.example,10.0.0.5`` → ('a.example', '10.0.0.5')."""
-    hosts = tuple(h.strip() for h in (text or "").split(",") if h.strip())
-    if text is not None and not hosts:
-        raise BadInput(f"{ALLOW_FLAG}: expected a comma list of hosts, got {text!r}")
-    return hosts
+                                        allow_with=f"name it with {ALLOW_LOAD_FLAG} {plan.host} to send it load")
 
 
 # --------------------------------------------------------------------------- one ramp

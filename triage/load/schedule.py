@@ -64,6 +64,11 @@ GENERATOR_LAG_SHARE = 0.5
 GENERATOR_BUSY_CORES = 0.9
 
 
+class ConnectFailed(Exception):
+    """A transport's connect was refused; the message is a short kind with no secret in it
+    ("too many clients 1"), recorded as the request's error."""
+
+
 class Transport(Protocol):
     """How one layer sends one request. ``connect`` may raise (a refused connection is an
     error of that request); ``call`` never raises for the network: it returns None when the
@@ -311,8 +316,10 @@ def _reconnect(transport: Transport, conn: Any) -> tuple[Any, str | None]:
         transport.close(conn)
     try:
         return transport.connect(), None
+    except ConnectFailed as exc:
+        return None, f"connect: {exc}"
     except Exception as exc:  # noqa: BLE001 - a refused connection fails this request, not the step
-        return None, f"connect: {type(exc).__name__}"
+        return None, f"connect: {type(exc).__name__}"  # the type only: a message may quote a secret
 
 
 def _summarise(spec: StepSpec, total: int, records: list[tuple], unfinished: list[tuple], ended: float,

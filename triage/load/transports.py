@@ -16,12 +16,13 @@ Heavy libraries (requests, dnspython, psycopg) are imported when a ramp is built
 from __future__ import annotations
 
 import itertools
-import time
 import warnings
 from typing import Any, Sequence
 
 from triage.config import Query, Target
 from triage.dns_client import NOERROR, NXDOMAIN, REFUSED, SERVFAIL, QueryTemplate, WireClient
+
+from .schedule import ConnectFailed
 
 
 class HttpTransport:
@@ -97,18 +98,18 @@ class PgTransport:
     def __init__(self, target: Target, query: Query, timeout_s: float):
         import psycopg
 
-        from triage.probes import ProbeContext
-        from triage.probes.database import _connect
+        from triage.probes.pg_connect import Attempts, open_connection
 
-        self.psycopg, self._connect = psycopg, _connect
+        self.psycopg, self.attempts, self.open_connection = psycopg, Attempts, open_connection
         self.target, self.query = target, query
-        self.ctx = ProbeContext(config=None, samples=0, deadline=time.monotonic() + 3600)
         self.timeout_s = timeout_s
-        self.ctx_timeout_s = max(2.0, timeout_s)
 
     def connect(self) -> Any:
-        self.ctx.deadline = time.monotonic() + self.ctx_timeout_s  # libpq's connect_timeout follows it
-        conn = self._connect(self.target, self.ctx)
+        attempts = self.attempts(self.target)
+        # libpq's connect_timeout takes whole seconds, at least 2 (pg_connect.connect_kwargs).
+        conn = self.open_connection(self.target, max(2.0, self.timeout_s), attempts)
+        if conn is None:  # refused for capacity: "too many clients" is what a storm looks like
+            raise ConnectFailed(attempts.refusals() or "refused")
         conn.prepare_threshold = None  # never a server-side prepared statement, as the query probe
         conn.execute(f"SET statement_timeout = {max(1, int(self.timeout_s * 1000))}")
         return conn

@@ -12,7 +12,10 @@ metric was dropped while the rest of the probe went on.
 A *window* probe (``window=True``) is a generator: the code before its first bare
 ``yield`` runs when the run starts, the rest after every other probe has finished, so
 counters it reads twice cover the whole probe window; what it yields after that first
-``yield`` are its measurements.
+``yield`` are its measurements. With ``rounds=True`` it is also resumed at the end of every
+round of the run: the runner sends ``ROUND`` into its bare ``yield`` (anything else, as
+plain iteration sends, means the window closed), so counters read each round show how
+events spread over the run — a burst in one second is not a rate that rose.
 
 A *sub-run* probe (``subruns=True``) is a generator that takes its samples in groups, each
 on a fresh connection, socket or session, and yields ``GROUP_END`` after each group: the
@@ -48,6 +51,14 @@ class _GroupEnd:
 GROUP_END = _GroupEnd()  # yielded by a sub-run probe between two groups
 
 
+class _Round:
+    def __repr__(self) -> str:
+        return "ROUND"
+
+
+ROUND = _Round()  # sent by the runner into a rounds window probe at the end of each round
+
+
 class ProbeSkipped(Exception):
     """The probe does not apply here (wrong OS, nothing configured); the reason is recorded."""
 
@@ -61,6 +72,7 @@ class ProbeSpec:
     window: bool = False
     timeout_s: float | None = None  # overrides the config's per-probe timeout
     subruns: bool = False
+    rounds: bool = False  # window probes: also resumed at the end of every round
 
     def expand(self, config: Any) -> list[tuple[str, Any]]:
         return [(LOCAL, None)] if self.targets is None else list(self.targets(config))
@@ -88,15 +100,18 @@ class ProbeContext:
 
 
 def probe(layer: str, name: str, *, targets: TargetsFn | None = None, window: bool = False,
-          timeout_s: float | None = None, subruns: bool = False) -> Callable:
+          timeout_s: float | None = None, subruns: bool = False, rounds: bool = False) -> Callable:
     """Declare a probe. The spec rides on the function; ``all_probes`` collects it."""
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}")
     if window and subruns:
         raise ValueError("a probe is a window probe or a sub-run probe, not both")
+    if rounds and not window:
+        raise ValueError("only a window probe is resumed each round")
 
     def decorate(fn: Callable) -> Callable:
-        fn.__triage_probe__ = ProbeSpec(layer, name, fn, targets, window, timeout_s, subruns)  # type: ignore[attr-defined]
+        fn.__triage_probe__ = ProbeSpec(layer, name, fn, targets, window, timeout_s, subruns,  # type: ignore[attr-defined]
+                                        rounds)
         return fn
 
     return decorate

@@ -10,7 +10,8 @@ layer (``Config.endpoints()``, unless ``fanout: false``), so an app regression c
 split into DNS time, TCP connect time and the service's own time.
 
 Secrets: header values (which may come from ``${ENV}`` references) are sent, never
-recorded; error text is scrubbed of header values, the URL's password and its query string.
+recorded; error text is masked of every form of them (``Target.mask``: header values and
+their tokens, the URL's password and its basic-auth base64, the query string).
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import unquote, urlsplit
 
 from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, end_group, group_sizes, probe
 from triage.config import Target
-from triage.secrets import mask_secrets
+from triage.http_deadline import request_within
 from triage.model import Measurement
 
 # Give up on a target whose first attempts all failed at the transport level: it is down,
-# and a hundred more timeouts would only burn the run's deadline.
+# and a hundred more timeouts would only burn the run's deadline. (A target's ``timeout``
+# bounds each request in total, connect to last body byte: triage.http_deadline.)
 GIVE_UP_AFTER = 3
 
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -100,18 +101,9 @@ class Tally:
             yield Measurement.gauge("response_size", statistics.median(self.sizes), unit="bytes", better="equal")
 
 
-def _secrets(target: Target) -> set[str]:
-    """Header values, the URL's password (as written and decoded) and its query string."""
-    found = set(target.headers.values())
-    if target.url:
-        parts = urlsplit(target.url)
-        found.update({parts.password or "", unquote(parts.password or ""), parts.query})
-    return {s for s in found if s}
-
-
 def scrub(text: str, target: Target) -> str:
-    """Error text without the target's secrets: header values, URL password, query string."""
-    return mask_secrets(" ".join(text.split()), _secrets(target))
+    """Error text without the target's secrets in any form (triage.secrets knows them)."""
+    return target.mask(text)
 
 
 def failure_kind(exc: Exception, requests: Any) -> str:
@@ -177,9 +169,8 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                 # Warm-up, not recorded (as api_latency's): it opens the group's connection, so
                 # the TCP/TLS handshake (kernel.tcp_connect's to measure) is in no sample. Its
                 # body is read to the end, or the connection would not go back to the pool.
-                warm_up = session.request(target.method, target.url, allow_redirects=False,
-                                          timeout=min(target.timeout_s, max(ctx.remaining(), 0.001)))
-                warm_up.content
+                request_within(session, target.method, target.url,
+                               min(target.timeout_s, max(ctx.remaining(), 0.001)), allow_redirects=False)
             except requests.RequestException as exc:
                 warmups_failed.append(f"{failure_kind(exc, requests)}: {scrub(_short_reason(exc), target)}")
             for _ in range(size):
@@ -191,7 +182,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                 started = time.perf_counter()
                 try:
                     # Redirects are not followed: a redirect to a login page is not a 200.
-                    response = session.request(target.method, target.url, timeout=timeout, allow_redirects=False)
+                    response = request_within(session, target.method, target.url, timeout, allow_redirects=False)
                     body = response.content
                 except requests.RequestException as exc:
                     waited = time.perf_counter() - started

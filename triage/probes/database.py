@@ -23,37 +23,38 @@ is scrubbed (libpq messages can echo the connection string); statement texts fro
 pg_stat_statements have their literals masked (utility statements such as
 ``ALTER ROLE ... PASSWORD '...'`` are recorded there verbatim).
 
+Connections (pg_connect.py): every probe counts its connection attempts; a server that
+refuses one for capacity (too many clients, cannot connect now, a connect timeout while its
+port accepts TCP) is measured, in ``connect_errors`` by kind, and the probe samples on over
+its groups; identity and configuration (bad password, no such database, name resolution,
+TLS) make it ``status: error`` at once. A probe that got only refusals yields only
+``connect_errors``, which both sides then have: the judge finds the regression there.
+
 Plan parsing (pg_plan.py) and the window arithmetic (pg_stats.py) are pure functions of
 what the server returned, so recorded plans and readings replay in tests.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import re
 import time
 from typing import Any, Iterable, Iterator
 
 from triage.probes import GROUP_END, ProbeContext, ProbeSkipped, end_group, group_sizes, probe
+from triage.probes.pg_connect import (APPLICATION_NAME, CONNECT_TIMEOUT, GIVE_UP_AFTER, Attempts, connect_kwargs,
+                                      open_connection, scrub, statement_timeout_ms)
 from triage.probes.pg_plan import plan_relations, summarise_plan
-from triage.probes.pg_stats import (DATABASE_COUNTERS, DatabaseReading, StatementsReading, connection_states,
-                                    counter_deltas, statement_deltas)
+from triage.probes.pg_stats import (DATABASE_COUNTERS, DatabaseReading, StatementsReading, connection_figures,
+                                    connection_states, counter_deltas, statement_deltas, statement_text)
 from triage.config import Query, Target
-from triage.secrets import mask_secrets
 from triage.model import Measurement
 
-GIVE_UP_AFTER = 3  # first attempts that all failed: the server is not there, stop trying
 TOP_STATEMENTS = 5
-STATEMENT_TEXT_LIMIT = 200
-APPLICATION_NAME = "triage"
 # Leads triage's own reads of the catalog and statistics views, so the statements probe can
 # tell them from the platform's (pg_stat_statements keeps a statement's leading comment).
 OWN = "/* triage */ "
-
-
-class DatabaseUnreachable(Exception):
-    """No connection could be made; the message is scrubbed of secrets."""
+# connect_timeout is whole seconds, 2 at least: a group meeting this many timeouts in a row
+# goes to the next group, so a server too busy to answer costs groups x 2 x 2 s, not samples x 2 s.
+TIMEOUTS_PER_GROUP = 2
 
 
 class QueryFailed(Exception):
@@ -79,86 +80,12 @@ def _query_targets(config: Any) -> list[tuple[str, tuple[Target, Query]]]:
     return [(f"{t.name}/{q.name}", (t, q)) for t in config.targets if t.dsn for q in t.queries]
 
 
-# --- secrets and connections ----------------------------------------------------------------
+# --- connections (pg_connect.py: opening one, and how an attempt ended) -------------------------
 
 
-_KV_PASSWORD = re.compile(r"(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)")
-
-
-def _passwords(target: Target) -> set[str]:
-    """Every password this target may use that we can know of, to scrub from any text.
-
-    Read both by libpq's parser and textually: a DSN libpq cannot parse still holds a
-    password, and its parse error may quote it (``invalid percent-encoded token: "..."``).
-    """
-    from urllib.parse import unquote, urlsplit
-
-    dsn = target.dsn or ""
-    found: set[str] = set()
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        pw = conninfo_to_dict(dsn).get("password")
-        if pw:
-            found.add(str(pw))
-    except Exception:  # noqa: BLE001 - unparsable: the textual reading below still applies
-        pass
-    if "://" in dsn:
-        try:
-            raw = urlsplit(dsn).password
-        except ValueError:
-            raw = None
-        if raw:
-            found.update({raw, unquote(raw)})
-    for m in _KV_PASSWORD.finditer(dsn):
-        value = m.group(1)
-        found.update({value, value.strip("'"), value.split("&")[0]})  # & ends it in a URL query
-    if os.environ.get("PGPASSWORD"):
-        found.add(os.environ["PGPASSWORD"])
-    return {pw for pw in found if pw}
-
-
-def scrub(text: str, target: Target) -> str:
-    """One line of error text with no password in it, whichever form the DSN takes."""
-    return mask_secrets(" ".join(str(text).split()), _passwords(target))
-
-
-def _connect_kwargs(target: Target, ctx: ProbeContext) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"autocommit": True}
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        given = conninfo_to_dict(target.dsn or "")
-    except Exception:  # noqa: BLE001 - connect() raises the same error, scrubbed
-        given = {}
-    if "connect_timeout" not in given:
-        # libpq takes whole seconds and treats anything below 2 as 2.
-        kwargs["connect_timeout"] = max(2, math.ceil(min(target.timeout_s, max(ctx.remaining(), 0.001))))
-    if "application_name" not in given:
-        kwargs["application_name"] = APPLICATION_NAME
-    return kwargs
-
-
-def _connect(target: Target, ctx: ProbeContext) -> Any:
-    import psycopg
-
-    try:
-        conn = psycopg.connect(target.dsn, **_connect_kwargs(target, ctx))
-    except psycopg.Error as exc:
-        # ``from None``: the original exception's text may hold the connection string.
-        raise DatabaseUnreachable(scrub(f"{target.name}: {exc}", target)) from None
-    try:
-        # Every statement of ours is bounded, the catalog reads as much as the critical queries.
-        conn.execute(f"SET statement_timeout = {_statement_timeout_ms(target)}")
-    except psycopg.Error as exc:
-        conn.close()
-        # ``from None``: the original exception's text may hold the connection string.
-        raise DatabaseUnreachable(scrub(f"{target.name}: {exc}", target)) from None
-    return conn
-
-
-def _statement_timeout_ms(target: Target) -> int:
-    return max(1, int(target.timeout_s * 1000))
+def _connect(target: Target, ctx: ProbeContext, attempts: Attempts) -> Any | None:
+    """A connection, or None when the server refused it for capacity (counted in ``attempts``)."""
+    return open_connection(target, ctx.remaining(), attempts)
 
 
 def _sample_count(target: Target, ctx: ProbeContext) -> int:
@@ -175,49 +102,64 @@ def _groups(target: Target, ctx: ProbeContext) -> list[int]:
 @probe("database", "connect", targets=_db_targets, subruns=True)
 def connect(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
     """Latency of a fresh connection (TCP, TLS, authentication, backend start) per sample;
-    in groups, so the connections are spread over the run."""
+    in groups, so the connections are spread over the run. Refusals for capacity are
+    counted and sampling goes on: a full server is what this probe exists to see."""
     import psycopg
 
     n = _sample_count(target, ctx)
-    kwargs = _connect_kwargs(target, ctx)
+    kwargs = connect_kwargs(target, ctx.remaining())
+    attempts = Attempts(target)
     latencies: list[float] = []
     sizes: list[int] = []
-    failures = attempts = 0
-    first_error = None
     for g, size in enumerate(_groups(target, ctx)):
         if g:
             yield GROUP_END
+        timeouts_in_a_row = 0
+        read = False
         for _ in range(size):
-            if ctx.expired() or (not latencies and failures >= GIVE_UP_AFTER):
+            if ctx.expired() or attempts.hopeless() or timeouts_in_a_row >= TIMEOUTS_PER_GROUP:
                 break
-            attempts += 1
             started = time.perf_counter()
             try:
                 conn = psycopg.connect(target.dsn, **kwargs)
             except psycopg.Error as exc:
-                failures += 1
-                first_error = first_error or scrub(str(exc), target)
+                timeouts_in_a_row = timeouts_in_a_row + 1 if attempts.failed(exc).kind == CONNECT_TIMEOUT else 0
                 continue
             latencies.append((time.perf_counter() - started) * 1000.0)
-            conn.close()
+            attempts.succeeded()
+            timeouts_in_a_row = 0
+            with conn:
+                if not read:
+                    # Once a group, untimed: when capacity refuses later attempts, the server's
+                    # connection states at the last of these readings are evidence.
+                    conn.execute(f"SET statement_timeout = {statement_timeout_ms(target)}")
+                    attempts.last_reading = connection_figures(_connection_reading(conn.cursor()),
+                                                               _max_connections(conn))
+                    read = True
         end_group(latencies, sizes)
-        if ctx.expired() or (not latencies and failures >= GIVE_UP_AFTER):
+        if ctx.expired() or attempts.hopeless():
             break
-    if attempts < n and latencies:
-        ctx.note(f"stopped after {attempts} of {n} connections: probe deadline reached")
-    if not latencies:
-        if failures:
-            raise DatabaseUnreachable(scrub(f"{target.name}: {failures} connection attempts failed; "
-                                            f"first: {first_error}", target))
+    if attempts.tried < n and latencies:
+        ctx.note(f"stopped after {attempts.tried} of {n} connections: "
+                 + ("probe deadline reached" if ctx.expired() else "connect timeouts in a row"))
+    if attempts.hopeless():
+        raise attempts.unreachable()
+    if not attempts.tried:
         raise TimeoutError("probe deadline reached before the first connection")
-    yield Measurement("latency", "samples", "lower", "ms", values=tuple(latencies),
-                      extra={"dsn": scrub(target.dsn or "", target)}, groups=tuple(sizes))
-    yield Measurement.proportion("connect_errors", failures, failures + len(latencies))
+    if latencies:
+        yield Measurement("latency", "samples", "lower", "ms", values=tuple(latencies),
+                          extra={"dsn": scrub(target.dsn or "", target)}, groups=tuple(sizes))
+    else:
+        ctx.note(f"latency dropped: none of {attempts.tried} connections succeeded ({attempts.refusals()})")
+    # ``combine``: the judge may add up the connection failures of every probe of one database.
+    yield attempts.measurement(combine=target.name)
 
 
 # --- critical queries and their plans ---------------------------------------------------------
 
-def _reltuples(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
+def relation_rows(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """(schema, relation) -> the planner's estimate of its rows (pg_class.reltuples; -1: never
+    analysed). The reproducer reads its plan's tables with it too."""
     out = {}
     for schema, rel in sorted(relations):
         cur.execute(f"{OWN}SELECT c.reltuples FROM pg_class c "
@@ -235,7 +177,7 @@ def _explain(cur: Any, q: Query, target: Target) -> Any:
         cur.execute("BEGIN READ ONLY")
         cur.execute(f"EXPLAIN (FORMAT JSON, VERBOSE) {q.sql}")
         explain = cur.fetchone()[0]
-        sizes = _reltuples(cur, plan_relations(explain))
+        sizes = relation_rows(cur, plan_relations(explain))
         cur.execute("ROLLBACK")
     except psycopg.Error as exc:
         raise QueryFailed(scrub(f"{q.name}: EXPLAIN failed: {exc}", target)) from None
@@ -250,7 +192,8 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
 
     target, q = item
     n = _sample_count(target, ctx)
-    timeout_ms = _statement_timeout_ms(target)
+    timeout_ms = statement_timeout_ms(target)
+    attempts = Attempts(target)
     plan = None
     latencies: list[float] = []
     sizes: list[int] = []
@@ -260,7 +203,10 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
             yield GROUP_END
         if ctx.expired():
             break
-        with _connect(target, ctx) as conn:
+        conn = _connect(target, ctx, attempts)
+        if conn is None:
+            continue  # refused for capacity: counted; the next group asks again
+        with conn:
             # Never a server-side prepared statement: psycopg prepares after 5 runs on one
             # connection, so the planning time in a sample would depend on the group size.
             # Most Python drivers plan every run, as here.
@@ -299,17 +245,26 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
                 latencies.append(elapsed)
                 answered += 1
         end_group(latencies, sizes)
-    if len(latencies) < n:
+    if attempts.failures:
+        ctx.note(f"{attempts.failures} of {attempts.tried} groups could not connect ({attempts.refusals()}): "
+                 "their runs were not taken")
+    elif len(latencies) < n:
         ctx.note(f"stopped after {len(latencies)} of {n} runs: probe deadline reached")
+    # ``combine``: the judge may add up the failures of every critical query of one database.
+    connect_errors = attempts.measurement(combine=target.name)
     if plan is None:
-        raise TimeoutError("probe deadline reached before the first connection")
+        if not attempts.failures:
+            raise TimeoutError("probe deadline reached before the first connection")
+        yield connect_errors  # measured only refusals: that is the finding
+        return
     yield Measurement.samples("latency", latencies, unit="ms", groups=sizes)
-    # ``combine``: the judge may add up the timeouts of every critical query of one database.
     yield Measurement("timeouts", "proportion", "lower", events=timeouts, trials=answered + timeouts,
                       extra={"combine": target.name})
-    yield Measurement.fact("plan", plan.fact())
-    # One short fact per relation as well: when a plan flips, the evidence line reads
-    # "scan.manifest_blob changed Index Scan using ... -> Seq Scan", not a truncated blob.
+    yield connect_errors
+    yield Measurement("plan", "fact", "equal", value=plan.fact(),
+                      extra={"context": {"rows": plan.large_rows}} if plan.large_rows else {})
+    # One short fact per relation as well, for budgets: ``regress_on_change`` on the access
+    # path of one big table (``*.scan.manifest_blob``) without making every plan change one.
     for relation, how in plan.scans:
         yield Measurement.fact(f"scan.{relation}", how)
     yield Measurement.gauge("seq_scans_on_large_tables", len(plan.large_seq_scans), unit="count")
@@ -318,30 +273,54 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
 
 # --- server state -----------------------------------------------------------------------------
 
+def _connection_reading(cur: Any) -> dict[str, int]:
+    """Client connections by state (pg_stat_activity), this one and triage's own left out."""
+    # Ours by name too: a probe's connection closed just before this reading may not have
+    # left pg_stat_activity yet.
+    cur.execute(f"{OWN}SELECT state, count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM %s GROUP BY state",
+                (APPLICATION_NAME,))
+    return connection_states(cur.fetchall())
+
+
+def _max_connections(conn: Any) -> int:
+    return int(conn.execute(f"{OWN}SELECT current_setting('max_connections')").fetchone()[0])
+
+
 @probe("database", "connections", targets=_db_targets_quiet, subruns=True)
 def connections(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
     """Client connections by state (triage's own excluded), read once per group across the
     run: a live pool moves (4 idle, then 5), so one reading per run is no evidence. Their
-    share of the limit; the server version and limit as facts (configuration: one reading)."""
+    share of the limit; the server version and limit as facts (configuration: one reading).
+    One connection held over the readings, asked for again each group while capacity refuses it."""
+    attempts = Attempts(target)
     readings: list[dict[str, int]] = []
-    with _connect(target, ctx) as conn:
-        cur = conn.cursor()
-        cur.execute(f"{OWN}SELECT current_setting('max_connections')::int, "
-                    "current_setting('superuser_reserved_connections')::int, current_setting('server_version')")
-        max_connections, reserved, version = cur.fetchone()
+    conn = None
+    try:
         for g in range(len(_groups(target, ctx))):
             if g:
-                yield GROUP_END  # this connection idles meanwhile, and is not counted
+                yield GROUP_END  # the connection idles meanwhile, and is not counted
             if ctx.expired():
                 break
-            # Ours by name too: a probe's connection closed just before this reading may not
-            # have left pg_stat_activity yet.
-            cur.execute(f"{OWN}SELECT state, count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                        "AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM %s GROUP BY state",
-                        (APPLICATION_NAME,))
-            readings.append(connection_states(cur.fetchall()))
+            if conn is None:
+                conn = _connect(target, ctx, attempts)
+                if conn is None:
+                    continue
+                cur = conn.cursor()
+                cur.execute(f"{OWN}SELECT current_setting('max_connections')::int, "
+                            "current_setting('superuser_reserved_connections')::int, current_setting('server_version')")
+                max_connections, reserved, version = cur.fetchone()
+            readings.append(_connection_reading(cur))
+    finally:
+        if conn is not None:
+            conn.close()
+    connect_errors = attempts.measurement()
     if not readings:
-        raise TimeoutError("probe deadline reached before the first reading")
+        if not attempts.failures:
+            raise TimeoutError("probe deadline reached before the first reading")
+        ctx.note(f"no reading: every connection was refused ({attempts.refusals()})")
+        yield connect_errors
+        return
     hidden = max(r["hidden"] for r in readings)
     if hidden:
         ctx.note(f"up to {hidden} connections of other roles have no visible state "
@@ -354,12 +333,21 @@ def connections(target: Target, ctx: ProbeContext) -> Iterator[Measurement | obj
     usable = max(1, max_connections - reserved)
     yield Measurement.samples("connection_use", [round(r["total"] / usable, 6) for r in readings], unit="ratio",
                               groups=one_each)
+    yield connect_errors
     yield Measurement.fact("max_connections", max_connections)
     yield Measurement.fact("server_version", version)
 
 
-def _database_reading(target: Target, ctx: ProbeContext) -> DatabaseReading:
-    with _connect(target, ctx) as conn:
+def _refused(ctx: ProbeContext, attempts: Attempts, end: str) -> None:
+    ctx.note(f"no window: the reading at its {end} could not connect ({attempts.refusals()})")
+
+
+def _database_reading(target: Target, ctx: ProbeContext, attempts: Attempts) -> DatabaseReading | None:
+    """pg_stat_database of this database; None when capacity refused the connection."""
+    conn = _connect(target, ctx, attempts)
+    if conn is None:
+        return None
+    with conn:
         row = conn.execute(f"{OWN}SELECT {', '.join(DATABASE_COUNTERS)}, stats_reset FROM pg_stat_database "
                            "WHERE datname = current_database()").fetchone()
     if row is None:
@@ -370,9 +358,14 @@ def _database_reading(target: Target, ctx: ProbeContext) -> DatabaseReading:
 @probe("database", "cache", targets=_db_targets_quiet, window=True)
 def cache(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
     """Share of block reads served from shared buffers during the run (pg_stat_database)."""
-    before, opened = _database_reading(target, ctx), time.monotonic()
+    attempts = Attempts(target)
+    before, opened = _database_reading(target, ctx, attempts), time.monotonic()
     yield None  # the other probes run here
-    deltas, notes = counter_deltas(before, _database_reading(target, ctx), ("blks_hit", "blks_read"))
+    after = None if before is None else _database_reading(target, ctx, attempts)
+    if after is None:
+        _refused(ctx, attempts, "start" if before is None else "end")
+        return
+    deltas, notes = counter_deltas(before, after, ("blks_hit", "blks_read"))
     for note in notes:
         ctx.note(note)
     hit, read = deltas.get("blks_hit"), deltas.get("blks_read")
@@ -387,9 +380,14 @@ def cache(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
 def activity(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
     """Rollbacks, temporary files and deadlocks in this database during the run
     (pg_stat_database). triage's own critical queries are rolled back, and count here."""
-    before, opened = _database_reading(target, ctx), time.monotonic()
+    attempts = Attempts(target)
+    before, opened = _database_reading(target, ctx, attempts), time.monotonic()
     yield None  # the other probes run here
-    deltas, notes = counter_deltas(before, _database_reading(target, ctx),
+    after = None if before is None else _database_reading(target, ctx, attempts)
+    if after is None:
+        _refused(ctx, attempts, "start" if before is None else "end")
+        return
+    deltas, notes = counter_deltas(before, after,
                                    ("xact_commit", "xact_rollback", "temp_files", "temp_bytes", "deadlocks"))
     window_s = time.monotonic() - opened
     for note in notes:
@@ -408,21 +406,6 @@ def activity(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
 
 
 # --- pg_stat_statements -----------------------------------------------------------------------
-
-_LITERAL = re.compile(r"'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$", re.S)
-_PLANNABLE = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|insert|update|delete|with|values|table|merge)\b",
-                        re.I | re.S)
-
-
-def statement_text(query_text: str) -> str | None:
-    """A statement's text fit to record, or None for utility statements (CREATE ROLE ...
-    PASSWORD '...' is kept verbatim by pg_stat_statements). Literals are masked anyway."""
-    if not _PLANNABLE.match(query_text):
-        return None
-    text = " ".join(_LITERAL.sub("'***'", query_text).split())
-    text = mask_secrets(text)
-    return text if len(text) <= STATEMENT_TEXT_LIMIT else text[:STATEMENT_TEXT_LIMIT - 3] + "..."
-
 
 def _statements_reading(conn: Any) -> StatementsReading:
     """pg_stat_statements of this database, without the texts (pg_stat_statements(false):
@@ -465,10 +448,18 @@ def _statement_texts(conn: Any, queryids: list[int]) -> dict[int, str]:
 @probe("database", "statements", targets=_db_targets_quiet, window=True)
 def statements(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
     """Mean execution time, during the run, of the statements with the most time in it."""
-    with _connect(target, ctx) as conn:
-        before = _statements_reading(conn)
+    attempts = Attempts(target)
+    conn = _connect(target, ctx, attempts)
+    before = None
+    if conn is not None:
+        with conn:
+            before = _statements_reading(conn)
     yield None  # the other probes run here
-    with _connect(target, ctx) as conn:
+    conn = None if before is None else _connect(target, ctx, attempts)
+    if conn is None:
+        _refused(ctx, attempts, "start" if before is None else "end")
+        return
+    with conn:
         windows, notes = statement_deltas(before, _statements_reading(conn))
         # Texts of a few more than are kept: utility statements and triage's own are skipped.
         texts = _statement_texts(conn, [w.queryid for w in windows[:TOP_STATEMENTS * 10]])

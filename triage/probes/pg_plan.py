@@ -6,7 +6,7 @@ Pure functions of EXPLAIN's JSON, so recorded plans from other servers replay in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 
@@ -21,10 +21,17 @@ class PlanSummary:
     large_seq_scans: tuple[str, ...]
     total_cost: float
     scans: tuple[tuple[str, str], ...] = ()  # (relation, how it is read), one per relation
+    # Estimated rows of each large table read by a sequential scan: shown beside a changed
+    # plan, never part of the fact (estimates move between ANALYZE runs; the fact must not).
+    large_rows: Mapping[str, int] = field(default_factory=dict)
 
     def fact(self) -> dict[str, Any]:
-        return {"shape": self.shape, "node_types": list(self.node_types), "relations": list(self.relations),
-                "indexes": list(self.indexes), "seq_scans_on_large_tables": list(self.large_seq_scans)}
+        """The plan fact. ``access`` (relation -> how it is read) is the one mapping in it, so a
+        changed plan's evidence opens with the relation whose access path changed
+        (triage.factdiff): "manifest_blob Index Scan using manifest_blob_repo_manifest → Seq Scan"."""
+        return {"access": dict(self.scans), "shape": self.shape, "node_types": list(self.node_types),
+                "relations": list(self.relations), "indexes": list(self.indexes),
+                "seq_scans_on_large_tables": list(self.large_seq_scans)}
 
 
 _JOIN_NODES = ("Hash Join", "Merge Join", "Nested Loop")
@@ -108,12 +115,12 @@ def summarise_plan(explain_json: Any, reltuples: Mapping[tuple[str, str], float]
         rel = _relation(n)
         if rel:
             access.setdefault(rel, set()).add(_access(n))
-    large = set()
+    large: dict[str, int] = {}
     for n in nodes:
         if n.get("Node Type") == "Seq Scan" and n.get("Relation Name"):
             rows = reltuples.get((n.get("Schema") or "public", n["Relation Name"]), -1)
             if rows >= large_table_rows:
-                large.add(_relation(n))
+                large[_relation(n)] = int(rows)
     return PlanSummary(
         shape=_shape(root),
         node_types=tuple(sorted({n.get("Node Type", "?") for n in nodes})),
@@ -122,4 +129,5 @@ def summarise_plan(explain_json: Any, reltuples: Mapping[tuple[str, str], float]
         large_seq_scans=tuple(sorted(large)),
         total_cost=float(root.get("Total Cost", 0.0)),
         scans=tuple((rel, " + ".join(sorted(how))) for rel, how in sorted(access.items())),
+        large_rows=dict(sorted(large.items())),
     )

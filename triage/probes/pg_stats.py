@@ -1,5 +1,6 @@
-"""PostgreSQL's statistics views, read: connections by state, and the cumulative
-statistics over a window, what happened between two readings.
+"""PostgreSQL's statistics views, read: connections by state, the cumulative statistics
+over a window (what happened between two readings), and pg_stat_statements' texts made fit
+to record.
 
 pg_stat_database and pg_stat_statements count since their last reset, so one reading
 carries the past: after a slow period is fixed, a statement's mean since the reset stays
@@ -11,8 +12,13 @@ touched is dropped, with a note. Pure functions of the readings; probes/database
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+
+from triage.secrets import mask_secrets
+
+STATEMENT_TEXT_LIMIT = 200
 
 # pg_stat_activity.state -> metric suffix. NULL: a session of another role, hidden without
 # pg_read_all_stats.
@@ -28,6 +34,14 @@ def connection_states(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
         counts[key] += int(count)
     counts["total"] = sum(counts.values())
     return counts
+
+
+def connection_figures(states: Mapping[str, int], max_connections: int) -> list[tuple[str, int]]:
+    """One reading in a few figures for a sentence, in reading order (pairs: a JSON object
+    would come back with its keys sorted): connections (total), max_connections, then the
+    states that hold any: [("connections", 97), ("max_connections", 100), ("active", 95), ...]."""
+    figures = [("connections", int(states.get("total", 0))), ("max_connections", int(max_connections))]
+    return figures + [(state, int(n)) for state, n in states.items() if state != "total" and n]
 
 
 # pg_stat_database columns read at both ends of the run.
@@ -107,3 +121,18 @@ def statement_deltas(before: StatementsReading,
         notes.append(f"pg_stat_statements evicted statements {after.dealloc - before.dealloc} times during the "
                      "run (pg_stat_statements.max): a statement evicted and counted again reads low")
     return windows, notes
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$", re.S)
+_PLANNABLE = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|insert|update|delete|with|values|table|merge)\b",
+                        re.I | re.S)
+
+
+def statement_text(query_text: str) -> str | None:
+    """A statement's text fit to record, or None for utility statements (CREATE ROLE ...
+    PASSWORD '...' is kept verbatim by pg_stat_statements). Literals are masked anyway."""
+    if not _PLANNABLE.match(query_text):
+        return None
+    text = " ".join(_LITERAL.sub("'***'", query_text).split())
+    text = mask_secrets(text)
+    return text if len(text) <= STATEMENT_TEXT_LIMIT else text[:STATEMENT_TEXT_LIMIT - 3] + "..."

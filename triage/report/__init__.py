@@ -24,9 +24,10 @@ RENDERERS: Mapping[str, Mapping[str, str]] = {
         "junit": "junit:render",  # one testcase per metric, for CI systems
     },
     "snapshot": {"table": "snapshot_view:render", "json": "snapshot_view:render_json"},
-    "repro": {"table": "repro_view:render", "json": "repro_view:render_json"},
+    "repro": {"table": "repro_view:render", "json": "repro_view:render_json"},  # triage repro dns
+    "repro_db": {"table": "repro_db_view:render", "json": "repro_db_view:render_json"},  # triage repro db
 }
-_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro"}
+_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "DbReproReport": "repro_db"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def check_format(kind: str, fmt: str, option: str = "--format") -> str:
 
 
 def render(result: Any, fmt: str, options: RenderOptions = RenderOptions()) -> str:
-    """``result`` (a Comparison, Snapshot or ReproReport) as text in ``fmt``."""
+    """``result`` (a Comparison, Snapshot, ReproReport or DbReproReport) as text in ``fmt``."""
     kind = _KINDS.get(type(result).__name__)
     if kind is None:
         raise TypeError(f"no renderer for {type(result).__name__}")

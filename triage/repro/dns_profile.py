@@ -38,6 +38,8 @@ from typing import Any, Mapping
 
 from triage.errors import BadInput, InputFileError
 
+from .spec import load_yaml_mapping, spec_items
+
 HEALTHY = "healthy"
 DEFAULT_SEARCH = ("quay.svc.cluster.local", "svc.cluster.local", "cluster.local")
 DEFAULT_NDOTS = 5
@@ -319,21 +321,7 @@ def _build(spec: str, fields: dict[str, Any]) -> FaultProfile:
 
 
 def _load_yaml(path: str) -> FaultProfile:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputFileError(path, f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
-                             line=mark.line + 1 if mark else None) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputFileError(path, "expected a mapping of profile keys (delay, drop, ...)")
+    data = load_yaml_mapping(path, "delay, drop, ...")
     fields: dict[str, Any] = {}
     for key, value in data.items():
         try:
@@ -354,11 +342,8 @@ def parse_profile(spec: str | None) -> FaultProfile:
     if text.endswith((".yaml", ".yml")) or ("=" not in text and os.path.isfile(text)):
         return _load_yaml(text)
     fields: dict[str, Any] = {}
-    for item in text.split(","):
-        if not item.strip():
-            raise BadInput(f"profile: empty item in {text!r}; items are separated by single commas")
-        key, sep, value = item.partition("=")
-        if key.strip().lower() == HEALTHY and not sep:
+    for key, value in spec_items(text):
+        if key.strip().lower() == HEALTHY and value is None:
             continue
-        _apply(fields, key, value if sep else None)
+        _apply(fields, key, value)
     return _build(text, fields)

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import re
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from triage import __version__
-from triage.errors import BadInput
-from triage.fileio import atomic_write_text
 from triage.model import Measurement, ProbeResult, Snapshot, utc_now
-from triage.stats import quantile
 
 from .dns_workload import SideResult, WorkloadOptions
+from .snapshot_files import capped, percentiles, write_snapshots
 
-SNAPSHOT_SAMPLE_CAP = 50_000
 _REASONS_SHOWN = 3  # the most frequent failure reasons in a summary
 
 
@@ -32,15 +27,6 @@ class ReproReport:
 
     def to_json_dict(self) -> dict[str, Any]:
         return {"path": self.path, "sides": [summarise(side) for side in self.sides]}
-
-
-def percentiles(values: Sequence[float]) -> dict[str, float | None]:
-    """p50/p95/p99 (linear interpolation, as numpy's default) and max, in the values' unit."""
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "max": None}
-    ordered = sorted(values)
-    return {"p50": round(quantile(ordered, 0.50), 3), "p95": round(quantile(ordered, 0.95), 3),
-            "p99": round(quantile(ordered, 0.99), 3), "max": round(ordered[-1], 3)}
 
 
 def summarise(side: SideResult) -> dict[str, Any]:
@@ -70,28 +56,6 @@ def summarise(side: SideResult) -> dict[str, Any]:
     }
 
 
-def check_save_dir(path: str) -> None:
-    """``--save-snapshots DIR``: refused before any side runs when it cannot be written."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise BadInput(f"--save-snapshots {path}: exists and is not a directory")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"--save-snapshots {path}: cannot create: {exc.strerror}") from None
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:60] or "profile"
-
-
-def _capped(values: list[float], notes: list[str], what: str) -> list[float]:
-    if len(values) <= SNAPSHOT_SAMPLE_CAP:
-        return [round(v, 4) for v in values]
-    stride = len(values) / SNAPSHOT_SAMPLE_CAP
-    notes.append(f"{what}: kept {SNAPSHOT_SAMPLE_CAP} of {len(values)} samples, evenly spaced in time")
-    return [round(values[int(i * stride)], 4) for i in range(SNAPSHOT_SAMPLE_CAP)]
-
-
 def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
     """One side as a v1 Snapshot: dns/repro (lookups) and app/repro_request (requests)."""
     target = report.target
@@ -99,7 +63,7 @@ def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
     app_notes: list[str] = []
     dns_measurements = []
     if side.lookup_ms:
-        dns_measurements.append(Measurement.samples("latency", _capped(side.lookup_ms, dns_notes, "latency")))
+        dns_measurements.append(Measurement.samples("latency", capped(side.lookup_ms, dns_notes, "latency")))
     else:
         dns_notes.append(f"latency dropped: none of {side.lookups} lookups succeeded")
     dns_measurements += [
@@ -116,8 +80,8 @@ def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
         dns_notes.append("queries_per_lookup: glibc does not say how many queries it sent")
     dns_measurements += [Measurement.fact("path", report.path), Measurement.fact("profile", side.profile)]
     app_measurements = [
-        Measurement.samples("latency", _capped(side.request_ms, app_notes, "latency")),
-        Measurement.samples("pool_wait", _capped(side.pool_wait_ms, app_notes, "pool_wait")),
+        Measurement.samples("latency", capped(side.request_ms, app_notes, "latency")),
+        Measurement.samples("pool_wait", capped(side.pool_wait_ms, app_notes, "pool_wait")),
         Measurement.gauge("pool_peak", side.pool_peak, unit="connections"),
         Measurement.proportion("errors", side.failed_requests, side.requests),
     ]
@@ -137,9 +101,4 @@ def side_snapshot(report: ReproReport, side: SideResult) -> Snapshot:
 
 
 def save_snapshots(report: ReproReport, directory: str) -> list[str]:
-    written = []
-    for index, side in enumerate(report.sides, start=1):
-        path = os.path.join(directory, f"{index}-{_slug(side.profile)}.json")
-        atomic_write_text(path, side_snapshot(report, side).to_json())
-        written.append(path)
-    return written
+    return write_snapshots(directory, [side_snapshot(report, side) for side in report.sides])

@@ -10,7 +10,8 @@ from triage.resolvconf import DNS_PORT, ResolvConf, read_system_resolv_conf
 
 from . import netns
 from .dns_profile import FaultProfile, parse_profile
-from .dns_report import ReproReport, check_save_dir, save_snapshots
+from .dns_report import ReproReport, save_snapshots
+from .snapshot_files import check_save_dir
 from .dns_sides import profile_conf, run_embedded_side, run_external_side
 from .dns_workload import SideResult, WorkloadOptions
 

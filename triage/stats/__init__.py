@@ -32,7 +32,8 @@ from .basics import _np as numpy
 from .basics import (DEFAULT_CI_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, EXACT_PAIRWISE_MAX, MIN_SAMPLES, MIN_TAIL_BEYOND,
                      THINNED_POINTS, normal_ppf, normal_sf, quantile)
 from .clustered import (ClusteredTest, as_values, clustered_shift_test, clustered_share_test, clustered_tail_test,
-                        group_medians, group_medians_rows, group_sizes, share_tests, shift_tests, tail_tests, widen)
+                        group_medians, group_medians_rows, group_sizes, rate_test, share_tests, shift_tests, tail_tests,
+                        widen)
 from .exact import (RateResult, binomial_tails, counts_difference_interval, fisher_exact_one_sided, hypergeom_tails,
                     poisson_counts_test, poisson_interval, proportion_test)
 from .family import FamilyAdjustment, adjust_family, benjamini_hochberg, holm
@@ -42,7 +43,7 @@ __all__ = [
     "DEFAULT_CI_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "EXACT_PAIRWISE_MAX", "MIN_SAMPLES", "MIN_TAIL_BEYOND",
     "THINNED_POINTS", "normal_ppf", "normal_sf", "numpy", "quantile",
     "ClusteredTest", "as_values", "clustered_shift_test", "clustered_share_test", "clustered_tail_test", "group_medians",
-    "group_medians_rows", "group_sizes", "share_tests", "shift_tests", "tail_tests", "widen",
+    "group_medians_rows", "group_sizes", "rate_test", "share_tests", "shift_tests", "tail_tests", "widen",
     "RateResult", "binomial_tails", "counts_difference_interval", "fisher_exact_one_sided", "hypergeom_tails",
     "poisson_counts_test", "poisson_interval", "proportion_test",
     "FamilyAdjustment", "adjust_family", "benjamini_hochberg", "holm",

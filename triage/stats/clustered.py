@@ -251,6 +251,29 @@ def tail_tests(a: Any, groups_a: Sequence[int] | None, b: Any, groups_b: Sequenc
     return [ClusteredTest(-t.statistic, t.p_less, t.p_greater, t.design_effect, t.df, t.groups) for t in tests]
 
 
+def rate_test(events_a: Sequence[int], trials_a: Sequence[int], events_b: Sequence[int],
+              trials_b: Sequence[int]) -> ClusteredTest:
+    """Events out of trials counted per group (a round of the run, a block): is the
+    candidate's rate Σe/Σt larger or smaller, with the groups as units (the cluster-robust
+    variance of a ratio: K/(K−1) Σ (e_g − t_g · rate)² / (Σ t)² a side)?"""
+    np = _np()
+    ea, ta = np.asarray(events_a, dtype=np.float64), np.asarray(trials_a, dtype=np.float64)
+    eb, tb = np.asarray(events_b, dtype=np.float64), np.asarray(trials_b, dtype=np.float64)
+    ra, rb = ea.sum() / ta.sum(), eb.sum() / tb.sum()
+
+    def variance(e: Any, t: Any, rate: float) -> float:
+        k = e.size
+        return 0.0 if k < 2 else float(k / (k - 1) * np.sum((e - t * rate) ** 2) / t.sum() ** 2)
+
+    v = variance(ea, ta, ra) + variance(eb, tb, rb)
+    pooled = (ea.sum() + eb.sum()) / (ta.sum() + tb.sum())
+    independent = pooled * (1 - pooled) * (1 / ta.sum() + 1 / tb.sum())
+    df, floor = _degrees_of_freedom(ea.size, eb.size), permutation_floor(ea.size, eb.size)
+    p_greater, p_less = _one_sided(float(rb - ra), 0.0, v, df, floor)
+    return ClusteredTest(float(rb - ra), p_greater, p_less, v / independent if independent > 0 else 1.0, df,
+                         (ea.size, eb.size))
+
+
 # One pair at a time: the same tests on plain sequences.
 
 def clustered_shift_test(a: Sequence[float], groups_a: Sequence[int] | None, b: Sequence[float],

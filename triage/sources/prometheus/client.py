@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from triage.errors import BadInput
-from triage.secrets import mask_secrets
+from triage.secrets import http_secrets, mask_secrets
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 200 nodes x 24 blocks is ~0.2 MB a query; 64 MB means a runaway selector
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -53,17 +53,6 @@ class RangeSeries:
     points: tuple[tuple[float, float], ...]  # (unix time, value); NaN and ±Inf left out
 
 
-def credential_forms(headers: Mapping[str, str]) -> set[str]:
-    """Every header value, and the credential inside it (``Bearer X`` -> ``X``)."""
-    forms: set[str] = set()
-    for value in headers.values():
-        forms.add(value)
-        scheme, _, credential = value.strip().partition(" ")
-        if credential.strip():
-            forms.add(credential.strip())
-    return {f for f in forms if f}
-
-
 def shown_url(url: str) -> str:
     """The base URL as it may appear in text: no userinfo, no query."""
     parts = urlsplit(url)
@@ -84,7 +73,7 @@ class PrometheusClient:
         self.timeout_s = timeout_s
         self.retries = retries
         self.max_bytes = max_bytes
-        self._secrets = credential_forms(self.headers)
+        self._secrets = http_secrets(url, self.headers)  # every form: triage.secrets knows them
         self._local = threading.local()
 
     # --- text that leaves the client ------------------------------------------------------

@@ -3,7 +3,8 @@ they exist to catch. Every pair is two real `triage probe --load` runs (in this 
 bench/real_servers.py probes) against servers started here, then `compare`:
 
 1. dns A/A: the embedded DNS server, healthy on both sides, ``--pairs`` pairs (default 20):
-   how many pairs end in a regression verdict, and how many in a fallen capacity.
+   how many pairs end in a regression verdict, and how many in a fallen capacity; once with
+   one server probed twice (one platform, two runs), once with a fresh server process a side.
 2. dns fault: healthy vs ``delay=2ms,overload=1`` (one reply in flight at a time, 2 ms each:
    500 q/s at most): how often dns capacity regressed.
 3. app lock: a local HTTP app whose handler holds a lock for 2 ms on the candidate only
@@ -20,6 +21,7 @@ Run: python bench/load_ramps.py [--pairs 20] [--fault-pairs 5]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -46,14 +48,17 @@ def capacity(c, layer: str):
     return next((m for m in c.metrics if m.layer == layer and m.probe == "ramp" and m.metric == "capacity"), None)
 
 
-def dns_pairs(pairs: int, candidate_profile: str) -> list:
+def dns_pairs(pairs: int, candidate_profile: str, *, one_server: bool = False) -> list:
+    """``one_server``: both sides probe the same server process (one platform probed twice);
+    otherwise each side starts its own, as two platforms do."""
     out = []
     for i in range(pairs):
         sides = {}
         order = (("a", "healthy"), ("b", candidate_profile))
-        for label, profile in order if i % 2 == 0 else tuple(reversed(order)):
-            with ServerProcess(profile, names=[NAME], seed=i) as server:
-                sides[label] = probe(IDLE + DNS_RAMP + dns_section(server.port), label, ("dns",))
+        with ServerProcess("healthy", names=[NAME], seed=i) if one_server else _nothing() as shared:
+            for label, profile in order if i % 2 == 0 else tuple(reversed(order)):
+                with _nothing(shared) if one_server else ServerProcess(profile, names=[NAME], seed=i) as server:
+                    sides[label] = probe(IDLE + DNS_RAMP + dns_section(server.port), label, ("dns",))
         c = compare_snapshots([sides["a"]], [sides["b"]])
         cap = capacity(c, "dns")
         out.append(c)
@@ -63,6 +68,11 @@ def dns_pairs(pairs: int, candidate_profile: str) -> list:
               f"({cap.verdict if cap else 'absent'})" + (f"; regressed: {', '.join(regressed[:4])}" if regressed else ""),
               flush=True)
     return out
+
+
+@contextlib.contextmanager
+def _nothing(value=None):
+    yield value
 
 
 def app_pairs(pairs: int) -> list:
@@ -78,11 +88,12 @@ def app_pairs(pairs: int) -> list:
             c = compare_snapshots([sides["free"]], [sides["locked"]])
             cap = capacity(c, "app")
             roots = [s.layer for s in c.suspects if s.role == "root"]
+            others = [m.id for m in c.metrics if m.verdict == "regressed" and m.layer != "app"]
             out.append((c, roots))
             print(f"  pair {i + 1:>2}: verdict {c.verdict:<12} roots {roots}  app capacity "
                   f"{cap.baseline.value if cap and cap.baseline else '–'} → "
-                  f"{cap.candidate.value if cap and cap.candidate else '–'} ({cap.verdict if cap else 'absent'})",
-                  flush=True)
+                  f"{cap.candidate.value if cap and cap.candidate else '–'} ({cap.verdict if cap else 'absent'})"
+                  + (f"; also regressed: {', '.join(others[:3])}" if others else ""), flush=True)
     return out
 
 
@@ -92,18 +103,24 @@ def main() -> None:
     parser.add_argument("--fault-pairs", type=int, default=5)
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"1. dns healthy vs healthy, {args.pairs} pairs:")
-    aa = dns_pairs(args.pairs, "healthy")
+    print(f"1. dns healthy vs healthy, one server probed twice, {args.pairs} pairs:")
+    aa = dns_pairs(args.pairs, "healthy", one_server=True)
+    print(f"1b. dns healthy vs healthy, a fresh server process each side, {args.pairs} pairs:")
+    fresh = dns_pairs(args.pairs, "healthy")
     print(f"2. dns healthy vs delay=2ms,overload=1, {args.fault_pairs} pairs:")
     fault = dns_pairs(args.fault_pairs, "delay=2ms,overload=1")
     print(f"3. app without vs with a 2 ms lock, {args.fault_pairs} pairs:")
     lock = app_pairs(args.fault_pairs)
-    alarms = sum(c.verdict == "regressed" for c in aa)
-    fallen = sum((capacity(c, "dns") is not None and capacity(c, "dns").verdict == "regressed") for c in aa)
-    caught = sum((capacity(c, "dns") is not None and capacity(c, "dns").verdict == "regressed") for c in fault)
-    app_caught = sum((capacity(c, "app") is not None and capacity(c, "app").verdict == "regressed" and roots == ["app"])
-                     for c, roots in lock)
-    print(f"dns A/A: {alarms}/{len(aa)} pairs with a regression verdict, {fallen}/{len(aa)} with dns capacity regressed")
+
+    def cap_regressed(c, layer: str) -> bool:
+        row = capacity(c, layer)
+        return row is not None and row.verdict == "regressed"
+
+    for name, runs in (("dns A/A, one server", aa), ("dns A/A, fresh servers", fresh)):
+        print(f"{name}: {sum(c.verdict == 'regressed' for c in runs)}/{len(runs)} pairs with a regression verdict, "
+              f"{sum(cap_regressed(c, 'dns') for c in runs)}/{len(runs)} with dns capacity regressed")
+    caught = sum(cap_regressed(c, "dns") for c in fault)
+    app_caught = sum(cap_regressed(c, "app") and roots == ["app"] for c, roots in lock)
     print(f"dns delay=2ms,overload=1: dns capacity regressed in {caught}/{len(fault)} pairs")
     print(f"app 2 ms lock: app capacity regressed with app the only root in {app_caught}/{len(lock)} pairs")
 

@@ -89,11 +89,13 @@ def app_pairs(pairs: int) -> list:
             cap = capacity(c, "app")
             roots = [s.layer for s in c.suspects if s.role == "root"]
             others = [m.id for m in c.metrics if m.verdict == "regressed" and m.layer != "app"]
+            free = next(r for r in sides["free"].results if r.probe == "ramp").extra["ramp"]["stopped_by"]
             out.append((c, roots))
             print(f"  pair {i + 1:>2}: verdict {c.verdict:<12} roots {roots}  app capacity "
                   f"{cap.baseline.value if cap and cap.baseline else '–'} → "
                   f"{cap.candidate.value if cap and cap.candidate else '–'} ({cap.verdict if cap else 'absent'})"
-                  + (f"; also regressed: {', '.join(others[:3])}" if others else ""), flush=True)
+                  + (f"; also regressed: {', '.join(others[:3])}" if others else "")
+                  + (f"; without the lock stopped by {free[:100]}" if free != "its last step" else ""), flush=True)
     return out
 
 

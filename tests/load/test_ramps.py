@@ -135,14 +135,14 @@ def test_ctrl_c_stops_the_ramp_and_the_snapshot_keeps_the_steps_completed(tmp_pa
 
     with ServerProcess("healthy", names=[NAME]) as server:
         (tmp_path / "t.yaml").write_text("samples: 10\nspread: 0\n" + dns_section(server.port)
-                                         + "load:\n  step_duration: 2\n  dns: {rates: [100, 110, 120]}\n")
+                                         + "load:\n  step_duration: 1\n  dns: {rates: [100, 110, 120]}\n")
         proc = subprocess.Popen([sys.executable, "-m", "triage", "probe", "--layers", "dns", "--load", "--config",
                                  "t.yaml", "--out", "run.json"], cwd=tmp_path, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env={**os.environ, "CI": "true"})
         # Wait for the condition "the second step is under way" (queries counted by the server),
-        # not for a fixed time: the idle probe asks 20, the warm-up 1, the first step 200.
+        # not for a fixed time: the idle probe asks 20, the warm-up 1, the first step 100.
         give_up = time.monotonic() + 60
-        while server.stats()["queries"] < 20 + 1 + 200 + 20 and time.monotonic() < give_up and proc.poll() is None:
+        while server.stats()["queries"] < 20 + 1 + 100 + 20 and time.monotonic() < give_up and proc.poll() is None:
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)

@@ -30,10 +30,13 @@ from triage.config import Config, dsn_endpoint, split_resolver
 from triage.errors import BadInput
 from triage.loopback import ALLOW_LOAD_FLAG, require_loopback_or_allowed
 from triage.model import Measurement, ProbeResult
+from triage.probes.dns import SYSTEM, parse_resolver, probe_names
+from triage.resolvconf import DNS_PORT, read_system_resolv_conf, show_hostport
 
 from .config import LoadConfig, RampSteps
 from .naming import CAPACITY, PROBE, SUFFIX, UNIT, offered_text, step_metric
 from .schedule import StepResult, StepSpec, Transport, clock, quantile, run_closed_step, run_open_step
+from .transports import DnsTransport, HttpTransport, PgTransport
 
 @dataclass(frozen=True)
 class RampPlan:
@@ -55,15 +58,10 @@ class RampFailed(Exception):
 
 def plan_ramps(config: Config, layers: Sequence[str]) -> list[RampPlan]:
     """The ramps of ``layers`` this config has targets for, bottom of the stack first."""
-    from .transports import DnsTransport, HttpTransport, PgTransport
-
     load = config.load
     layers = [layer for layer in layers if layer in load.layers]
     plans: list[RampPlan] = []
     if "dns" in layers:
-        from triage.probes.dns import SYSTEM, parse_resolver, probe_names
-        from triage.resolvconf import DNS_PORT, read_system_resolv_conf, show_hostport
-
         names = probe_names(config)
         for resolver in config.dns.resolvers if names else ():
             alias, address = split_resolver(resolver)

@@ -12,6 +12,8 @@ The policy (numbers in triage/stats, floors in triage/budget.py):
   an event count over the probe window (RSTs, drops): a Poisson count, judged by an exact
   conditional test, since 0 -> 1 events between two runs is noise, not a regression.
 - fact: changed or not; evidence, a regression only when a budget says so.
+- a load ramp's capacity (a gauge): floors-only, and a fall stands only when the candidate
+  found its capacity and a step between the two capacities regressed (judge/capacity.py).
 - The family: every tested metric (stats.adjust_family): Holm–Bonferroni across metrics at
   ``alpha`` (family-wise, default 0.01) decides, Benjamini–Hochberg q-values are shown
   beside. A component regresses when its adjusted p is <= alpha, its change passes both

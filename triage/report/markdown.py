@@ -15,6 +15,7 @@ from triage import __version__
 from triage.attribution import target_spreads
 from triage.formatting import ci_label, format_number, short_value
 from triage.layers import DEPENDENCIES
+from triage.load.naming import PROBE as RAMP
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
 from . import RenderOptions, load_view
@@ -161,7 +162,7 @@ def _charts(c: Comparison) -> list[str]:
     roots = {s.layer for s in c.suspects if s.role == "root"}
     picks = [m for m in c.sorted_metrics()
              if m.layer in roots and m.verdict == "regressed" and m.kind == "samples"
-             and m.probe != load_view.PROBE][:MAX_CHARTS]  # ramps have their own charts
+             and m.probe != RAMP][:MAX_CHARTS]  # ramps have their own charts (load_view)
     if not picks:
         return []
     lines = ["## Root-suspect latency", ""]

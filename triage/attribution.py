@@ -6,6 +6,11 @@ of whose dependencies regressed is a *root suspect*; one with a regressed depend
 had two unrelated problems at once. Changed facts of a layer (kernel release, sysctls,
 DNS config, query plans) are attached to it as evidence. A dependency that could not be
 judged (its probes failed) is named in the sentence: it cannot be ruled out.
+
+What changed in a suspect's own layer (packages, changelog entries, platform components:
+triage.changes) leads its evidence, one sentence: "in dns: glibc 2.28-101.el8 → 2.28-127.el8
+(4 new changelog entries), dns-default image changed"; the facts those changes were read
+from are not repeated after it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from .changes import ChangeSet, is_change_fact
 from .formatting import format_number
 from .layers import below, rank
 from .load.naming import PROBE as RAMP, UNIT, from_offered, is_capacity, offered_text, parse_step
@@ -134,17 +140,24 @@ def under_load(layer: str, metrics: Sequence[MetricComparison]) -> str:
     if not where:
         return ""
     return f" at idle and {where}" if idle else f" {where}"
+def changed_below(layer: str, changed: Iterable[str]) -> tuple[str, ...]:
+    """The layers ``layer`` depends on that changed with it: none, a root suspect; some,
+    downstream of them. The one rule, for a comparison's regressed layers and for the layers
+    that changed together at one step of a history (triage.segmentation)."""
+    changed = set(changed)
+    return tuple(d for d in below(layer) if d in changed)
 
 
 def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
-              nouns: Mapping[str, str] | None = None) -> tuple[Suspect, ...]:
+              nouns: Mapping[str, str] | None = None, changes: ChangeSet | None = None) -> tuple[Suspect, ...]:
     """One Suspect per regressed layer, roots first, bottom of the stack first. ``nouns``
-    (``layer.probe`` -> "nodes") name the targets in the where-clause."""
+    (``layer.probe`` -> "nodes") name the targets in the where-clause; ``changes`` lead each
+    suspect's evidence with what changed in its layer."""
     regressed = [l for l, s in layers.items() if s == "regressed"]
     suspects: list[Suspect] = []
     for layer in regressed:
         deps = below(layer)
-        culprits = tuple(d for d in deps if layers.get(d) == "regressed")
+        culprits = changed_below(layer, regressed)
         unknown = [d for d in deps if layers.get(d) in ("failed", "inconclusive")]
         # A fallen capacity leads: it says the whole ramp's story in one number.
         rows = sorted((m for m in metrics if m.layer == layer and m.verdict == "regressed"),
@@ -161,8 +174,8 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
             if len(culprits) == 1:
                 where = loads[culprits[0]]
             else:
-                named = [c + w for c, w in loads.items() if w]
-                where = f" ({'; '.join(named)})" if named else ""
+                under = [c + w for c, w in loads.items() if w]
+                where = f" ({'; '.join(under)})" if under else ""
             tail = f"below it {_join(culprits)} regressed{where} → downstream of {_join(culprits)}"
         else:
             role = "root"
@@ -173,7 +186,11 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
             if unknown:
                 tail = (f"nothing below it regressed, but {_join(unknown)} could not be judged "
                         f"({'; '.join(f'{u} {layers[u]}' for u in unknown)}) → root suspect, not ruled out below")
-        evidence = [Evidence(m.id, "regressed", m.describe()) for m in rows[:MAX_EVIDENCE_METRICS]]
+        own = changes.in_layer(layer) if changes else ()
+        evidence = [Evidence(own[0].source, "changed", f"in {layer}: {changes.sentence(layer)}")] if own else []
+        evidence += [Evidence(m.id, "regressed", m.describe()) for m in rows[:MAX_EVIDENCE_METRICS]]
+        named = {c.source for c in own}
+        changed = [m for m in changed if m.id not in named and not is_change_fact(m.layer, m.probe)]
         changed.sort(key=lambda m: ("[" in m.metric, m.id))
         evidence += [Evidence(m.id, "changed", m.describe()) for m in changed[:MAX_EVIDENCE_FACTS]]
         if len(changed) > MAX_EVIDENCE_FACTS:

@@ -16,6 +16,8 @@ metrics out of the verdict::
         regress_on_change: true # a changed fact is a regression, not just evidence
       - match: "app.*.canary.*"
         ignore: true            # shown, never judged
+    changes:                    # which layer a changed package or component belongs to (triage.changes)
+      - {match: "openssl*", layer: app}   # globs; first match wins, before the built-in table
 
 Bounded units (ratio, percent) have no relative floor by default: a hit ratio falling from
 0.99 to 0.95 is five times the misses but only 4% relative.
@@ -30,6 +32,7 @@ import fnmatch
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from .changes import CHANGE_LAYERS, ChangeRule
 
 DEFAULT_RELATIVE = 0.10
 RATE_UNIT = "rate"  # the pseudo-unit of proportions (events/trials): a rate difference
@@ -110,6 +113,7 @@ class Budget:
     relative: float = DEFAULT_RELATIVE
     absolute: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ABSOLUTE))
     rules: tuple[BudgetRule, ...] = ()
+    changes: tuple[ChangeRule, ...] = ()  # before triage.changes.DEFAULT_RULES
 
     def policy_for(self, metric_id: str, kind: str, unit: str | None) -> MetricPolicy:
         """The floors and switches for one metric (``layer.probe.target.metric``)."""
@@ -187,7 +191,7 @@ def parse_budget(text: str, source: str) -> Budget:
     from .yamlfile import read_yaml
 
     data, r = read_yaml(text, source)
-    top = r.mapping(data, "", ("relative", "absolute", "rules"))
+    top = r.mapping(data, "", ("relative", "absolute", "rules", "changes"))
     relative = DEFAULT_RELATIVE
     if "relative" in top:
         relative = _relative(r, top["relative"], "relative")
@@ -224,7 +228,27 @@ def parse_budget(text: str, source: str) -> Budget:
             if flag in d:
                 kw[flag] = r.boolean(d[flag], f"{path}.{flag}")
         rules.append(BudgetRule(**kw))
-    return Budget(source, relative, absolute, tuple(rules))
+    return Budget(source, relative, absolute, tuple(rules), _change_rules(r, top.get("changes")))
+
+
+def _change_rules(r: Any, raw: Any) -> tuple[ChangeRule, ...]:
+    """``changes: [{match: glob, layer: kernel|dns|kubernetes|database|app|other}, ...]``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise r.fail("changes", f"expected a list of {{match: glob, layer: name}}, got {raw!r}")
+    out = []
+    for i, item in enumerate(raw):
+        path = f"changes[{i}]"
+        d = r.mapping(item, path, ("match", "layer"))
+        for key in ("match", "layer"):
+            if key not in d:
+                raise r.fail(f"{path}.{key}", "required: e.g. {match: \"openssl*\", layer: app}")
+        match = r.string(d["match"], f"{path}.match")
+        if d["layer"] not in CHANGE_LAYERS:
+            raise r.fail(f"{path}.layer", f"expected one of {', '.join(CHANGE_LAYERS)}, got {d['layer']!r}")
+        out.append(ChangeRule(match, d["layer"], r.lines.get(path)))
+    return tuple(out)
 
 
 def load_budget(path: str | None) -> Budget:

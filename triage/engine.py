@@ -7,6 +7,9 @@ a frozen result carrying everything a renderer needs, including the commands tha
 
     probe      run the probes, write the snapshot            -> ProbeRun
     compare    judge two sides (files or stored labels)      -> Comparison
+    changes    what changed between two sides, by layer      -> ChangeSet
+    history    change points across stored labels            -> History
+    calibrate  floors from the noise of one label's runs     -> Calibration
     report     a saved comparison, or two sides judged now   -> Comparison
     ab         two live platforms interleaved, then judged   -> Comparison
     gate       probe now, judge against a baseline, report   -> GateResult
@@ -23,17 +26,26 @@ Baseline operations (save, list, show, history, rm) are the store's own (triage.
 
 from __future__ import annotations
 
+import fnmatch
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 from . import rerun
-from .budget import load_budget
+from .budget import load_budget, parse_budget
+from .calibration import MIN_RUNS, Calibration
+from .calibration import calibrate as calibrate_runs
+from .changepoints import History
+from .changes import ChangeSet
+from .changes import diff as diff_changes
 from .config import load_config, with_kubernetes
+from .errors import BadInput, StoreError
 from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
-from .judge import check_alpha, collector_paused, compare_snapshots
+from .judge import collector_paused, compare_snapshots
+from .judging import Judging
+from .layers import LAYERS
 from .model import Snapshot
 from .report import RenderOptions, render
 from .repro import demo_scenario
@@ -46,8 +58,10 @@ from .repro.dns_repro import ReproProgress, run_dns_repro
 from .repro.dns_server import EmbeddedDnsServer, check_bind, serve_until_interrupted
 from .repro.dns_workload import WorkloadOptions
 from .runner import Progress, RunOptions, run_probes, status_counts, summarise_problems
+from .segmentation import MIN_LABELS, find_change_points, selection
 from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
-from .verdict import DEFAULT_ALPHA, Comparison
+from .verdict import Comparison
+from .versions import by_time, by_version
 
 Phase = Callable[[str], None]
 ProgressFor = Callable[[str], Progress]  # a label -> the progress of one run probing it
@@ -118,28 +132,119 @@ def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: st
     return ProbeRun(snapshot, out, tuple(summarise_problems(snapshot)), status_counts(snapshot))
 
 
-def compare_sides(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
-                  alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> Comparison:
-    """Load both sides (snapshot files or stored labels) and the budget, and judge.
+def compare_sides(baseline: str, candidate: str, judging: Judging = Judging()) -> Comparison:
+    """Load both sides (snapshot files or stored labels), the budget and the acks, and judge.
     Raises BadInput/InputFileError/StoreError."""
-    check_alpha(alpha)  # before any file is read
-    budget = load_budget(budget_path)
-    snapshots = SnapshotStore(resolve_store_path(store))
+    budget, acks = judging.load()  # before any snapshot is read
+    snapshots = SnapshotStore(resolve_store_path(judging.store))
     with collector_paused():
         a_source, a_snaps = load_side(baseline, snapshots)
         b_source, b_snaps = load_side(candidate, snapshots)
     return compare_snapshots(a_snaps, b_snaps, baseline_spec=baseline, candidate_spec=candidate, budget=budget,
-                             alpha=alpha, sources=(a_source, b_source), require_decided=require_decided)
+                             alpha=judging.alpha, sources=(a_source, b_source),
+                             require_decided=judging.require_decided, acks=acks)
 
 
-def compare(baseline: str, candidate: str, *, store: str | None = None, budget_path: str | None = None,
-            alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> Comparison:
+def compare(baseline: str, candidate: str, judging: Judging = Judging()) -> Comparison:
     """`triage compare`: each side a snapshot file or a stored label (all its runs pooled).
-    ``require_decided``: undecided metrics make the verdict inconclusive (exit 4)."""
-    c = compare_sides(baseline, candidate, store=store, budget_path=budget_path, alpha=alpha,
-                      require_decided=require_decided)
-    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha,
-                                                    require_decided=require_decided))
+    ``judging.require_decided``: undecided metrics make the verdict inconclusive (exit 4)."""
+    c = compare_sides(baseline, candidate, judging)
+    return replace(c, commands=rerun.for_comparison(c, judging))
+
+
+HISTORY_ORDERS = ("version", "time")
+
+
+def _history_labels(store: SnapshotStore, patterns: Sequence[str]) -> list[str]:
+    """The stored labels named (globs allowed: labels never hold * ? [), or all of them."""
+    known = store.labels()
+    if not patterns:
+        return known
+    chosen: list[str] = []
+    for pattern in patterns:
+        hits = [label for label in known if fnmatch.fnmatchcase(label, pattern)]
+        if not hits:
+            raise StoreError(f"no stored label matches {pattern!r} in store {store.root}; known labels: "
+                             f"{', '.join(known) or '(none)'}")
+        chosen += [label for label in hits if label not in chosen]
+    return chosen
+
+
+def history(labels: Sequence[str] = (), judging: Judging = Judging(), *, layers: Sequence[str] = (),
+            metrics: Sequence[str] = (), order: str = "version") -> History:
+    """`triage history`: change points of every metric across stored labels (all of them, or
+    ``labels``, globs allowed), in version order (natural sort) or by time of their first run;
+    ``layers``/``metrics`` (globs on layer.probe.target.metric) narrow what is searched."""
+    budget, acks = judging.load()
+    if order not in HISTORY_ORDERS:
+        raise BadInput(f"--order: expected version or time, got {order!r}")
+    for layer in layers:
+        if layer not in LAYERS:
+            raise BadInput(f"--layer: expected one of {', '.join(LAYERS)}, got {layer!r}")
+    store = SnapshotStore(resolve_store_path(judging.store))
+    chosen = _history_labels(store, labels)
+    if len(chosen) < 2 * MIN_LABELS:
+        raise BadInput(f"history: {len(chosen)} label{'s' if len(chosen) != 1 else ''} in store {store.root}; a "
+                       f"change point needs {MIN_LABELS} labels on each side, so at least {2 * MIN_LABELS} "
+                       "(two labels: triage compare)")
+    with collector_paused():
+        runs = {label: store.load_label(label) for label in chosen}
+    ordered = by_version(chosen) if order == "version" else by_time(chosen, {l: [s.taken_at for s in r]
+                                                                            for l, r in runs.items()})
+    h = find_change_points(ordered, runs, budget=budget, alpha=judging.alpha, acks=acks,
+                           keep=selection(tuple(layers), tuple(metrics)) if layers or metrics else None, order=order)
+    if not h.metrics:
+        raise BadInput(f"history: no metric of {', '.join(layers) or 'any layer'} matches "
+                       f"{' or '.join(repr(g) for g in metrics) or 'anything'} in these labels")
+    return h
+
+
+CALIBRATED_FILE = "calibrated-budgets.yaml"
+
+
+def calibrate(label: str | None = None, judging: Judging = Judging(), *, runs: int | None = None,
+              options: RunOptions = RunOptions(label="calibration"), config_path: str | None = None,
+              out: str = CALIBRATED_FILE, save: bool = False, progress: ProgressFor | None = None) -> Calibration:
+    """`triage calibrate`: the run-to-run noise of each metric over the stored runs of ``label``,
+    or over ``runs`` runs probed now (labelled ``options.label``, stored under it when ``save``);
+    writes a budgets file to ``out`` whose floors are that noise (triage.calibration)."""
+    judging.load()
+    _check_paths([("--out", out)])
+    if (label is None) == (runs is None):
+        raise BadInput("calibrate: name a stored LABEL, or probe now with --runs N (and --label)")
+    if runs is not None and runs < MIN_RUNS:
+        raise BadInput(f"--runs: expected at least {MIN_RUNS} (run-to-run noise needs a spread), got {runs}")
+    store = SnapshotStore(resolve_store_path(judging.store))
+    if label is not None:
+        snapshots = store.load_label(label)
+        if len(snapshots) < MIN_RUNS:
+            raise BadInput(f"calibrate: label {label!r} has {len(snapshots)} stored run"
+                           f"{'s' if len(snapshots) != 1 else ''}; at least {MIN_RUNS} needed (store more, or --runs)")
+    else:
+        check_label(options.label)
+        config = load_config(config_path)
+        snapshots = [run_probes(config, options, progress(f"run {i + 1}/{runs}") if progress else None)
+                     for i in range(runs)]
+        if save:
+            for snap in snapshots:
+                store.save_snapshot(options.label, snap)
+    result = calibrate_runs(snapshots, label=label or options.label, alpha=judging.alpha)
+    parse_budget(result.budget_text, out)  # what is written is always valid --budget input
+    atomic_write_text(out, result.budget_text)
+    return replace(result, out=out)
+
+
+def changes(baseline: str, candidate: str, *, store: str | None = None,
+            budget_path: str | None = None) -> ChangeSet:
+    """`triage changes`: the packages and platform components that differ between two sides
+    (snapshot files or stored labels), each in its layer (the budget's ``changes:`` first).
+    Judges nothing. Raises BadInput/InputFileError/StoreError."""
+    rules = load_budget(budget_path).changes
+    snapshots = SnapshotStore(resolve_store_path(store))
+    with collector_paused():
+        _, a_snaps = load_side(baseline, snapshots)
+        _, b_snaps = load_side(candidate, snapshots)
+    return diff_changes(a_snaps, b_snaps, rules)
 
 
 def load_comparison(path: str) -> Comparison:
@@ -147,46 +252,42 @@ def load_comparison(path: str) -> Comparison:
     return Comparison.from_json(read_input(path, "comparison JSON"), path)
 
 
-def report(first: str, second: str | None = None, *, store: str | None = None, budget_path: str | None = None,
-           alpha: float = DEFAULT_ALPHA) -> Comparison:
+def report(first: str, second: str | None = None, judging: Judging = Judging()) -> Comparison:
     """`triage report`: one argument is a saved comparison JSON (rerun by the commands it
     carries, else by those its sides imply); two are sides judged now."""
     if second is not None:
-        return compare(first, second, store=store, budget_path=budget_path, alpha=alpha)
+        return compare(first, second, judging)
     c = load_comparison(first)
     if c.commands:
         return c
-    return replace(c, commands=rerun.for_comparison(c, store=store, budget=budget_path, alpha=alpha))
+    return replace(c, commands=rerun.for_comparison(c, judging))
 
 
-def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int, *,
-                          store: str, budget_path: str | None, alpha: float, progress: ProgressFor | None,
-                          phase: Phase) -> Comparison:
-    """Probe both platforms interleaved, store every run, then judge candidate's runs against baseline's."""
-    probe_interleaved((baseline, candidate), options, rounds, SnapshotStore(store), progress=progress, phase=phase)
+def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int,
+                          judging: Judging, *, progress: ProgressFor | None, phase: Phase) -> Comparison:
+    """Probe both platforms interleaved, store every run in ``judging.store``, then judge
+    candidate's runs against baseline's."""
+    probe_interleaved((baseline, candidate), options, rounds, SnapshotStore(judging.store), progress=progress,
+                      phase=phase)
     phase(f"comparing {baseline.label} → {candidate.label}")
-    return compare_sides(baseline.label, candidate.label, store=store, budget_path=budget_path, alpha=alpha)
+    return compare_sides(baseline.label, candidate.label, judging)
 
 
-def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOptions, rounds: int, *,
-       store: str | None = None, budget_path: str | None = None, alpha: float = DEFAULT_ALPHA,
-       progress: ProgressFor | None = None, phase: Phase = _quiet) -> Comparison:
+def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOptions, rounds: int,
+       judging: Judging = Judging(), *, progress: ProgressFor | None = None, phase: Phase = _quiet) -> Comparison:
     """`triage ab`: two live platforms, each (label, config path), probed interleaved so drift cancels."""
-    check_alpha(alpha)
-    load_budget(budget_path)  # refuse a bad budget before spending minutes probing
+    judging.load()  # refuse a bad α, budget or acks before spending minutes probing
     for label, _ in (baseline, candidate):
         check_label(label)
     platforms = [Platform(label, load_config(path)) for label, path in (baseline, candidate)]
-    root = resolve_store_path(store)
-    c = _interleave_and_judge(*platforms, options, rounds, store=root, budget_path=budget_path, alpha=alpha,
-                              progress=progress, phase=phase)
+    judging = replace(judging, store=resolve_store_path(judging.store))
+    c = _interleave_and_judge(*platforms, options, rounds, judging, progress=progress, phase=phase)
     return replace(c, commands=rerun.for_ab(baseline, candidate, rounds=rounds, layers=options.layers,
-                                            samples=options.samples, store=root, budget=budget_path, alpha=alpha,
-                                            load=options.load, allow_load=options.allow_load))
+                                            samples=options.samples, judging=judging, load=options.load,
+                                            allow_load=options.allow_load))
 
 
-def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = None, store: str | None = None,
-         budget_path: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
+def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(), *, config_path: str | None = None,
          save_as: str | None = None, layers_given: bool = False, report_path: str = rerun.REPORT_FILE,
          junit_path: str | None = None, step_summary: str | None = None, progress: Progress | None = None,
          take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
@@ -197,13 +298,12 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
     Another source of the candidate (`--from prometheus`, triage.sources.prometheus.usecases)
     passes ``take(options, baseline runs)``, ``baseline_runs`` when the baseline is not a
     stored label, and the ``commands`` that rerun it."""
-    check_alpha(alpha)
+    budget, acks = judging.load()
     _check_paths([("--report", report_path), ("--junit", junit_path)])
     if save_as:
         check_label(save_as)
-    budget = load_budget(budget_path)
     config = load_config(config_path)
-    snapshots = SnapshotStore(resolve_store_path(store))
+    snapshots = SnapshotStore(resolve_store_path(judging.store))
     baseline = list(baseline_runs) if baseline_runs is not None else snapshots.load_label(baseline_label)
     if not layers_given:
         # Probe what the baseline knows about: a layer it never measured can only be "absent".
@@ -212,12 +312,11 @@ def gate(baseline_label: str, options: RunOptions, *, config_path: str | None = 
     snapshot = take(options, baseline) if take else run_probes(config, options, progress)
     c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
                           candidate_spec=snapshot.label if take else f"{snapshot.label} (now)", budget=budget,
-                          alpha=alpha, sources=("label" if baseline_runs is None else "file", "file"),
-                          require_decided=require_decided)
+                          alpha=judging.alpha, sources=("label" if baseline_runs is None else "file", "file"),
+                          require_decided=judging.require_decided, acks=acks)
     c = replace(c, commands=commands or rerun.for_gate(
-        baseline_label, options.label, store=store, config=config_path, budget=budget_path, alpha=alpha,
-        require_decided=require_decided, layers=options.layers if layers_given else None, samples=options.samples,
-        load=options.load, allow_load=options.allow_load))
+        baseline_label, options.label, judging, config=config_path, layers=options.layers if layers_given else None,
+        samples=options.samples, load=options.load, allow_load=options.allow_load))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:
@@ -243,8 +342,8 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
             DemoPlatform(*demo_scenario.DEGRADED, seed=19) as degraded:
         c = _interleave_and_judge(Platform(healthy.label, demo_scenario.platform_config(healthy, samples)),
                                   Platform(degraded.label, demo_scenario.platform_config(degraded, samples)),
-                                  RunOptions(layers=demo_scenario.LAYERS, load=load), rounds, store=root,
-                                  budget_path=None, alpha=DEFAULT_ALPHA, progress=progress, phase=phase)
+                                  RunOptions(layers=demo_scenario.LAYERS, load=load), rounds, Judging(store=root),
+                                  progress=progress, phase=phase)
     c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
                                            store_given=store, store=root, load=load))
     atomic_write_text(report_path, _report(c))

@@ -88,6 +88,18 @@ def short_value(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+# C0 and C1 control characters, DEL, and the bidirectional overrides that reorder how a line
+# is displayed (U+202A–U+202E, U+2066–U+2069): untrusted text (a package's changelog, an image
+# name) must not move a terminal's cursor, recolour it or hide a part of itself.
+_UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0))}
+_UNPRINTABLE.update({c: f"\\u{c:04x}" for c in (*range(0x202a, 0x202f), *range(0x2066, 0x206a))})
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but a tab shown as an escape (``\\x1b``), never acted on."""
+    return text.translate(_UNPRINTABLE)
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """'1 metric', '3 metrics'."""
     return f"{n} {word if n == 1 else (words or word + 's')}"

@@ -11,8 +11,9 @@ from __future__ import annotations
 import shlex
 from typing import Sequence
 
-from .verdict import DEFAULT_ALPHA, Comparison
+from .judging import Judging
 from .layers import LAYERS
+from .verdict import DEFAULT_ALPHA, Comparison
 
 REPORT_FILE = "triage-report.md"
 
@@ -22,9 +23,10 @@ def _flags(*pairs: tuple[str, object]) -> str:
     return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in pairs if value is not None)
 
 
-def _judging(store: str | None, budget: str | None, alpha: float, require_decided: bool = False) -> str:
-    return _flags(("--store", store), ("--budget", budget), ("--alpha", None if alpha == DEFAULT_ALPHA else f"{alpha:g}")) \
-        + (" --require-decided" if require_decided else "")
+def _judging(j: Judging) -> str:
+    return _flags(("--store", j.store), ("--budget", j.budget), ("--acks", j.acks),
+                  ("--alpha", None if j.alpha == DEFAULT_ALPHA else f"{j.alpha:g}")) \
+        + (" --require-decided" if j.require_decided else "")
 
 
 def _probing(layers: Sequence[str], samples: int | None, load: bool = False, allow_load: Sequence[str] = ()) -> str:
@@ -37,44 +39,40 @@ def _compare_and_report(baseline: str, candidate: str, judging: str) -> tuple[st
     return (f"triage compare {sides}{judging}", f"triage report {sides}{judging} -o {REPORT_FILE}")
 
 
-def for_comparison(c: Comparison, *, store: str | None = None, budget: str | None = None,
-                   alpha: float = DEFAULT_ALPHA, require_decided: bool = False) -> tuple[str, ...]:
+def for_comparison(c: Comparison, judging: Judging = Judging()) -> tuple[str, ...]:
     """`triage compare`/`report`: probe each labelled side again and store it, then compare."""
     q = shlex.quote
     lines = [f"triage probe --label {q(info.spec)} --out {q(info.spec + '.json')} && "
-             f"triage baseline save {q(info.spec)} {q(info.spec + '.json')}{_flags(('--store', store))}"
+             f"triage baseline save {q(info.spec)} {q(info.spec + '.json')}{_flags(('--store', judging.store))}"
              for info in (c.baseline, c.candidate) if info.source == "label"]
-    return (*lines, *_compare_and_report(c.baseline.spec, c.candidate.spec,
-                                         _judging(store, budget, alpha, require_decided)))
+    return (*lines, *_compare_and_report(c.baseline.spec, c.candidate.spec, _judging(judging)))
 
 
-def for_gate(baseline: str, label: str, *, store: str | None = None, config: str | None = None,
-             budget: str | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
+def for_gate(baseline: str, label: str, judging: Judging = Judging(), *, config: str | None = None,
              layers: Sequence[str] | None = None, samples: int | None = None, load: bool = False,
              allow_load: Sequence[str] = ()) -> tuple[str, ...]:
     """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline)."""
     return (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}"
             f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples, load, allow_load)}"
-            f"{_judging(store, budget, alpha, require_decided)}",)
+            f"{_judging(judging)}",)
 
 
 def for_prometheus_gate(*, window: str | None, before_upgrade: str | None, baseline: str | None, label: str | None,
-                       config: str | None = None, budget: str | None = None, store: str | None = None,
-                       alpha: float = DEFAULT_ALPHA) -> tuple[str, ...]:
+                        config: str | None = None, judging: Judging = Judging()) -> tuple[str, ...]:
     """`triage gate --from prometheus`: the same windows judged again (history does not change)."""
     return (f"triage gate --from prometheus{_flags(('--window', window), ('--before-upgrade', before_upgrade))}"
             f"{_flags(('--baseline', baseline), ('--label', label), ('--config', config))}"
-            f"{_judging(store, budget, alpha)}",)
+            f"{_judging(judging)}",)
 
 
 def for_ab(baseline: tuple[str, str], candidate: tuple[str, str], *, rounds: int, layers: Sequence[str],
-           samples: int | None, store: str, budget: str | None = None,
-           alpha: float = DEFAULT_ALPHA, load: bool = False, allow_load: Sequence[str] = ()) -> tuple[str, ...]:
+           samples: int | None, judging: Judging, load: bool = False,
+           allow_load: Sequence[str] = ()) -> tuple[str, ...]:
     """`triage ab` over (label, config path) pairs: probe both again, then judge the stored runs."""
     sides = " ".join(shlex.quote(f"{label}={path}") for label, path in (baseline, candidate))
-    judging = _judging(store, budget, alpha)
-    return (f"triage ab {sides} --rounds {rounds}{_probing(layers, samples, load, allow_load)}{judging}",
-            *_compare_and_report(baseline[0], candidate[0], judging))
+    flags = _judging(judging)
+    return (f"triage ab {sides} --rounds {rounds}{_probing(layers, samples, load, allow_load)}{flags}",
+            *_compare_and_report(baseline[0], candidate[0], flags))
 
 
 def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int, store_given: str | None,
@@ -83,4 +81,4 @@ def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int, store_
     comparison of the runs it stored."""
     return (f"triage demo --rounds {rounds} --samples {samples}{' --load' if load else ''}"
             f"{_flags(('--store', store_given))}",
-            *_compare_and_report(baseline, candidate, _judging(store, None, DEFAULT_ALPHA)))
+            *_compare_and_report(baseline, candidate, _judging(Judging(store=store))))

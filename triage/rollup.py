@@ -6,21 +6,25 @@ not be judged; ok when its metrics were judged and none regressed; absent when i
 probed on neither side. The overall verdict: regressed if any layer is, else inconclusive
 if a layer failed or could not be decided, else ok, saying how many metrics ruled a
 regression out (their interval excludes one as large as their floors) and how many are
-undecided; with --require-decided an undecided metric makes it inconclusive.
+undecided; with --require-decided an undecided metric makes it inconclusive. A regression an
+ack covers (triage.acks) keeps its layer regressed, for attribution, but fails no verdict:
+the verdict is decided as if it had not regressed, and its reason names it as acknowledged.
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from .layers import LAYERS, stack_order
+from .formatting import plural
+from .layers import LAYERS, rank, stack_order
 from .pooling import PooledSide
 from .verdict import METRIC_VERDICTS, MetricComparison
 
 
-def layer_statuses(metrics: Sequence[MetricComparison], a: PooledSide,
-                   b: PooledSide) -> tuple[dict[str, str], dict[str, str]]:
-    """(layer -> status, layer -> a note in words), every known layer, bottom of the stack first."""
+def layer_statuses(metrics: Sequence[MetricComparison], a: PooledSide, b: PooledSide, *,
+                   acknowledged_regress: bool = True) -> tuple[dict[str, str], dict[str, str]]:
+    """(layer -> status, layer -> a note in words), every known layer, bottom of the stack first.
+    ``acknowledged_regress`` False: an acknowledged regression counts as unchanged (for the verdict)."""
     seen = a.layers | b.layers | {m.layer for m in metrics}
     by_layer: dict[str, list[MetricComparison]] = {}
     for m in metrics:
@@ -29,7 +33,7 @@ def layer_statuses(metrics: Sequence[MetricComparison], a: PooledSide,
     notes: dict[str, str] = {}
     for layer in stack_order(seen | set(LAYERS)):
         rows = by_layer.get(layer, [])
-        verdicts = {m.verdict for m in rows}
+        verdicts = {"unchanged" if m.acknowledged and not acknowledged_regress else m.verdict for m in rows}
         blocking = [f for side in (a, b) for f in side.info.failures if f.layer == layer and f.blocking]
         if "regressed" in verdicts:
             status = "regressed"
@@ -74,8 +78,22 @@ def decided_sentence(metrics: Sequence[MetricComparison]) -> str:
 def overall_verdict(metrics: Sequence[MetricComparison], layers: Mapping[str, str], *,
                     require_decided: bool = False) -> tuple[str, str]:
     """(verdict, reason in words). ``require_decided``: an undecided metric makes the
-    verdict inconclusive instead of ok."""
-    regressed = {m.layer for m in metrics if m.verdict == "regressed"}
+    verdict inconclusive instead of ok. ``layers``: statuses with acknowledged regressions
+    counted as unchanged (layer_statuses(acknowledged_regress=False))."""
+    verdict, reason = _verdict(metrics, layers, require_decided)
+    acked = [m for m in metrics if m.acknowledged]
+    if acked:
+        where = ", ".join(dict.fromkeys(m.layer for m in sorted(acked, key=lambda m: rank(m.layer))))
+        reason += f"; {plural(len(acked), 'acknowledged regression')} in {where}"
+    lapsed = [m.ack.status for m in metrics if m.ack is not None and not m.ack.holds]
+    for status, words in (("expired", "under an expired ack"), ("exceeded", "larger than acknowledged")):
+        if lapsed.count(status):
+            reason += f"; {plural(lapsed.count(status), 'regression')} {words}"
+    return verdict, reason
+
+
+def _verdict(metrics: Sequence[MetricComparison], layers: Mapping[str, str], require_decided: bool) -> tuple[str, str]:
+    regressed = {m.layer for m in metrics if m.verdict == "regressed" and not m.acknowledged}
     if regressed:
         return "regressed", f"regression in {', '.join(l for l in layers if l in regressed)}"
     failed = [l for l, s in layers.items() if s == "failed"]
@@ -87,9 +105,10 @@ def overall_verdict(metrics: Sequence[MetricComparison], layers: Mapping[str, st
         if undecided:
             parts.append(f"too little data to decide in {', '.join(undecided)}")
         return "inconclusive", "; ".join(parts)
-    if not any(m.verdict in ("unchanged", "improved", "changed") for m in metrics):
+    if not any(m.verdict in ("unchanged", "improved", "changed") or m.acknowledged for m in metrics):
         return "inconclusive", "no metric was measured on both sides"
     decided = decided_sentence(metrics)
     if require_decided and any(m.decision == "undecided" for m in metrics):
         return "inconclusive", f"no regression, but not every metric decided (--require-decided): {decided}"
-    return "ok", f"no regression past the floors at the family-wise level; {decided}"
+    new = "no new regression" if any(m.acknowledged for m in metrics) else "no regression"
+    return "ok", f"{new} past the floors at the family-wise level; {decided}"

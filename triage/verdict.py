@@ -2,7 +2,9 @@
 
 History of the on-disk format (``schema``):
 - ``triage.comparison/v1``: DESIGN.md's comparison JSON (verdict, suspects, layers,
-  metrics). Additive since: ``commands`` (how to reproduce, set by the engine).
+  metrics). Additive since: ``commands`` (how to reproduce, set by the engine), ``changes``
+  (what changed between the sides, by layer: triage.changes); ``acks`` (the acks file) and
+  per metric ``ack`` (the acknowledgement of a regression, triage.acks).
 
 Built by triage.judge (metrics, layers, verdict) and triage.attribution (suspects); read
 back by ``Comparison.from_dict`` so a saved comparison renders again later. Everything a
@@ -17,7 +19,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .acks import Acknowledgement
 from .budget import Floors
+from .changes import ChangeSet
 from .errors import ExitStatus, InputFileError
 from .factdiff import changed_phrase
 from .formatting import (ci_label, display_unit, format_context, format_kinds, format_number, format_range,
@@ -193,6 +197,12 @@ class MetricComparison:
     # None: nothing to decide (facts, ignored metrics).
     ruled_out: bool | None = None
     primary: bool = False  # a failure rate the family reserves a share of α for (triage.judge)
+    ack: Acknowledgement | None = None  # a regression an acks file covers (triage.judge.acknowledge)
+
+    @property
+    def acknowledged(self) -> bool:
+        """A regression an ack covers and that holds: reported, but it fails no verdict."""
+        return self.ack is not None and self.ack.holds
 
     @property
     def decision(self) -> str | None:
@@ -278,6 +288,7 @@ class MetricComparison:
             "floors": None if self.floors is None else self.floors.to_dict(),
             "ruled_out": self.ruled_out,
             "primary": self.primary,
+            "ack": None if self.ack is None else self.ack.to_dict(),
             "lead": self.lead,
             "components": [c.to_dict() for c in self.components],
         }
@@ -290,7 +301,7 @@ class MetricComparison:
                    SideSummary.from_dict(kind, d.get("baseline")), SideSummary.from_dict(kind, d.get("candidate")),
                    tuple(Component.from_dict(c) for c in d.get("components") or ()), d.get("lead"),
                    None if d.get("floors") is None else Floors.from_dict(d["floors"]), _opt_bool(d.get("ruled_out")),
-                   bool(d.get("primary")))
+                   bool(d.get("primary")), Acknowledgement.from_dict(d.get("ack")))
 
 
 @dataclass(frozen=True)
@@ -387,6 +398,18 @@ class Comparison:
     reason: str = ""
     layer_notes: Mapping[str, str] = field(default_factory=dict)
     commands: tuple[str, ...] = ()  # how to reproduce this triage; set by the engine that ran it
+    changes: ChangeSet = field(default_factory=ChangeSet)  # packages and components, by layer
+    acks: str | None = None  # the acks file its regressions were checked against
+
+    @property
+    def acknowledged(self) -> list[MetricComparison]:
+        """Regressions an ack covers (they fail no verdict), most severe first."""
+        return [m for m in self.sorted_metrics() if m.acknowledged]
+
+    def acknowledged_layer(self, layer: str) -> bool:
+        """Every regression of ``layer`` is acknowledged: it is no reason for this verdict."""
+        regressed = [m for m in self.metrics if m.layer == layer and m.verdict == "regressed"]
+        return bool(regressed) and all(m.acknowledged for m in regressed)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -425,6 +448,8 @@ class Comparison:
                                 for layer in self.layers},
             "metrics": [m.to_dict() for m in self.sorted_metrics()],
             "commands": list(self.commands),
+            "changes": self.changes.to_dict(),
+            "acks": self.acks,
         }
 
     def to_json(self) -> str:
@@ -454,7 +479,8 @@ class Comparison:
                        alpha=float(d.get("alpha", DEFAULT_ALPHA)), tests=int(d.get("tests", 0)),
                        primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
                        reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
-                       commands=tuple(str(c) for c in d.get("commands") or ()))
+                       commands=tuple(str(c) for c in d.get("commands") or ()),
+                       changes=ChangeSet.from_dict(d.get("changes")), acks=d.get("acks"))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -83,9 +84,42 @@ def warning(reason: str, count: int, seconds_ago: float, namespace: str = "quay"
 def cluster_version(version: str) -> dict:
     obj = load("clusterversion-4.3.18")
     if version != "4.3.18":
-        obj["status"]["desired"]["version"] = version
-        entry = dict(obj["status"]["history"][0], version=version, startedTime=_ago(7200), completionTime=_ago(3600))
+        # The release image of the update the 4.3.18 cluster was offered (status.availableUpdates).
+        image = next((u["image"] for u in obj["status"]["availableUpdates"] if u["version"] == version),
+                     obj["status"]["desired"]["image"])
+        obj["status"]["desired"].update(version=version, image=image)
+        entry = dict(obj["status"]["history"][0], version=version, image=image, startedTime=_ago(7200),
+                     completionTime=_ago(3600))
         obj["status"]["history"].insert(0, entry)
+    return obj
+
+
+# The images a release replaces, by the name their recorded digest was made from
+# (tests/fixtures/kubernetes/*operator*.json, daemonset-sdn/ovs): 4.3.19 brings new builds of
+# all but kube-rbac-proxy, as a z-stream release does.
+RELEASE_IMAGES = ("cli", "router", "dns-operator", "cluster-network-operator", "sdn", "ingress-operator")
+OPERATORS = ("clusteroperator-dns", "clusteroperator-network", "clusteroperator-ingress",
+             "clusteroperator-kube-apiserver")
+OPERATOR_WORKLOADS = (("deployments", "deployment-dns-operator"), ("deployments", "deployment-network-operator"),
+                      ("daemonsets", "daemonset-sdn"), ("daemonsets", "daemonset-ovs"),
+                      ("deployments", "deployment-ingress-operator"), ("deployments", "deployment-router-default"))
+
+
+def release_image(name: str, version: str) -> str:
+    return "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + hashlib.sha256(f"{name}-{version}".encode()).hexdigest()
+
+
+def released(name: str, version: str, dns_image: str) -> dict:
+    """A recorded operator object as release ``version`` has it: its versions and images."""
+    text = json.dumps(load(name))
+    if version != "4.3.18":
+        for image in RELEASE_IMAGES:
+            text = text.replace(release_image(image, "4.3.18"), release_image(image, version))
+        text = text.replace('"4.3.18"', json.dumps(version))
+    obj = json.loads(text)
+    for v in (obj.get("status") or {}).get("versions") or []:
+        if v["name"] == "coredns":
+            v["version"] = dns_image  # the dns operator reports its operand's pullspec
     return obj
 
 
@@ -130,6 +164,9 @@ def openshift(version: str = "4.3.18", *, token: str | None = TOKEN) -> ClusterS
     daemonset["spec"]["template"]["spec"]["containers"][0]["image"] = dns_image
     state.add("apis/apps/v1", "daemonsets", daemonset)
     state.add("apis/config.openshift.io/v1", "clusterversions", cluster_version(version))
+    state.add("apis/config.openshift.io/v1", "clusteroperators", *(released(n, version, dns_image) for n in OPERATORS))
+    for resource, name in OPERATOR_WORKLOADS:
+        state.add("apis/apps/v1", resource, released(name, version, dns_image))
     return state
 
 

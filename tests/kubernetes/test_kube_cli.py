@@ -60,7 +60,7 @@ def test_403_on_nodes_is_summarised_with_the_rbac_hint_and_the_snapshot_is_writt
     assert snapshot["label"] == "4.3.19"
     statuses = {(r["probe"], r["target"]): r["status"] for r in snapshot["results"]}
     assert statuses.pop(("nodes", "cluster")) == "error"
-    assert set(statuses.values()) == {"ok"} and len(statuses) == 7
+    assert set(statuses.values()) == {"ok"} and len(statuses) == 8
 
 
 def test_without_a_kubeconfig_the_layer_is_skipped_and_label_auto_says_why(tmp_path):

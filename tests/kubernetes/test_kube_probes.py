@@ -104,7 +104,7 @@ def test_403_on_nodes_errors_with_the_rbac_hint_and_the_other_probes_still_run(k
     assert nodes.error == ("Forbidden: needs 'list' on 'nodes' (cluster-scoped); grant a ClusterRole with nodes "
                            "list (HTTP 403 as user system:serviceaccount:quay:triage)")
     others = [r for r in snapshot.results if r.probe != "nodes"]
-    assert len(others) == 7 and {r.status for r in others} == {"ok"}
+    assert len(others) == 8 and {r.status for r in others} == {"ok"}
 
 
 def test_403_on_clusterversion_names_the_openshift_permission(kube_server, kubeconfig):
@@ -159,7 +159,7 @@ def test_no_cluster_dns_at_all_is_skipped_with_the_reason(kube_server, kubeconfi
 def test_without_a_kubeconfig_the_layer_is_skipped_with_the_reason(monkeypatch):
     monkeypatch.delenv("KUBECONFIG", raising=False)
     snapshot = run(Config())
-    assert len(snapshot.results) == 6
+    assert len(snapshot.results) == 7
     assert {(r.status, r.error) for r in snapshot.results} == {("skipped", NO_KUBECONFIG)}
     with pytest.raises(BadInput, match=r"--label auto: no platform version found .*no kubeconfig"):
         auto_label(snapshot)
@@ -255,7 +255,7 @@ def test_a_server_that_is_down_makes_every_probe_an_error_and_the_run_goes_on(tm
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed when the block ends: nothing listens there
     snapshot = run(ks.kube_config(ks.write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}")))
-    assert len(snapshot.results) == 8 and {r.status for r in snapshot.results} == {"error"}
+    assert len(snapshot.results) == 9 and {r.status for r in snapshot.results} == {"error"}
     assert all(f"cannot reach the API server at http://127.0.0.1:{port}" in r.error for r in snapshot.results)
 
 

@@ -11,6 +11,7 @@ from tests.kubernetes.kubeapi_server import KubeApiServer
 from triage.config import load_config
 from triage.errors import BadInput
 from triage.judge import compare_snapshots
+from triage.judging import Judging
 from triage.report import RenderOptions, render
 from triage.sources.prometheus import usecases
 from triage.sources.prometheus.client import PrometheusClient
@@ -32,7 +33,7 @@ def test_dns_pod_slower_after_the_upgrade_is_the_root_and_named(recorded, prom_c
     with KubeApiServer(with_history(history.cluster_version_history())) as api:
         cfg = prom_config(recorded.url, kubeconfig=write_kubeconfig(tmp_path / "kubeconfig", api.url))
         gated = usecases.gate(config_path=str(cfg), window="upgrade:4.3.19", baseline=None, now=NOW,
-                              store=str(tmp_path / "store"), report_path=str(tmp_path / "report.md"))
+                              judging=Judging(store=str(tmp_path / "store")), report_path=str(tmp_path / "report.md"))
     c = gated.result.comparison
     assert c.exit_status == 3 and c.verdict == "regressed"
     roles = {s.layer: s.role for s in c.suspects}
@@ -180,11 +181,13 @@ def test_gate_against_a_stored_baseline_read_in_other_blocks_is_refused(recorded
     store = tmp_path / "store"
     SnapshotStore(str(store)).save_snapshot("4.3.18", read(cfg, "2020-05-28T08:00Z/2h", "4.3.18").snapshot)
     report = str(tmp_path / "report.md")
-    ok = usecases.gate(config_path=str(cfg), window="2020-05-28T06:00Z/2h", baseline="4.3.18", store=str(store),
+    ok = usecases.gate(config_path=str(cfg), window="2020-05-28T06:00Z/2h", baseline="4.3.18",
+                       judging=Judging(store=str(store)),
                        label="again", now=NOW, report_path=report)
     assert ok.result.comparison.verdict == "ok"
     other = prom_config(recorded.url, queries=False)
     other.write_text(other.read_text().replace("block: 5m", "block: 10m"))
     with pytest.raises(BadInput, match="read in 300 s blocks, this window in 600 s"):
-        usecases.gate(config_path=str(other), window="2020-05-28T06:00Z/2h", baseline="4.3.18", store=str(store),
+        usecases.gate(config_path=str(other), window="2020-05-28T06:00Z/2h", baseline="4.3.18",
+                      judging=Judging(store=str(store)),
                       now=NOW, report_path=report)

@@ -4,6 +4,7 @@ import json
 import os
 
 from triage.repro.dns_server import EmbeddedDnsServer
+from triage.judging import Judging
 from triage.rerun import for_ab
 
 
@@ -31,7 +32,7 @@ def test_ab_probes_interleaved_stores_every_run_and_blames_dns(triage, tmp_path)
 
 def test_ab_rerun_commands_name_the_platforms_and_the_store():
     assert for_ab(("4.3.18", "a.yaml"), ("4.3.19", "b b.yaml"), rounds=2, layers=("dns",), samples=None,
-                  store="S") == (
+                  judging=Judging(store="S")) == (
         "triage ab 4.3.18=a.yaml '4.3.19=b b.yaml' --rounds 2 --layers dns --store S",
         "triage compare 4.3.18 4.3.19 --store S",
         "triage report 4.3.18 4.3.19 --store S -o triage-report.md")

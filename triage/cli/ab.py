@@ -44,6 +44,7 @@ def ab(
     Example: triage ab 4.3.18=old.yaml 4.3.19=new.yaml --rounds 4 --store baselines
     """
     from triage import engine
+    from triage.judging import Judging
     from triage.loopback import parse_allow_load
     from triage.runner import RunOptions, parse_layers
 
@@ -56,7 +57,7 @@ def ab(
     options = RunOptions(layers=parse_layers(layers), deadline_s=deadline, samples=samples, load=load,
                          allow_load=parse_allow_load(allow_load))
     say = (lambda text: None) if quiet or fmt == "json" else (lambda text: env.err(f"triage ab: {text}"))
-    comparison = engine.ab(*sides, options, rounds, store=store, budget_path=budget, alpha=alpha,
+    comparison = engine.ab(*sides, options, rounds, Judging(store, budget, alpha),
                            progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say)
     env.out(output.text(env, comparison, fmt))
     return int(comparison.exit_status)

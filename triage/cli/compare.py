@@ -22,6 +22,8 @@ def compare(
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics (Holm)."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store for labels (default: $TRIAGE_STORE, else ./baselines)."),
     show_all: bool = typer.Option(False, "--all", "-a", help="Show unchanged metrics too."),
+    acks: str = typer.Option(None, "--acks", help="Acks YAML: regressions already filed (glob, label, reason, "
+                             "expires, accepted size); they are reported but fail nothing."),
     require_decided: bool = typer.Option(False, "--require-decided", help="Exit 4 (inconclusive) unless every metric "
                                          "either regressed or ruled out a regression past its floors; without it an "
                                          "undecided metric (too few samples, too noisy) is only reported."),
@@ -32,12 +34,12 @@ def compare(
     samples), 2 bad input. Example: triage compare 4.3.18 4.3.19 --budget budgets.yaml
     """
     from triage import engine
+    from triage.judging import Judging
 
     from . import output
 
     output.check_format(fmt, output.COMPARE_FORMATS)
     env = environment(ctx)
-    comparison = engine.compare(baseline, candidate, store=store, budget_path=budget, alpha=alpha,
-                                require_decided=require_decided)
+    comparison = engine.compare(baseline, candidate, Judging(store, budget, alpha, require_decided, acks))
     env.out(output.text(env, comparison, fmt, show_all=show_all))
     return int(comparison.exit_status)

@@ -32,6 +32,8 @@ def gate(
     require_decided: bool = typer.Option(False, "--require-decided", help="Exit 4 (inconclusive) unless every metric "
                                          "either regressed or ruled out a regression past its floors; without it an "
                                          "undecided metric (too few samples, too noisy) is only reported."),
+    acks: str = typer.Option(None, "--acks", help="Acks YAML: regressions already filed (glob, label, reason, "
+                             "expires, accepted size); they are reported but do not fail the gate."),
     load: bool = typer.Option(False, "--load", help="After the probes, ramp load per target (load: in triage.yaml), as the baseline was."),
     allow_load: str = typer.Option(None, "--allow-load", help="HOST[,HOST]: hosts beyond loopback that --load may send load to."),
 ) -> int:
@@ -42,6 +44,7 @@ def gate(
     """
     from triage import engine
     from triage.errors import BadInput
+    from triage.judging import Judging
     from triage.loopback import parse_allow_load
     from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
@@ -49,20 +52,20 @@ def gate(
     from .progress import progress_for
 
     env = environment(ctx)
+    judging = Judging(store, budget, alpha, require_decided, acks)
     if source != "probes" or window or before_upgrade:
         from .prometheus import gate_from_prometheus
 
         result = gate_from_prometheus(env, source, window, before_upgrade, baseline=baseline, label=label,
-                                      config=config, store=store, budget=budget, alpha=alpha, save_as=save_as,
-                                      deadline=deadline, quiet=quiet, report=report or REPORT_FILE, junit=junit,
-                                      require_decided=require_decided)
+                                      config=config, judging=judging, save_as=save_as, deadline=deadline,
+                                      quiet=quiet, report=report or REPORT_FILE, junit=junit)
         return _verdict(env, result, quiet)
     if baseline is None:
         raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
     options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples, load=load,
                          allow_load=parse_allow_load(allow_load))
-    result = engine.gate(baseline, options, config_path=config, store=store, budget_path=budget, alpha=alpha,
-                         require_decided=require_decided, save_as=save_as, layers_given=layers is not None,
+    result = engine.gate(baseline, options, judging, config_path=config, save_as=save_as,
+                         layers_given=layers is not None,
                          report_path=report or REPORT_FILE,
                          junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet))
     return _verdict(env, result, quiet)
@@ -70,7 +73,7 @@ def gate(
 
 def _verdict(env, result, quiet: bool) -> int:
     c = result.comparison
-    roots = [s.layer for s in c.suspects if s.role == "root"]
+    roots = [s.layer for s in c.suspects if s.role == "root" and not c.acknowledged_layer(s.layer)]
     env.out(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}")
     if not quiet:
         env.err(f"triage: report {result.report}" + (f", junit {result.junit}" if result.junit else "")

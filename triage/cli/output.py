@@ -17,7 +17,9 @@ from .env import Environment
 
 COMPARE_FORMATS = ("table", "json", "markdown")  # compare, ab: markdown is the brief table
 REPORT_FORMATS = ("markdown", "json", "junit")  # report: markdown is the full report
-VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns
+VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns, calibrate
+CHANGES_FORMATS = ("table", "markdown", "json")  # changes
+HISTORY_FORMATS = ("table", "markdown", "json")
 
 
 def check_format(fmt: str, offered: Sequence[str]) -> None:
@@ -28,7 +30,7 @@ def check_format(fmt: str, offered: Sequence[str]) -> None:
 
 def text(env: Environment, result: Any, fmt: str, *, show_all: bool = False, charts: bool = True,
          full_report: bool = False) -> str:
-    """``result`` (a Comparison, Snapshot or ReproReport) in ``fmt``, coloured and sized for ``env``."""
+    """``result`` (a Comparison, Snapshot, ReproReport or ChangeSet) in ``fmt``, coloured and sized for ``env``."""
     return render(result, fmt, RenderOptions(color=env.color, width=env.width, show_all=show_all, charts=charts,
                                              full_report=full_report))
 

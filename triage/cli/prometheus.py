@@ -50,15 +50,14 @@ def probe_from_prometheus(env, source: str, window: str | None, before_upgrade: 
 
 
 def gate_from_prometheus(env, source: str, window: str | None, before_upgrade: str | None, *, baseline: str | None,
-                         label: str, config: str | None, store: str | None, budget: str | None, alpha: float,
-                         save_as: str | None, deadline: float, quiet: bool, report: str, junit: str | None,
-                         require_decided: bool = False):
+                         label: str, config: str | None, judging, save_as: str | None, deadline: float, quiet: bool,
+                         report: str, junit: str | None):
     from triage.sources.prometheus import usecases
 
     _check(source)
     gated = usecases.gate(config_path=config, window=window, baseline=baseline, before_upgrade=before_upgrade,
-                          label="unlabelled" if label == "candidate" else label, store=store, budget_path=budget,
-                          alpha=alpha, require_decided=require_decided, save_as=save_as, deadline_s=deadline,
+                          label="unlabelled" if label == "candidate" else label, judging=judging,
+                          save_as=save_as, deadline_s=deadline,
                           report_path=report, junit_path=junit,
                           step_summary=env.step_summary, config=_config(config))
     _windows(env, gated.reads, quiet)

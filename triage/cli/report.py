@@ -23,6 +23,8 @@ def report(
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML (per-metric floors), when comparing here."),
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate, when comparing here."),
     store: str = typer.Option(None, "--store", "-s", help="Baseline store for labels (default $TRIAGE_STORE, else ./baselines)."),
+    acks: str = typer.Option(None, "--acks", help="Acks YAML, when comparing here: regressions already filed (glob, label, reason, "
+                             "expires, accepted size); they are reported but fail nothing."),
 ) -> int:
     """Write a triage report for an incident doc, a PR comment or CI.
 
@@ -32,6 +34,7 @@ def report(
     """
     from triage import engine
     from triage.fileio import check_writable
+    from triage.judging import Judging
 
     from . import output
 
@@ -39,7 +42,7 @@ def report(
     if out:
         check_writable(out, "--out")
     env = environment(ctx)
-    comparison = engine.report(first, candidate, store=store, budget_path=budget, alpha=alpha)
+    comparison = engine.report(first, candidate, Judging(store, budget, alpha, acks=acks))
     output.write(env, output.text(env, comparison, fmt, show_all=show_all, charts=charts, full_report=True), out)
     if out:
         env.err(f"triage: wrote {out} (verdict {comparison.verdict})")

@@ -26,23 +26,28 @@ The policy (numbers in triage/stats, floors in triage/budget.py):
   makes its layer failed: never ok by omission (triage.rollup).
 
 Each kind has one judge function (``JUDGES``); samples are queued and judged in one batch,
-since stats.compare_samples is vectorised across metrics.
+since stats.compare_samples is vectorised across metrics. Regressions an acks file covers are
+recorded on their metrics last (judge/acknowledge.py): they fail no verdict.
 """
 
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 from typing import Iterator, Sequence
 
+from triage.acks import NO_ACKS, Acks
 from triage.attribution import attribute, target_nouns
 from triage.budget import DEFAULT_BUDGET, Budget
+from triage.changes import diff as diff_changes
 from triage.model import Snapshot
 from triage.pooling import PooledSide, pool_side
 from triage.rollup import layer_statuses, overall_verdict
 from triage.verdict import DEFAULT_ALPHA, Comparison, MetricComparison, MetricKey
 
+from .acknowledge import acknowledge
 from .capacity import corroborate_capacity
 from .decide import adjust, freeze
 from .drafts import Row, check_alpha
@@ -89,10 +94,12 @@ def _row_for(key: MetricKey, a_side: PooledSide, b_side: PooledSide, budget: Bud
 def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot], *,
                       baseline_spec: str = "baseline", candidate_spec: str = "candidate",
                       budget: Budget | None = None, alpha: float = DEFAULT_ALPHA,
-                      sources: tuple[str, str] = ("file", "file"), require_decided: bool = False) -> Comparison:
+                      sources: tuple[str, str] = ("file", "file"), require_decided: bool = False,
+                      acks: Acks = NO_ACKS, today: dt.date | None = None) -> Comparison:
     """Judge pooled candidate runs against pooled baseline runs (pure: no I/O).
     ``require_decided``: a metric that neither regressed nor ruled a regression out makes
-    the verdict inconclusive."""
+    the verdict inconclusive. ``acks``: regressions they cover (for the candidate's labels,
+    on ``today``, UTC by default) are reported as acknowledged and fail no verdict."""
     check_alpha(alpha)
     budget = budget or DEFAULT_BUDGET
     with collector_paused():
@@ -105,12 +112,18 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
         tests = adjust(rows)
         frozen = corroborate_capacity([freeze(row, alpha) for row in rows], a_side.metrics, b_side.metrics)
         metrics = tuple(sorted(frozen, key=MetricComparison.severity))
+    labels = ((candidate_spec,) if sources[1] == "label" else ()) + b_side.info.labels
+    metrics = acknowledge(metrics, acks, labels, today)
     layers, notes = layer_statuses(metrics, a_side, b_side)
-    suspects = attribute(layers, metrics, target_nouns(baseline, candidate))
-    verdict, reason = overall_verdict(metrics, layers, require_decided=require_decided)
+    changes = diff_changes(baseline, candidate, budget.changes, baseline_title=a_side.info.title,
+                           candidate_title=b_side.info.title)
+    suspects = attribute(layers, metrics, target_nouns(baseline, candidate), changes)
+    judged = layers if not any(m.acknowledged for m in metrics) else \
+        layer_statuses(metrics, a_side, b_side, acknowledged_regress=False)[0]
+    verdict, reason = overall_verdict(metrics, judged, require_decided=require_decided)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects=suspects, alpha=alpha,
                       tests=tests, primary_tests=sum(1 for m in metrics if m.primary and m.p is not None),
-                      budget=budget.source, reason=reason, layer_notes=notes)
+                      budget=budget.source, reason=reason, layer_notes=notes, changes=changes, acks=acks.source)
 
 
 @contextlib.contextmanager

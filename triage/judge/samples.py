@@ -87,8 +87,9 @@ def _judge_in_groups(members: list[tuple[Row, PooledMetric, PooledMetric]]) -> N
     a = np.array([m[1].values for m in members], dtype=np.float64)
     b = np.array([m[2].values for m in members], dtype=np.float64)
     tests = {"median": stats.shift_tests(a, ga, b, gb)}
-    for q in tails_for(members[0][0].better):
-        tests[tail_name(q)] = stats.tail_tests(a, ga, b, gb, q)
+    qs = tails_for(members[0][0].better)
+    for q, threshold in zip(qs, stats.pooled_quantiles(a, b, qs)):
+        tests[tail_name(q)] = stats.tail_tests(a, ga, b, gb, q, threshold)
     medians = {side: None if groups is None else stats.group_medians_rows(np, x, tuple(groups))
                for side, groups, x in (("a", ga, a), ("b", gb, b))}
     for i, (row, _, _) in enumerate(members):

@@ -145,8 +145,8 @@ class _Ramp:
         why = res.generator_limit(slo, failed)
         self.steps.append(_step_summary(res, failed, why))
         if why is not None:
-            self.generator_limited = (res.achieved, offered, why)
-            self.stopped_by = f"generator-limited at {offered_text(round(res.achieved), unit)} " \
+            self.generator_limited = (res.sent_rate, offered, why)
+            self.stopped_by = f"generator-limited at {offered_text(round(res.sent_rate), unit)} " \
                               f"(offered {offered_text(offered, unit)}): {why}"
             return False
         extra = {"offered": offered, "achieved": round(res.achieved, 3), "slo_ms": round(slo, 6)}
@@ -213,7 +213,8 @@ def _step_summary(res: StepResult, failed: bool, why: str | None) -> dict[str, A
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value, 4)
 
-    return {"offered": res.spec.offered, "achieved": round(res.achieved, 3), "trials": res.trials,
+    return {"offered": res.spec.offered, "achieved": round(res.achieved, 3), "sent_rate": round(res.sent_rate, 3),
+            "trials": res.trials,
             "errors": res.errors, "p50_ms": ms(quantile(res.latencies_ms, 0.5)), "p99_ms": ms(res.p99()),
             "lag_p99_ms": ms(quantile(res.lag_ms, 0.99)), "queued": res.queued, "not_offered": res.not_offered,
             "in_flight_peak": res.in_flight_peak, "generator_cores": round(res.generator_cores, 3),

@@ -110,6 +110,8 @@ class StepResult:
     lag_ms: list[float] = field(default_factory=list)  # the generator's own lag per request
     server_ms: list[float] = field(default_factory=list)  # latency minus the generator's lag
     elapsed_s: float = 0.0
+    sent: int = 0  # requests a worker started (the backlog's leftovers never were)
+    wall_s: float = 0.0  # from the first due time to the end of the drain
     in_flight_peak: int = 0
     generator_cores: float = 0.0  # CPU this process's threads ran, per second of the step
     stopped_by: str | None = None  # None: ran its course; "deadline"
@@ -119,6 +121,12 @@ class StepResult:
         """Open loop: requests per second actually offered; closed loop: completed per second."""
         offered = self.trials - self.not_offered
         return offered / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def sent_rate(self) -> float:
+        """Requests per second the generator actually put on the wire: the rate it managed,
+        what "generator-limited at N" reports (``achieved`` counts those only handed out)."""
+        return self.sent / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
     def error_share(self) -> float:
@@ -143,7 +151,7 @@ class StepResult:
         or, closed loop, when it ran out of CPU."""
         offered = self.spec.offered
         if self.shortfall():
-            return f"it offered {self.achieved:.0f} of the {offered:g} per second asked"
+            return f"it handed out {self.achieved:.0f} of the {offered:g} per second asked"
         if not failed:
             return None
         lag = quantile(self.lag_ms, 0.99) or 0.0
@@ -403,6 +411,7 @@ def run_open_step(transport: Transport, spec: StepSpec, stop_at: float) -> StepR
     result.in_flight_peak = pool.in_flight_peak
     result.generator_cores = cores
     result.elapsed_s = max(1e-9, min(ended, t0 + total * interval) - t0)
+    result.sent, result.wall_s = len(records) + len(in_flight), ended - t0
     result.stopped_by = stopped_by
     return result
 
@@ -479,6 +488,7 @@ def run_closed_step(transport: Transport, spec: StepSpec, stop_at: float) -> Ste
     unfinished = list(current.values())
     result = _summarise(spec, len(taken), taken, unfinished, ended, lambda g: g)
     result.elapsed_s = max(1e-9, min(ended, end) - t0)
+    result.sent, result.wall_s = len(taken) + len(unfinished), ended - t0
     result.in_flight_peak = clients
     result.generator_cores = cores
     result.stopped_by = stopped_by

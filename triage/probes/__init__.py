@@ -35,8 +35,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from triage.layers import LAYERS
 from triage.model import Measurement
 
-# Explicit, ordered: one module per layer, bottom of the dependency graph first.
-MODULES = LAYERS
+# Explicit, ordered: (module, the layer its probes record under), bottom of the dependency
+# graph first. A layer's module may have siblings: packages are host facts of the kernel layer,
+# platform_components the kubernetes layer's OpenShift parts (kubernetes.py stays under 500 lines).
+MODULES: tuple[tuple[str, str], ...] = (
+    ("kernel", "kernel"), ("packages", "kernel"), ("dns", "dns"), ("kubernetes", "kubernetes"),
+    ("platform_components", "kubernetes"), ("database", "database"), ("app", "app"))
 
 LOCAL = "local"  # target name of probes that look at this host rather than a target
 
@@ -87,6 +91,8 @@ class ProbeContext:
     deadline: float  # time.monotonic() by which the probe must return (a sub-run probe: this turn; moved each turn)
     proc_root: str = "/proc"
     etc_root: str = "/etc"  # resolv.conf and friends (TRIAGE_RESOLV_CONF overrides the file)
+    bin_path: str | None = None  # where host commands (rpm, dpkg-query) are looked up; None: $PATH
+    doc_root: str = "/usr/share/doc"  # Debian packages' changelogs
     notes: list[str] = field(default_factory=list)
 
     def remaining(self) -> float:
@@ -145,8 +151,8 @@ def all_probes(layers: Iterable[str] | None = None) -> list[ProbeSpec]:
     """Specs of every probe in ``MODULES`` (only those of ``layers`` when given), in order."""
     wanted = set(layers) if layers is not None else set(LAYERS)
     specs: list[ProbeSpec] = []
-    for module_name in MODULES:
-        if module_name not in wanted:
+    for module_name, layer in MODULES:
+        if layer not in wanted:
             continue
         try:
             module = importlib.import_module(f"triage.probes.{module_name}")

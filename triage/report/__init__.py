@@ -2,7 +2,7 @@
 measures, judges or touches the network.
 
 One table says what can be rendered how: a result's kind (comparison, snapshot, repro
-report) → format → the module and function that render it. Modules are imported only
+report, change set) → format → the module and function that render it. Modules are imported only
 when used, so rich (terminal tables) stays out of `triage --help`. Commands refuse a
 format with ``check_format`` before they do any work.
 """
@@ -26,8 +26,16 @@ RENDERERS: Mapping[str, Mapping[str, str]] = {
     "snapshot": {"table": "snapshot_view:render", "json": "snapshot_view:render_json"},
     "repro": {"table": "repro_view:render", "json": "repro_view:render_json"},  # triage repro dns
     "repro_db": {"table": "repro_db_view:render", "json": "repro_db_view:render_json"},  # triage repro db
+    # what changed between two sides (triage.changes), `triage changes`
+    "changes": {"table": "changes_view:render", "markdown": "markdown:render_changes", "json": "changes_view:render_json"},
+    # change points across stored labels (triage.changepoints), `triage history`
+    "history": {"table": "history_view:render", "markdown": "history_view:render_markdown",
+                "json": "history_view:render_json"},
+    # run-to-run noise and the floors it sets (triage.calibration), `triage calibrate`
+    "calibration": {"table": "calibration_view:render", "json": "calibration_view:render_json"},
 }
-_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "DbReproReport": "repro_db"}
+_KINDS = {"Comparison": "comparison", "Snapshot": "snapshot", "ReproReport": "repro", "DbReproReport": "repro_db",
+          "ChangeSet": "changes", "History": "history", "Calibration": "calibration"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ def check_format(kind: str, fmt: str, option: str = "--format") -> str:
 
 
 def render(result: Any, fmt: str, options: RenderOptions = RenderOptions()) -> str:
-    """``result`` (a Comparison, Snapshot, ReproReport or DbReproReport) as text in ``fmt``."""
+    """``result`` (a Comparison, Snapshot, ReproReport, DbReproReport or ChangeSet) as text in ``fmt``."""
     kind = _KINDS.get(type(result).__name__)
     if kind is None:
         raise TypeError(f"no renderer for {type(result).__name__}")

@@ -32,7 +32,7 @@ class MetricCells:
     @property
     def judged(self) -> bool:
         """A verdict that speaks for itself; others (failed, absent, ...) need their reason."""
-        return self.verdict in ("regressed", "improved", "unchanged", "changed")
+        return self.verdict in ("regressed", "acknowledged", "improved", "unchanged", "changed")
 
 
 def _value(m: MetricComparison, value: object) -> str:
@@ -77,7 +77,13 @@ def metric_cells(m: MetricComparison) -> MetricCells:
     if m.kind == "samples" and m.baseline and m.candidate:
         sizes = (f" (n={m.baseline.n})", f" (n={m.candidate.n})")
     p_adj = format_p(lead.p_adjusted) if lead.p_adjusted is not None else ("no test" if m.kind == "gauge" else "–")
-    return MetricCells(name, lead.name, base, cand, change, ci, p_adj, format_p(lead.q), m.verdict, m.reason, *sizes)
+    return MetricCells(name, lead.name, base, cand, change, ci, p_adj, format_p(lead.q), shown_verdict(m), m.reason,
+                       *sizes)
+
+
+def shown_verdict(m: MetricComparison) -> str:
+    """A metric's verdict as the views show it: an acknowledged regression says so."""
+    return "acknowledged" if m.acknowledged else m.verdict
 
 
 def shown_metrics(c: Comparison, show_all: bool, *, facts: bool = True) -> list[MetricComparison]:
@@ -97,7 +103,7 @@ def side_hosts(info: SideInfo) -> str:
 
 @dataclass(frozen=True)
 class Footer:
-    """One line under a metrics view: ``kind`` is hidden, failure or family; ``lead`` a
+    """One line under a metrics view: ``kind`` is hidden, failure, ack or family; ``lead`` a
     short prefix a renderer may style; ``text`` plain (it holds probe error text: escape it)."""
 
     kind: str
@@ -116,8 +122,19 @@ def footers(c: Comparison, shown: int, *, total: int | None = None) -> list[Foot
             runs = f" ({f.runs} of {f.of_runs} runs)" if f.of_runs > 1 else ""
             out.append(Footer("failure", f"probe failed on the {side_name}:",
                               f"{f.layer}.{f.probe} [{f.target}]: {f.error}{runs}"))
+    out += ack_footers(c)
     out.append(Footer("family", "", family_rule(c)))
     return out
+
+
+ACK_LEADS = {"acknowledged": "acknowledged:", "expired": "ack expired:", "exceeded": "larger than acknowledged:"}
+
+
+def ack_footers(c: Comparison) -> list[Footer]:
+    """One line per regression an ack matched: acknowledged (fails nothing), or why it still fails."""
+    return [Footer("ack", ACK_LEADS[m.ack.status], f"{m.id}: {m.ack.describe()}"
+                   + (f" — {m.ack.note}" if m.ack.note else "") + f" [{m.ack.ack.source}]")
+            for m in c.sorted_metrics() if m.ack is not None]
 
 
 def family_rule(c: Comparison) -> str:

@@ -32,9 +32,15 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
         detail = f"{m.id}: {x.baseline} -> {x.candidate}"
         if m.kind != "fact":
             detail += f"; change {x.change} ({ci_label(CI_LEVEL)} {x.ci}); adj. p {x.p_adjusted}"
-        if m.verdict in FAILING:
+        if m.acknowledged:
+            # A known, filed regression: skipped like an expected failure, with the ack's reason.
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=f"acknowledged regression: {m.describe()}; {m.ack.describe()}")
+        elif m.verdict in FAILING:
             counts["failures"] += 1
-            failure = ET.SubElement(case, "failure", message=f"{m.layer} regressed: {m.describe()}", type="regression")
+            lapsed = f" ({m.ack.note})" if m.ack is not None else ""
+            failure = ET.SubElement(case, "failure", message=f"{m.layer} regressed: {m.describe()}{lapsed}",
+                                    type="regression")
             failure.text = detail
         elif m.verdict in ERRORING:
             counts["errors"] += 1

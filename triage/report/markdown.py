@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from triage import __version__
 from triage.attribution import target_spreads
-from triage.formatting import ci_label, format_number, short_value
+from triage.changes import ENTRIES_SHOWN, ChangeSet, is_change_fact
+from triage.formatting import ci_label, format_number, printable, short_value
 from triage.layers import DEPENDENCIES
 from triage.load.naming import PROBE as RAMP
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
@@ -28,11 +29,12 @@ MAX_CHARTS = 6
 
 
 def escape(text: str) -> str:
-    """Markdown-inert text for a table cell or a line."""
-    out = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Markdown-inert text for a table cell or a line (control characters shown, not acted on)."""
+    out = printable(text.replace("\n", " "))
+    out = out.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     for ch in "`*_[]|":
         out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
+    return out
 
 
 # ---------------------------------------------------------------- brief
@@ -49,7 +51,8 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
         lines.append("Suspects:")
         lines.append("")
         for s in c.suspects:
-            role = "root suspect" if s.role == "root" else "downstream"
+            role = ("root suspect" if s.role == "root" else "downstream") + \
+                (", acknowledged" if c.acknowledged_layer(s.layer) else "")
             lines.append(f"- **{escape(s.layer)}** ({role}): {escape(s.because)}")
             for e in s.evidence:
                 lines.append(f"  - {e.kind}: {escape(e.text)}")
@@ -66,7 +69,7 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
         lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
     lines.append("")
     for f in footers(c, len(rows)):
-        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind == "failure" else escape(f.text))
+        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind in ("failure", "ack") else escape(f.text))
     return "\n".join(lines) + "\n"
 
 
@@ -96,7 +99,8 @@ def _suspects(c: Comparison) -> list[str]:
         return []
     lines = ["## Suspects", ""]
     for s in c.suspects:
-        role = "root suspect" if s.role == "root" else "downstream"
+        role = ("root suspect" if s.role == "root" else "downstream") + \
+            (" (acknowledged)" if c.acknowledged_layer(s.layer) else "")
         lines += [f"### {escape(s.layer)}: {role}", "", escape(s.because), ""]
         deps = DEPENDENCIES.get(s.layer, ())
         if deps:
@@ -137,6 +141,11 @@ def _where(c: Comparison) -> list[str]:
     return lines
 
 
+def mermaid_text(text: str, allowed: str = " ._-:") -> str:
+    """Mermaid strings cannot hold quotes or brackets: ``text`` kept to safe characters."""
+    return "".join(ch for ch in text if ch.isalnum() or ch in allowed)
+
+
 def _chart(m: MetricComparison, c: Comparison) -> list[str]:
     """A bar per quantile and side: where the distribution moved, at a glance."""
     b, k = m.baseline, m.candidate
@@ -149,10 +158,9 @@ def _chart(m: MetricComparison, c: Comparison) -> list[str]:
             if value is not None:
                 labels.append(f"{q} {name}")
                 values.append(value)
-    # Mermaid strings cannot hold quotes or brackets: keep labels to safe characters.
-    safe = ['"' + "".join(ch for ch in label if ch.isalnum() or ch in " ._-:") + '"' for label in labels]
+    safe = ['"' + mermaid_text(label) + '"' for label in labels]
     unit = m.unit or ""
-    title = "".join(ch for ch in f"{m.id} ({unit})" if ch.isalnum() or ch in " ._-:()@/")
+    title = mermaid_text(f"{m.id} ({unit})", " ._-:()@/")
     return ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{', '.join(safe)}]",
             f'    y-axis "{unit or "value"}"', f"    bar [{', '.join(format_number(v).replace(',', '') for v in values)}]",
             "```", ""]
@@ -193,12 +201,30 @@ def _metrics(c: Comparison, show_all: bool) -> list[str]:
         lines.append("| " + " | ".join(escape(str(v)) for v in cells) + " |")
     lines.append("")
     shown = [f for f in footers(c, len(rows), total=sum(1 for m in c.metrics if m.kind != "fact"))
-             if f.kind != "failure"]  # failures have their own section
+             if f.kind not in ("failure", "ack")]  # failures and acks have their own sections
     return lines + [escape(f.text) for f in shown] + [""]
 
 
+def _acks(c: Comparison) -> list[str]:
+    """Regressions an ack matched: the acknowledged ones (they fail nothing) and those it no
+    longer covers (expired, or larger than it accepted), with the ack's reason and ticket."""
+    rows = [m for m in c.sorted_metrics() if m.ack is not None]
+    if not rows:
+        return []
+    lines = ["## Acknowledged regressions", "", f"Acks: {escape(c.acks or '')}.", "",
+             "| metric | change | status | reason | ticket | expires | ack |", "|---|---|---|---|---|---|---|"]
+    for m in rows:
+        a = m.ack
+        status = a.status + (f": {a.note}" if a.note else "")
+        cells = (m.id, metric_cells(m).change, status, a.ack.reason, a.ack.ticket or "–", a.ack.expires or "–",
+                 a.ack.source)
+        lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
+    return lines + [""]
+
+
 def _facts(c: Comparison) -> list[str]:
-    changed = [m for m in c.sorted_metrics() if m.kind == "fact" and m.verdict in ("changed", "regressed")]
+    changed = [m for m in c.sorted_metrics() if m.kind == "fact" and m.verdict in ("changed", "regressed")
+               and not is_change_fact(m.layer, m.probe)]  # those are in "What changed"
     if not changed:
         return []
     lines = ["## Changed facts", ""]
@@ -258,12 +284,61 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     lines += _layers(c)
     lines += _suspects(c)
     lines += _where(c)
+    lines += _what_changed(c)
     if options.charts:
         lines += _charts(c)
     lines += load_view.render(c, escape, options.charts)
     lines += _metrics(c, options.show_all)
+    lines += _acks(c)
     lines += _facts(c)
     lines += _failures(c)
     lines += _environment(c)
     lines += _reproduce(c.commands)
     return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------- what changed (triage.changes)
+
+MAX_CHANGES_SHOWN = 20  # per layer; `triage changes --format json` lists them all
+
+
+def changes_lines(cs: ChangeSet, order: list[str], roles: dict[str, str] | None = None) -> list[str]:
+    """The "What changed" section: ``order``'s layers first, then the rest bottom of the stack
+    first, OTHER last; each change, its new changelog entries, and the notes."""
+    roles = roles or {}
+    layers = [layer for layer in order if cs.in_layer(layer)] + [layer for layer in cs.layers() if layer not in order]
+    lines = ["## What changed", ""]
+    if not layers:
+        lines += [escape(cs.nothing()), ""]
+    for layer in layers:
+        mine = cs.in_layer(layer)
+        role = f" ({roles[layer]})" if layer in roles else ""
+        lines += [f"### {escape(layer)}{role}", ""]
+        for change in mine[:MAX_CHANGES_SHOWN]:
+            lines.append(f"- {escape(change.summary())}")
+            if change.kind == "image":
+                lines.append(f"  - {escape(change.old or 'absent')} → {escape(change.new or 'absent')}")
+            for entry in change.entries[:ENTRIES_SHOWN]:
+                lines.append(f"  - {escape(entry.version) + ': ' if entry.version else ''}{escape(entry.text)}")
+            if len(change.entries) > ENTRIES_SHOWN:
+                lines.append(f"  - … and {len(change.entries) - ENTRIES_SHOWN} more")
+        if len(mine) > MAX_CHANGES_SHOWN:
+            lines.append(f"- … and {len(mine) - MAX_CHANGES_SHOWN} more in {escape(layer)}")
+        lines.append("")
+    lines += [f"> {escape(note)}" for note in cs.notes]
+    return lines + ([""] if cs.notes else [])
+
+
+def _what_changed(c: Comparison) -> list[str]:
+    """Root suspects' layers first, then downstream ones: where the hunt starts."""
+    if not c.changes.changes and not c.changes.notes:
+        return []
+    roles = {s.layer: "root suspect" if s.role == "root" else "downstream" for s in c.suspects}
+    order = [s.layer for s in c.suspects if s.role == "root"] + [s.layer for s in c.suspects if s.role != "root"]
+    return changes_lines(c.changes, order, roles)
+
+
+def render_changes(cs: ChangeSet, options: RenderOptions = RenderOptions()) -> str:
+    """`triage changes --format markdown`: the section alone, under a title."""
+    title = f"# triage changes: {escape(cs.baseline)} → {escape(cs.candidate)}"
+    return "\n".join([title, ""] + changes_lines(cs, [])).rstrip() + "\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 
-from triage.formatting import ci_label
+from triage.formatting import ci_label, printable
 from triage.verdict import CI_LEVEL, Comparison, SideInfo
 
 from . import RenderOptions
@@ -22,6 +22,7 @@ STATUS_STYLE = {
     "unchanged": "green",
     "changed": "blue",
     "ignored": "dim",
+    "acknowledged": "yellow",
 }
 VERDICT_STYLE = {"regressed": "bold white on red", "inconclusive": "bold black on yellow", "ok": "bold white on green"}
 
@@ -63,12 +64,15 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
         parts = []
         for s in c.suspects:
             line = Text()
-            line.append("ROOT SUSPECT " if s.role == "root" else "downstream   ",
-                        style="bold red" if s.role == "root" else "yellow")
-            line.append(s.because)
+            if c.acknowledged_layer(s.layer):
+                line.append("acknowledged ", style="yellow")
+            else:
+                line.append("ROOT SUSPECT " if s.role == "root" else "downstream   ",
+                            style="bold red" if s.role == "root" else "yellow")
+            line.append(printable(s.because))  # names and versions from snapshots: shown, never acted on
             parts.append(line)
             for e in s.evidence:
-                parts.append(Text(f"    · {e.kind}: {e.text}", style="dim" if e.kind == "regressed" else "blue"))
+                parts.append(Text(printable(f"    · {e.kind}: {e.text}"), style="dim" if e.kind == "regressed" else "blue"))
         console.print(Panel(Group(*parts), title="suspects", title_align="left", border_style="red"))
 
     rows = shown_metrics(c, options.show_all)

@@ -25,27 +25,32 @@ numpy is imported inside functions, so importing this package costs nothing; sci
 is not used here because importing it alone takes over a second on a small machine. Tests
 check every function against scipy. Modules: basics (constants, normal, quantile), exact
 (counts and rates), samples (batched rank tests and tails), clustered (the same questions
-when values come in groups), family (Holm, BH).
+when values come in groups), family (Holm, BH), series (where in a history of labels a change lies), noise (run-to-run
+variation, for calibrated floors).
 """
 
 from .basics import _np as numpy
 from .basics import (DEFAULT_CI_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, EXACT_PAIRWISE_MAX, MIN_SAMPLES, MIN_TAIL_BEYOND,
                      THINNED_POINTS, normal_ppf, normal_sf, quantile)
 from .clustered import (ClusteredTest, as_values, clustered_shift_test, clustered_share_test, clustered_tail_test,
-                        group_medians, group_medians_rows, group_sizes, rate_test, share_tests, shift_tests, tail_tests,
+                        group_medians, group_medians_rows, group_sizes, pooled_quantiles, rate_test, share_tests, shift_tests, tail_tests,
                         widen)
 from .exact import (RateResult, binomial_tails, counts_difference_interval, fisher_exact_one_sided, hypergeom_tails,
                     poisson_counts_test, poisson_interval, proportion_test)
 from .family import FamilyAdjustment, adjust_family, benjamini_hochberg, holm
+from .noise import between_run_sd, chi2_ppf, detectable, prediction_floor, quantile_se, samples_needed
 from .samples import SamplesResult, ShiftResult, Summary, TailResult, compare_samples, hodges_lehmann
+from .series import Separation, separation
 
 __all__ = [
     "DEFAULT_CI_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "EXACT_PAIRWISE_MAX", "MIN_SAMPLES", "MIN_TAIL_BEYOND",
     "THINNED_POINTS", "normal_ppf", "normal_sf", "numpy", "quantile",
     "ClusteredTest", "as_values", "clustered_shift_test", "clustered_share_test", "clustered_tail_test", "group_medians",
-    "group_medians_rows", "group_sizes", "rate_test", "share_tests", "shift_tests", "tail_tests", "widen",
+    "group_medians_rows", "group_sizes", "pooled_quantiles", "rate_test", "share_tests", "shift_tests", "tail_tests", "widen",
     "RateResult", "binomial_tails", "counts_difference_interval", "fisher_exact_one_sided", "hypergeom_tails",
     "poisson_counts_test", "poisson_interval", "proportion_test",
     "FamilyAdjustment", "adjust_family", "benjamini_hochberg", "holm",
     "SamplesResult", "ShiftResult", "Summary", "TailResult", "compare_samples", "hodges_lehmann",
+    "Separation", "separation",
+    "between_run_sd", "chi2_ppf", "detectable", "prediction_floor", "quantile_se", "samples_needed",
 ]

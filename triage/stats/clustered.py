@@ -236,15 +236,22 @@ def share_tests(beyond_a: Any, groups_a: Sequence[int] | None, beyond_b: Any,
     return out
 
 
+def pooled_quantiles(a: Any, b: Any, qs: Sequence[float]) -> Any:
+    """Each row's pooled quantiles (len(qs) × rows), numpy's default linear interpolation as
+    triage.stats.quantile, by partial selection rather than a full sort of every row."""
+    return _np().quantile(_np().concatenate([a, b], axis=1), list(qs), axis=1)
+
+
 def tail_tests(a: Any, groups_a: Sequence[int] | None, b: Any, groups_b: Sequence[int] | None,
-               q: float) -> list[ClusteredTest]:
+               q: float, threshold: Any | None = None) -> list[ClusteredTest]:
     """Per row: the q-quantile compared the clustered way, as the share of each side's values
     beyond the pooled quantile (the exceedance test's rule, ties included). For q >= 0.5
     ``p_greater`` is against "candidate quantile larger"; below the median, more values
     beyond means a smaller quantile, so the p-values are swapped."""
     np = _np()
-    pooled = np.sort(np.concatenate([a, b], axis=1), axis=1)
-    mask_a, mask_b = exceedance_masks(np, a, b, pooled, q)
+    if threshold is None:
+        threshold = pooled_quantiles(a, b, (q,))[0]
+    mask_a, mask_b = exceedance_masks(np, a, b, threshold, q)
     tests = share_tests(mask_a, groups_a, mask_b, groups_b)
     if q >= 0.5:
         return tests

@@ -247,16 +247,15 @@ def _bootstrap_positions(np: Any, n: int, q: float, resamples: int, seed: int, r
     return first, second, frac
 
 
-def exceedance_masks(np: Any, a: Any, b: Any, pooled: Any, q: float) -> tuple[Any, Any]:
-    """Which values of each row of ``a`` and ``b`` (any order) lie beyond the pooled
-    q-quantile (above it for q >= 0.5, below it otherwise); ``pooled`` holds each row's
-    values of both sides, sorted.
+def exceedance_masks(np: Any, a: Any, b: Any, threshold: Any, q: float) -> tuple[Any, Any]:
+    """Which values of each row of ``a`` and ``b`` (any order) lie beyond ``threshold``,
+    each row's pooled q-quantile (above it for q >= 0.5, below it otherwise).
 
     Ties at the threshold (timeouts recorded as the timeout value) can leave nothing
     strictly beyond it. Whether to count the tied values too is decided from the pooled
     values alone (whichever count is nearer the nominal N(1 − q)), so the test stays exact.
     """
-    threshold = _row_quantile(np, pooled, q)[:, None]
+    threshold = threshold[:, None]
     upper = q >= 0.5
     strict_a = (a > threshold) if upper else (a < threshold)
     strict_b = (b > threshold) if upper else (b < threshold)
@@ -286,7 +285,7 @@ def _tail_rows(np: Any, a: Any, b: Any, pooled: Any, q: float, ci_level: float, 
     k_high = round((1 - alpha / 2) * (resamples - 1))
     boot.partition([k_low, k_high], axis=1)
     ci_low, ci_high = boot[:, k_low].tolist(), boot[:, k_high].tolist()
-    mask_a, mask_b = exceedance_masks(np, a, b, pooled, q)
+    mask_a, mask_b = exceedance_masks(np, a, b, _row_quantile(np, pooled, q), q)
     upper = q >= 0.5
     beyond_a = mask_a.sum(axis=1).tolist()
     beyond_b = mask_b.sum(axis=1).tolist()

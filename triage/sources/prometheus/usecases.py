@@ -11,13 +11,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from triage.budget import load_budget
 from triage.config import Config, PrometheusConfig, load_config
 from triage.errors import BadInput
 from triage.engine import GateResult
 from triage.engine import gate as judge_and_report
 from triage.fileio import atomic_write_text, check_writable
-from triage.judge import check_alpha
+from triage.judging import Judging
 from triage.rerun import REPORT_FILE, for_prometheus_gate
 from triage.kube_client import KubeError, client_for, layer_enabled
 from triage.labels import AUTO
@@ -25,7 +24,6 @@ from triage.model import Snapshot
 from triage.probes.kubernetes import CLUSTER_VERSION
 from triage.runner import RunOptions, status_counts
 from triage.store import check_label
-from triage.verdict import DEFAULT_ALPHA
 
 from .collect import Collected, collect, problems
 from .windows import Window, format_duration, parse_window
@@ -130,15 +128,13 @@ def probe(*, config_path: str | None, window: str | None, before_upgrade: str | 
 
 
 def gate(*, config_path: str | None, window: str | None, baseline: str | None, before_upgrade: str | None = None,
-         label: str = UNLABELLED, store: str | None = None, budget_path: str | None = None,
-         alpha: float = DEFAULT_ALPHA, require_decided: bool = False, save_as: str | None = None,
+         label: str = UNLABELLED, judging: Judging = Judging(), save_as: str | None = None,
          deadline_s: float = 600.0, report_path: str = REPORT_FILE, junit_path: str | None = None,
          step_summary: str | None = None, now: dt.datetime | None = None, config: Config | None = None) -> PromGate:
     """`triage gate --from prometheus`: the window judged against a stored ``baseline`` label,
     or, for ``--window upgrade:VERSION`` without one, against the same span before the rollout;
     the report written as `triage gate` writes it (triage.engine.gate)."""
-    check_alpha(alpha)
-    load_budget(budget_path)  # refuse a bad budget, --save-as or output path before reading any window
+    judging.load()  # refuse a bad α, budget, acks, --save-as or output path before reading any window
     if save_as:
         check_label(save_as)
     for option, path in (("--report", report_path), ("--junit", junit_path)):
@@ -167,10 +163,9 @@ def gate(*, config_path: str | None, window: str | None, baseline: str | None, b
 
     commands = for_prometheus_gate(window=window, before_upgrade=before_upgrade, baseline=baseline,
                                    label=None if label == UNLABELLED else label, config=config_path,
-                                   budget=budget_path, store=store, alpha=alpha)
-    result = judge_and_report(baseline or reads[0].snapshot.label, RunOptions(label=label), config_path=config_path,
-                              store=store, budget_path=budget_path, alpha=alpha, require_decided=require_decided,
-                              save_as=save_as,
+                                   judging=judging)
+    result = judge_and_report(baseline or reads[0].snapshot.label, RunOptions(label=label), judging,
+                              config_path=config_path, save_as=save_as,
                               report_path=report_path, junit_path=junit_path, step_summary=step_summary, take=take,
                               baseline_runs=baseline_runs, commands=commands)
     return PromGate(result, tuple(reads + taken))

@@ -54,7 +54,7 @@ class InProcessTriage:
                 mp.setenv(name, value)
             environment = environment_from(os.environ, io.StringIO(), io.StringIO(), stdout_isatty=tty,
                                            stderr_isatty=tty)
-            environment = dataclasses.replace(environment, width=width,
+            environment = dataclasses.replace(environment, width=width or environment.width,
                                               **({"clock": clock} if clock is not None else {}))
             code = main(list(args), environment)
         return CliResult(code, environment.stdout.getvalue(), environment.stderr.getvalue())

@@ -23,6 +23,7 @@ from .formatting import format_number
 from .layers import below, rank
 from .load.naming import PROBE as RAMP, UNIT, from_offered, is_capacity, offered_text, parse_step
 from .model import Snapshot
+from .pooling import COMBINED_PREFIX
 from .verdict import Evidence, MetricComparison, Suspect
 
 MAX_EVIDENCE_METRICS = 5
@@ -78,9 +79,12 @@ def target_spreads(layer: str, metrics: Sequence[MetricComparison],
     regressed: dict[str, set[str]] = {}
     undecided: set[str] = set()  # targets with a metric that neither regressed nor ruled one out
     for m in metrics:
-        if m.layer != layer or m.kind == "fact" or m.verdict not in _JUDGED:
+        # Targets are counted per probe (3 of 3 names resolved is no partial dns regression
+        # because the resolv.conf probe has one target too); a rate added up over targets
+        # (all@KEY) is not a target of its own.
+        if m.layer != layer or m.kind == "fact" or m.verdict not in _JUDGED or m.target.startswith(COMBINED_PREFIX):
             continue
-        noun = nouns.get(f"{m.layer}.{m.probe}", DEFAULT_NOUN)
+        noun = nouns.get(f"{m.layer}.{m.probe}") or f"{m.probe} {DEFAULT_NOUN}"
         judged.setdefault(noun, set()).add(m.target)
         if m.verdict == "regressed":
             regressed.setdefault(noun, set()).add(m.target)

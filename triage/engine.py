@@ -5,6 +5,8 @@ paths it will write), then does the work, writes its files through triage.fileio
 a frozen result carrying everything a renderer needs, including the commands that rerun it
 (triage.rerun). Nothing here prints: progress and phase lines go to the caller's callbacks.
 
+    init       a commented triage.yaml from what it can see -> InitResult
+    doctor     which layers can run here, and what they lack -> Checkup
     probe      run the probes, write the snapshot            -> ProbeRun
     compare    judge two sides (files or stored labels)      -> Comparison
     changes    what changed between two sides, by layer      -> ChangeSet
@@ -27,27 +29,30 @@ Baseline operations (save, list, show, history, rm) are the store's own (triage.
 from __future__ import annotations
 
 import fnmatch
+import os
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
-from . import rerun
+from . import rerun, starter
 from .budget import load_budget, parse_budget
 from .calibration import MIN_RUNS, Calibration
 from .calibration import calibrate as calibrate_runs
 from .changepoints import History
 from .changes import ChangeSet
 from .changes import diff as diff_changes
-from .config import load_config, with_kubernetes
+from .config import DEFAULT_CONFIG_NAME, load_config, parse_config, with_kubernetes
 from .errors import BadInput, StoreError
-from .fileio import atomic_append_text, atomic_write_text, check_writable, read_input
+from .fileio import atomic_append_text, atomic_create_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
 from .judge import collector_paused, compare_snapshots
 from .judging import Judging
 from .layers import LAYERS
 from .model import Snapshot
-from .report import RenderOptions, render
+from .readiness import Checkup, checkup
+from .report import RenderOptions, chart_images, charts, render
 from .repro import demo_scenario
 from .repro.db_report import DbReproReport
 from .repro.db_repro import DbTarget, run_db_repro
@@ -77,6 +82,13 @@ class ProbeRun:
     out: str | None  # where the snapshot was written, if anywhere
     problems: tuple[str, ...]  # one line per probe error or per layer's skips
     counts: str  # "N results: a ok, b errors, c skipped"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    path: str  # the triage.yaml written
+    seen: tuple[str, ...]  # one line per layer: what was found and written for it
+    next_command: str
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,32 @@ def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: st
     if out:
         atomic_write_text(out, snapshot.to_json())
     return ProbeRun(snapshot, out, tuple(summarise_problems(snapshot)), status_counts(snapshot))
+
+
+def init(path: str = DEFAULT_CONFIG_NAME, *, force: bool = False, prometheus: str | None = None) -> InitResult:
+    """`triage init`: a commented triage.yaml from what this machine shows (triage.starter),
+    checked to load as `triage probe --config` loads it; an existing file is refused unless ``force``."""
+    if prometheus:
+        starter.check_prometheus_url(prometheus)
+    if not force and os.path.lexists(path):
+        raise BadInput(f"{path} exists; refusing to overwrite it (--force replaces it)")
+    _check_paths([("PATH", path)])
+    seen = starter.look_around(prometheus=prometheus)
+    text = starter.starter_yaml(seen)
+    parse_config(text, path)  # what init writes, probe takes: a failure here is triage's own bug
+    if force:
+        atomic_write_text(path, text)
+    else:
+        atomic_create_text(path, text, "--force")
+    doctor_cmd = "triage doctor" + ("" if path == DEFAULT_CONFIG_NAME else f" --config {shlex.quote(path)}")
+    return InitResult(path, tuple(seen.report()), doctor_cmd)
+
+
+def doctor(*, config_path: str | None = None, kubeconfig: str | None = None,
+           context: str | None = None) -> Checkup:
+    """`triage doctor`: for each layer the config turns on, whether it can run here and what it
+    lacks (triage.readiness). A config that does not load is BadInput (exit 2)."""
+    return checkup(with_kubernetes(load_config(config_path), kubeconfig, context))
 
 
 def compare_sides(baseline: str, candidate: str, judging: Judging = Judging()) -> Comparison:
@@ -252,15 +290,24 @@ def load_comparison(path: str) -> Comparison:
     return Comparison.from_json(read_input(path, "comparison JSON"), path)
 
 
-def report(first: str, second: str | None = None, judging: Judging = Judging()) -> Comparison:
+def report(first: str, second: str | None = None, judging: Judging = Judging(), *,
+           charts_dir: str | None = None) -> Comparison:
     """`triage report`: one argument is a saved comparison JSON (rerun by the commands it
-    carries, else by those its sides imply); two are sides judged now."""
+    carries, else by those its sides imply); two are sides judged now. ``charts_dir``: also
+    write the report's charts there as PNG and SVG (needs matplotlib, checked first)."""
+    if charts_dir:
+        chart_images.require()
+        if os.path.exists(charts_dir) and not os.path.isdir(charts_dir):
+            raise BadInput(f"--charts-dir {charts_dir}: exists and is not a directory")
     if second is not None:
-        return compare(first, second, judging)
-    c = load_comparison(first)
-    if c.commands:
-        return c
-    return replace(c, commands=rerun.for_comparison(c, judging))
+        c = compare(first, second, judging)
+    else:
+        c = load_comparison(first)
+        if not c.commands:
+            c = replace(c, commands=rerun.for_comparison(c, judging))
+    if charts_dir:
+        chart_images.write_charts(charts.charts(c), charts_dir)
+    return c
 
 
 def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunOptions, rounds: int,
@@ -337,7 +384,7 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
     _check_paths([("--report", report_path)])
     started = clock()
     root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
-    phase("starting platforms 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")
+    phase("starting 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")
     with DemoPlatform(*demo_scenario.HEALTHY, seed=18) as healthy, \
             DemoPlatform(*demo_scenario.DEGRADED, seed=19) as degraded:
         c = _interleave_and_judge(Platform(healthy.label, demo_scenario.platform_config(healthy, samples)),
@@ -345,7 +392,7 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
                                   RunOptions(layers=demo_scenario.LAYERS, load=load), rounds, Judging(store=root),
                                   progress=progress, phase=phase)
     c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
-                                           store_given=store, store=root, load=load))
+                                           store_given=store, load=load))
     atomic_write_text(report_path, _report(c))
     return DemoResult(c, root, report_path, clock() - started, load)
 

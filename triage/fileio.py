@@ -27,9 +27,10 @@ from .errors import BadInput, InputFileError
 TEMP_PREFIX, TEMP_SUFFIX = ".triage-", ".tmp"  # the store cleans up orphans by this pattern
 
 
-def atomic_write_text(path: str, text: str, before_replace: Callable[[], None] | None = None) -> None:
-    """Write ``text`` to ``path`` by the rules above. ``before_replace`` runs once the temp
-    file is complete and synced, just before the rename (the store's kill tests pause there)."""
+def atomic_write_text(path: str, text: str | bytes, before_replace: Callable[[], None] | None = None) -> None:
+    """Write ``text`` (or bytes: a chart's PNG) to ``path`` by the rules above. ``before_replace``
+    runs once the temp file is complete and synced, just before the rename (the store's kill
+    tests pause there)."""
     try:
         st = os.stat(path)  # follows a symlink: what matters is what the link points at
     except FileNotFoundError:
@@ -51,7 +52,7 @@ def atomic_write_text(path: str, text: str, before_replace: Callable[[], None] |
         os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
         if st is not None and os.geteuid() == 0:
             os.fchown(fd, st.st_uid, st.st_gid)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -67,7 +68,34 @@ def atomic_write_text(path: str, text: str, before_replace: Callable[[], None] |
         raise
 
 
-def _write_through(path: str, text: str, fifo: bool) -> None:
+def atomic_create_text(path: str, text: str, option: str = "") -> None:
+    """Write ``text`` to a new file ``path``: whole or not at all, and never over a file, even
+    one that appeared since the caller looked (the complete temp file is hard-linked into
+    place, which fails when the name is taken). Exists already: BadInput naming ``option``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        raise BadInput(f"{path} exists; refusing to overwrite it{f' ({option} replaces it)' if option else ''}") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write: {exc.strerror}") from None
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _write_through(path: str, text: str | bytes, fifo: bool) -> None:
     flags = os.O_WRONLY | (os.O_NONBLOCK if fifo else 0)  # non-blocking open: no reader is ENXIO, not a hang
     try:
         fd = os.open(path, flags)
@@ -78,7 +106,8 @@ def _write_through(path: str, text: str, fifo: bool) -> None:
     try:
         if fifo:
             os.set_blocking(fd, True)
-        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as fh:
+        with (os.fdopen(fd, "wb", closefd=False) if isinstance(text, bytes)
+              else os.fdopen(fd, "w", encoding="utf-8", closefd=False)) as fh:
             fh.write(text)
     except OSError as exc:
         raise BadInput(f"{path}: cannot write: {exc.strerror}") from None

@@ -52,12 +52,24 @@ def format_signed(x: float | None) -> str:
     return text if text.startswith("-") or x == 0 else "+" + text
 
 
+# Past this factor a change reads as one: "+12821%" asks the reader to divide by 100 and add
+# one; "129×" does not. Below it a percentage reads better (+45%, +180%).
+FACTOR_FROM = 3.0
+
+
 def format_relative(relative: float | None, change: float | None = None) -> str:
+    """A change relative to its baseline: '+4.2%', '−35%', and past 3× either way a factor:
+    '129×' (129 times the baseline), '÷20' (a twentieth of it)."""
     if relative is None:
         return "from 0" if change else "±0%"
     pct = relative * 100
     if pct == 0:
         return "±0%"
+    factor = 1 + relative
+    if factor >= FACTOR_FROM:
+        return f"{format_number(factor)}×"
+    if 0 < factor <= 1 / FACTOR_FROM:
+        return f"÷{format_number(1 / factor)}"
     return f"{pct:+.0f}%" if abs(pct) >= 10 else f"{pct:+.1f}%"
 
 

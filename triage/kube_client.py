@@ -111,6 +111,9 @@ class Api:
         return f"'{self.verb}' on '{full}' {scope}; grant a ClusterRole with {self.resource} {self.verb}{group}"
 
 
+ACCESS_REVIEW = Api("selfsubjectaccessreviews", "create", group="authorization.k8s.io", namespaced=False)
+
+
 # --- errors: each names what failed; the runner records it as the probe's error ------------------
 
 
@@ -209,14 +212,16 @@ class KubeClient:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         return path, url, headers
 
-    def _send(self, path: str, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """(HTTP status, body) of a prepared GET: the request and reading its answer, nothing else."""
+    def _send(self, path: str, url: str, headers: dict[str, str], body: dict | None = None) -> tuple[int, bytes]:
+        """(HTTP status, body) of a prepared GET (a POST of ``body``: an access review): the
+        request and reading its answer, nothing else."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
         host = self.api_client.configuration.host
         try:
-            response = self.api_client.rest_client.request("GET", url, headers=headers,
+            response = self.api_client.rest_client.request("POST" if body is not None else "GET", url,
+                                                           headers=headers, body=body,
                                                            _request_timeout=self.timeout_s)
         except ApiException as exc:
             if not exc.status:  # TLS failure, reported by the client as status 0
@@ -256,6 +261,27 @@ class KubeClient:
         if not isinstance(data, dict):
             raise ApiError(f"GET {api.path}: expected a JSON object", status)
         return data
+
+    def may(self, api: Api) -> tuple[bool, str]:
+        """(allowed, the server's reason): may this client's user make the request ``api``? One
+        SelfSubjectAccessReview, which changes nothing (every authenticated user may create one)."""
+        if api.url:
+            spec: dict[str, Any] = {"nonResourceAttributes": {"path": api.url, "verb": api.verb}}
+        else:
+            attributes = {"verb": api.verb, "group": api.group, "resource": api.resource,
+                          "namespace": api.namespace or "", "name": api.name or ""}
+            spec = {"resourceAttributes": {k: v for k, v in attributes.items() if v or k in ("group", "namespace")}}
+        path, url, headers = self._prepare(ACCESS_REVIEW.path, None)
+        headers["Content-Type"] = "application/json"
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec}
+        status, body = self._send(path, url, headers, review)
+        if not 200 <= status < 300:
+            raise error_for(status, body, ACCESS_REVIEW, self.source, self.secrets)
+        try:
+            answer = (json.loads(body) or {}).get("status") or {}
+        except (ValueError, AttributeError):
+            raise ApiError("POST selfsubjectaccessreviews: the answer is not a JSON object", status) from None
+        return answer.get("allowed") is True, mask_secrets(str(answer.get("reason") or ""), self.secrets)
 
     def pages(self, api: Api, query: Mapping[str, Any] | None = None, *, max_items: int = 10_000,
               page_size: int = PAGE_SIZE) -> Iterator[dict]:

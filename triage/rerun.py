@@ -1,9 +1,9 @@
 """The commands that rerun a triage: what a report lists under "Reproduce".
 
 Built here, once per use case, from what the user actually ran, so a reader can paste them:
-a comparison reruns its comparison (probing labelled sides again first), a gate reruns the
-gate, `ab` and the demo rerun their interleaved probing and then the comparison of the
-stored runs. Judging and probing options left at their defaults are left out.
+a comparison reruns its comparison of the same runs, a gate reruns the gate, `ab` and the
+demo rerun their interleaved probing and then the comparison of the stored runs. Judging and
+probing options left at their defaults are left out.
 """
 
 from __future__ import annotations
@@ -40,12 +40,10 @@ def _compare_and_report(baseline: str, candidate: str, judging: str) -> tuple[st
 
 
 def for_comparison(c: Comparison, judging: Judging = Judging()) -> tuple[str, ...]:
-    """`triage compare`/`report`: probe each labelled side again and store it, then compare."""
-    q = shlex.quote
-    lines = [f"triage probe --label {q(info.spec)} --out {q(info.spec + '.json')} && "
-             f"triage baseline save {q(info.spec)} {q(info.spec + '.json')}{_flags(('--store', judging.store))}"
-             for info in (c.baseline, c.candidate) if info.source == "label"]
-    return (*lines, *_compare_and_report(c.baseline.spec, c.candidate.spec, _judging(judging)))
+    """`triage compare`/`report`: the same comparison of the same runs. A labelled side is not
+    probed again: a probe now measures this machine as it is, not the platform the label was
+    taken on (two labels, before and after an upgrade, can never both be probed again)."""
+    return _compare_and_report(c.baseline.spec, c.candidate.spec, _judging(judging))
 
 
 def for_gate(baseline: str, label: str, judging: Judging = Judging(), *, config: str | None = None,
@@ -75,10 +73,15 @@ def for_ab(baseline: tuple[str, str], candidate: tuple[str, str], *, rounds: int
             *_compare_and_report(baseline[0], candidate[0], flags))
 
 
-def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int, store_given: str | None,
-             store: str, load: bool = False) -> tuple[str, ...]:
-    """`triage demo`: the demo again (into the same store when one was named), then the
-    comparison of the runs it stored."""
+DEMO_STORE = "triage-demo-store"
+
+
+def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int,
+             store_given: str | None, load: bool = False) -> tuple[str, ...]:
+    """`triage demo`: the demo again, then the comparison of the runs it stored. The runs must
+    be where the comparison looks: the store named, else a named one (a rerun's temporary
+    store is not the original's)."""
+    kept = store_given or DEMO_STORE
     return (f"triage demo --rounds {rounds} --samples {samples}{' --load' if load else ''}"
-            f"{_flags(('--store', store_given))}",
-            *_compare_and_report(baseline, candidate, _judging(Judging(store=store))))
+            f"{_flags(('--store', kept))}",
+            *_compare_and_report(baseline, candidate, _judging(Judging(store=kept))))

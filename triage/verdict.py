@@ -73,6 +73,15 @@ class SideSummary:
     # kind (summed over runs), and figures of the latest run (``context``: the last reading).
     kinds: Mapping[str, int] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
+    # The rest of a samples side's quantile curve, p50 → p99.9, for charts; judged nowhere.
+    p75: float | None = None
+    p90: float | None = None
+    p999: float | None = None
+
+    def curve(self) -> tuple[tuple[str, float | None], ...]:
+        """(label, value) from p50 to p99.9, as a chart draws them."""
+        return (("p50", self.p50), ("p75", self.p75), ("p90", self.p90), ("p95", self.p95), ("p99", self.p99),
+                ("p99.9", self.p999))
 
     def notes(self) -> str:
         """'too many clients; last reading: connections 37, ...', or ''."""
@@ -91,6 +100,7 @@ class SideSummary:
         d: dict[str, Any] = {"runs": self.runs}
         if self.kind == "samples":
             d.update(n=self.n, mean=self.mean, p50=self.p50, p95=self.p95, p99=self.p99)
+            d.update({k: v for k, v in (("p75", self.p75), ("p90", self.p90), ("p999", self.p999)) if v is not None})
             if self.groups is not None:
                 d["groups"] = {"count": self.groups, "p50_range": [self.group_p50_low, self.group_p50_high]}
         elif self.kind == "proportion":
@@ -113,7 +123,8 @@ class SideSummary:
                    _opt_float(d.get("p50")), _opt_float(d.get("p95")), _opt_float(d.get("p99")),
                    d.get("events"), d.get("trials"), _opt_float(d.get("rate")), tuple(d.get("values") or ()),
                    None if groups.get("count") is None else int(groups["count"]), _opt_float(low), _opt_float(high),
-                   dict(d.get("kinds") or {}), dict(d.get("context") or {}))
+                   dict(d.get("kinds") or {}), dict(d.get("context") or {}),
+                   _opt_float(d.get("p75")), _opt_float(d.get("p90")), _opt_float(d.get("p999")))
 
 
 @dataclass(frozen=True)
@@ -400,6 +411,8 @@ class Comparison:
     commands: tuple[str, ...] = ()  # how to reproduce this triage; set by the engine that ran it
     changes: ChangeSet = field(default_factory=ChangeSet)  # packages and components, by layer
     acks: str | None = None  # the acks file its regressions were checked against
+    # layer.probe -> what its targets are ("CoreDNS pods", "nodes"), where a source says
+    target_nouns: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def acknowledged(self) -> list[MetricComparison]:
@@ -450,6 +463,7 @@ class Comparison:
             "commands": list(self.commands),
             "changes": self.changes.to_dict(),
             "acks": self.acks,
+            "target_nouns": dict(self.target_nouns),
         }
 
     def to_json(self) -> str:
@@ -480,7 +494,8 @@ class Comparison:
                        primary_tests=int(d.get("primary_tests", 0)), budget=d.get("budget"),
                        reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
                        commands=tuple(str(c) for c in d.get("commands") or ()),
-                       changes=ChangeSet.from_dict(d.get("changes")), acks=d.get("acks"))
+                       changes=ChangeSet.from_dict(d.get("changes")), acks=d.get("acks"),
+                       target_nouns={str(k): str(v) for k, v in (d.get("target_nouns") or {}).items()})
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
 

@@ -161,7 +161,7 @@ def test_acks_reach_the_report_junit_and_a_saved_comparison(run_triage, fixture_
     md = report.stdout
     assert "### dns: root suspect (acknowledged)" in md
     section = md[md.index("## Acknowledged regressions"):]
-    assert f"| {DNS} | +1.2 ms (+410%) | acknowledged | slower DNS on 4.3.19, fix in 4.3.20 | OCPBUGS-1234 |" \
+    assert f"| {DNS} | +1.2 ms (5.1×) | acknowledged | slower DNS on 4.3.19, fix in 4.3.20 | OCPBUGS-1234 |" \
         in section.replace("\\", "")
     assert "--acks" in md[md.index("## Reproduce"):]
     junit = run_triage("report", "cmp.json", "--format", "junit")

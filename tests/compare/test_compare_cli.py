@@ -161,10 +161,13 @@ def test_table_view_without_colour(run_triage, fixture_path):
     assert "REGRESSED" in res.stdout
     assert "ROOT SUSPECT dns regressed" in res.stdout
     assert "6 unchanged metrics not shown (--all shows them)." in res.stdout
-    assert "kernel.tcp_connect.quay-db.latency" not in res.stdout
+    # Rows sit under a `layer.probe · target` heading and name their metric.
+    assert "kernel.tcp_connect · quay-db" not in res.stdout
     shown_all = run_triage("compare", fixture_path("baseline-4.3.18.json"), fixture_path("candidate-dns-app.json"),
                            "--all", env={"NO_COLOR": "1"})
-    assert "kernel.tcp_connect.quay-db.latency" in shown_all.stdout
+    lines = shown_all.stdout.splitlines()
+    heading = lines.index("kernel.tcp_connect · quay-db")
+    assert lines[heading + 1].split()[0] == "latency"
     assert "not shown" not in shown_all.stdout
 
 

@@ -252,3 +252,17 @@ def test_retransmits_bursting_in_one_round_are_no_higher_rate():
     assert m.verdict == "unchanged" and "per-round rates as units (10 vs 10 rounds)" in m.components[0].method
     steady = compare_snapshots([rate(quiet)], [rate([[31, 10_000]] * 10)])
     assert row(steady, "kernel.counters.local.tcp_retransmit_rate").verdict == "regressed"
+
+
+def test_where_counts_targets_per_probe_and_not_the_added_up_rates():
+    lat = lambda median: Measurement.samples("latency", [median + j / 1000 for j in range(100)])  # noqa: E731
+    def side(slow: float) -> Snapshot:
+        results = {("dns", "resolve", f"name-{i}@cluster-dns"): [lat(0.3 + slow), Measurement(
+            "timeouts", "proportion", "lower", events=0, trials=400, extra={"combine": "cluster-dns"})] for i in range(3)}
+        results[("dns", "config", "local")] = [Measurement.fact("ndots", 5)]
+        results[("dns", "expansion", "local")] = [Measurement.gauge("queries_worst", 4, unit="queries")]
+        return snap("s", results)
+
+    every_name = compare_snapshots([side(0.0)], [side(3.0)])
+    # All three names regressed: no "on 3 of 5 targets" because the layer has other probes.
+    assert every_name.suspects[0].because.startswith("dns regressed: median resolve latency of name-")

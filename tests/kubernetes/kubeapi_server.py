@@ -77,6 +77,7 @@ class KubeApiServer:
     def __init__(self, state: ClusterState, tls: tuple[str, str] | None = None):
         self.state = state
         self.requests: list[dict] = []  # path, query, authorized (bool), client port of every request seen
+        self.reviews: list[dict] = []  # the spec of every SelfSubjectAccessReview answered
         self._lock = threading.Lock()
         server = self
 
@@ -89,6 +90,14 @@ class KubeApiServer:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 code, body, ctype = server.answer(self.path, self.headers.get("Authorization"), self.client_address[1])
+                self._reply(code, body, ctype)
+
+            def do_POST(self) -> None:  # noqa: N802 - the one POST an API client of triage makes: an access review
+                length = int(self.headers.get("Content-Length") or 0)
+                code, body, ctype = server.review(self.path, self.headers.get("Authorization"), self.rfile.read(length))
+                self._reply(code, body, ctype)
+
+            def _reply(self, code: int, body: Any, ctype: str) -> None:
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
@@ -126,6 +135,38 @@ class KubeApiServer:
             return [r for r in self.requests if r["path"] == path]
 
     # --- the API -------------------------------------------------------------------------------
+
+    def review(self, raw_path: str, authorization: str | None, raw: bytes) -> tuple[int, Any, str]:
+        """POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews: the review back with its
+        ``status`` filled in, as a real API server answers (allowed, and RBAC's reason when it is);
+        denied for (verb, resource) in ``forbidden``, (verb, path) for a non-resource URL."""
+        state = self.state
+        path = urlsplit(raw_path).path
+        authorized = state.token is None or authorization == f"Bearer {state.token}"
+        with self._lock:
+            self.requests.append({"path": path, "query": {}, "authorized": authorized, "port": 0, "method": "POST"})
+        json_type = "application/json"
+        if not authorized:
+            return 401, _status(401, "Unauthorized", "Unauthorized"), json_type
+        if path != "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+            return 404, _status(404, "NotFound", "the server could not find the requested resource"), json_type
+        if ("create", "selfsubjectaccessreviews") in state.forbidden:
+            return 403, _status(403, "Forbidden", f'selfsubjectaccessreviews.authorization.k8s.io is forbidden: User '
+                                f'"{state.user}" cannot create resource "selfsubjectaccessreviews"'), json_type
+        review = json.loads(raw)
+        spec = review.get("spec") or {}
+        attrs = spec.get("resourceAttributes")
+        key = (attrs["verb"], attrs["resource"]) if attrs else (spec["nonResourceAttributes"]["verb"],
+                                                                spec["nonResourceAttributes"]["path"])
+        allowed = key not in state.forbidden
+        status: dict[str, Any] = {"allowed": allowed}
+        if allowed:
+            status["reason"] = f'RBAC: allowed by ClusterRoleBinding "triage-reader" of ClusterRole "triage-reader" ' \
+                               f'to User "{state.user}"'
+        with self._lock:
+            self.reviews.append(spec)
+        return 201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                     "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}, json_type
 
     def answer(self, raw_path: str, authorization: str | None, client_port: int = 0) -> tuple[int, Any, str]:
         parts = urlsplit(raw_path)

@@ -49,7 +49,7 @@ def test_dns_pod_slower_after_the_upgrade_is_the_root_and_named(recorded, prom_c
     assert [r.snapshot.label for r in gated.reads] == ["4.3.18", "4.3.19"]
     # The kernel's changed release rides along as evidence, and the report says where.
     markdown = render(c, "markdown", RenderOptions(full_report=True))
-    assert "### dns: 1 of 3 targets regressed" in markdown
+    assert "### dns: 1 of 3 CoreDNS pods regressed" in markdown
     assert "| dns-default-b | coredns.latency\\_p50, coredns.latency\\_p99 |" in markdown
 
 

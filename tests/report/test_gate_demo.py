@@ -1,6 +1,7 @@
 """`triage gate` against a real embedded DNS server, and `triage demo` end to end."""
 
 import os
+import re
 import xml.etree.ElementTree as ET
 
 import git
@@ -73,13 +74,21 @@ def test_passing_gate_saves_the_run(triage, tmp_path):
 
 def test_demo_names_dns_root_and_app_downstream(triage, tmp_path):
     ticks = iter((100.0, 142.0))  # the clock the demo reads when it starts and when it is done
-    out = triage("demo", "--quiet", "--store", "S", "--report", "r.md", "--rounds", "2", "--samples", "30",
-                 clock=lambda: next(ticks))
+    out = triage("demo", "--store", "S", "--report", "r.md", "--rounds", "2", "--samples", "30",
+                 clock=lambda: next(ticks), env={"COLUMNS": "100"})
     assert out.code == 0, out.stdout + out.stderr
     assert "root suspect: dns (as expected)" in out.stdout
-    assert out.stdout.rstrip().endswith("report r.md; took 42s")
+    assert "report r.md; took 42s" in out.stdout
+    # COLUMNS=100: not one line longer, on either stream.
+    assert max(len(line) for line in (out.stdout + out.stderr).splitlines()) <= 100
     report = (tmp_path / "r.md").read_text()
     assert "**Verdict: regressed**: root suspect dns; downstream app." in report
+    # Changes past 3x read as factors, never +NNNN%; one chart per regressed DNS target, one line per version.
+    assert not re.search(r"[+-]\d{4,}%", report + out.stdout)
+    charts = report.split("```mermaid")[1:]
+    regressed_targets = {m.group(1) for m in re.finditer(r"\| (dns\.resolve\.[^|]*?)\\?\.latency\\?_A{1,4} \|", report)}
+    assert 1 <= len(charts) == len(regressed_targets) <= 3
+    assert all(chart.count("\n    line [") == 2 for chart in charts)
     # Its reproduce commands rerun the demo and its comparison, not a probe of a platform that is gone.
     reproduce = report[report.index("## Reproduce"):]
     assert "triage demo --rounds 2 --samples 30 --store S" in reproduce

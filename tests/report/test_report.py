@@ -3,6 +3,7 @@
 import html
 import json
 import os
+import shlex
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -53,7 +54,7 @@ def test_markdown_report_names_root_and_downstream_and_parses_as_gfm(triage, tmp
     md = (tmp_path / "r.md").read_text()
     assert "**Verdict: regressed**: root suspect dns; downstream app." in md
     assert "### dns: root suspect" in md and "### app: downstream" in md
-    assert "```mermaid\nxychart-beta" in md
+    assert "```mermaid\n%%{init:" in md and "\nxychart-beta\n" in md
     parsed, tokens = tables(md)
     heads = [h[0] for h, _ in parsed]
     assert heads[:2] == ["layer", "metric"]
@@ -136,3 +137,19 @@ def test_reproduce_lists_the_commands_of_this_comparison(triage, tmp_path):
     assert f"triage compare {BASE} {DNS_APP} --budget wide.yaml --alpha 0.05" in reproduce
     assert f"triage report {BASE} {DNS_APP} --budget wide.yaml --alpha 0.05 -o triage-report.md" in reproduce
     assert "triage probe" not in reproduce  # files are not probed again; only labels are
+
+
+def test_a_comparison_of_labels_reproduces_from_the_stored_runs(triage, tmp_path):
+    """Labels taken before and after an upgrade cannot both be probed again: the block compares
+    the runs stored, and running its commands gives the same verdict."""
+    for label, path in (("4.3.18", BASE), ("4.3.19", DNS_APP)):
+        assert triage("baseline", "save", label, path, "--store", "S").code == 0
+    first = triage("report", "4.3.18", "4.3.19", "--store", "S", "-o", "r.md")
+    assert first.code == 3
+    md = (tmp_path / "r.md").read_text()
+    block = md[md.index("## Reproduce"):].split("```")[1].splitlines()[1:]
+    assert block == ["triage compare 4.3.18 4.3.19 --store S", "triage report 4.3.18 4.3.19 --store S -o triage-report.md"]
+    for command in block:
+        again = triage(*shlex.split(command)[1:])
+        assert again.code == first.code
+    assert (tmp_path / "triage-report.md").read_text().split("## Environment")[0] == md.split("## Environment")[0]

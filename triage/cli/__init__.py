@@ -24,8 +24,8 @@ from triage.errors import ExitStatus, TriageError
 from .env import DEBUG_ENV, Environment, current_environment, environment
 
 # Each module defines `register(app)`; listed explicitly so `--help` imports only these.
-COMMAND_MODULES = ("probe", "baseline", "compare", "changes", "history", "calibrate", "ab", "report", "gate",
-                   "repro", "demo")
+COMMAND_MODULES = ("init", "doctor", "probe", "baseline", "compare", "changes", "history", "calibrate", "ab", "report",
+                   "gate", "repro", "demo")
 
 app = typer.Typer(
     name="triage",

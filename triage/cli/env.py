@@ -54,18 +54,31 @@ class Environment:
         self.stdout.flush()
 
 
+def _columns(value: str | None) -> int | None:
+    """$COLUMNS as a width, when it is one (a shell exports it; `COLUMNS=100 triage demo` asks for it)."""
+    return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
 def environment_from(environ: Mapping[str, str], stdout: TextIO, stderr: TextIO, *, stdout_isatty: bool,
-                     stderr_isatty: bool) -> Environment:
-    """An Environment over these streams, its switches read from the variables ``environ``."""
+                     stderr_isatty: bool, width: int | None = None) -> Environment:
+    """An Environment over these streams, its switches read from the variables ``environ``;
+    the width is $COLUMNS, else ``width`` (the terminal's)."""
     return Environment(stdout=stdout, stderr=stderr, stdout_isatty=stdout_isatty, stderr_isatty=stderr_isatty,
                        ci=_flag(environ.get("CI")), no_color="NO_COLOR" in environ,
+                       width=_columns(environ.get("COLUMNS")) or width,
                        step_summary=environ.get(STEP_SUMMARY_ENV) or None, debug=_flag(environ.get(DEBUG_ENV)))
 
 
 def current_environment() -> Environment:
-    """The environment of this process: sys streams and os.environ."""
+    """The environment of this process: sys streams, os.environ and the terminal's width."""
+    width = None
+    if sys.stdout.isatty():
+        try:
+            width = os.get_terminal_size(sys.stdout.fileno()).columns or None
+        except OSError:
+            pass
     return environment_from(os.environ, sys.stdout, sys.stderr, stdout_isatty=sys.stdout.isatty(),
-                            stderr_isatty=sys.stderr.isatty())
+                            stderr_isatty=sys.stderr.isatty(), width=width)
 
 
 def environment(ctx: typer.Context) -> Environment:

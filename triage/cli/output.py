@@ -29,10 +29,10 @@ def check_format(fmt: str, offered: Sequence[str]) -> None:
 
 
 def text(env: Environment, result: Any, fmt: str, *, show_all: bool = False, charts: bool = True,
-         full_report: bool = False) -> str:
+         full_report: bool = False, charts_link: str | None = None) -> str:
     """``result`` (a Comparison, Snapshot, ReproReport or ChangeSet) in ``fmt``, coloured and sized for ``env``."""
     return render(result, fmt, RenderOptions(color=env.color, width=env.width, show_all=show_all, charts=charts,
-                                             full_report=full_report))
+                                             full_report=full_report, charts_link=charts_link))
 
 
 def write(env: Environment, text: str, out: str | None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from .env import environment
@@ -19,6 +21,8 @@ def report(
     fmt: str = typer.Option("markdown", "--format", "-f", help="markdown (GitHub-flavoured), json or junit (XML)."),
     out: str = typer.Option(None, "--out", "-o", help="Write the report here (atomically) instead of stdout."),
     charts: bool = typer.Option(True, "--charts/--no-charts", help="Mermaid latency charts for root-suspect metrics."),
+    charts_dir: str = typer.Option(None, "--charts-dir", help="Also write the charts here as PNG and SVG, linked "
+                                   "from the Markdown (needs the charts extra: pip install 'triage[charts]')."),
     show_all: bool = typer.Option(False, "--all", "-a", help="List unchanged metrics too."),
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML (per-metric floors), when comparing here."),
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate, when comparing here."),
@@ -42,8 +46,14 @@ def report(
     if out:
         check_writable(out, "--out")
     env = environment(ctx)
-    comparison = engine.report(first, candidate, Judging(store, budget, alpha, acks=acks))
-    output.write(env, output.text(env, comparison, fmt, show_all=show_all, charts=charts, full_report=True), out)
+    comparison = engine.report(first, candidate, Judging(store, budget, alpha, acks=acks),
+                               charts_dir=charts_dir if charts else None)
+    # Links from the report to the chart files: relative to where the report is written.
+    link = os.path.relpath(charts_dir, os.path.dirname(os.path.abspath(out))) if charts_dir and out else charts_dir
+    output.write(env, output.text(env, comparison, fmt, show_all=show_all, charts=charts, full_report=True,
+                                  charts_link=link if charts else None), out)
     if out:
         env.err(f"triage: wrote {out} (verdict {comparison.verdict})")
+    if charts_dir and charts:
+        env.err(f"triage: wrote the charts to {charts_dir} (PNG and SVG)")
     return int(comparison.exit_status)

@@ -117,13 +117,15 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
     layers, notes = layer_statuses(metrics, a_side, b_side)
     changes = diff_changes(baseline, candidate, budget.changes, baseline_title=a_side.info.title,
                            candidate_title=b_side.info.title)
-    suspects = attribute(layers, metrics, target_nouns(baseline, candidate), changes)
+    nouns = target_nouns(baseline, candidate)
+    suspects = attribute(layers, metrics, nouns, changes)
     judged = layers if not any(m.acknowledged for m in metrics) else \
         layer_statuses(metrics, a_side, b_side, acknowledged_regress=False)[0]
     verdict, reason = overall_verdict(metrics, judged, require_decided=require_decided)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects=suspects, alpha=alpha,
                       tests=tests, primary_tests=sum(1 for m in metrics if m.primary and m.p is not None),
-                      budget=budget.source, reason=reason, layer_notes=notes, changes=changes, acks=acks.source)
+                      budget=budget.source, reason=reason, layer_notes=notes, changes=changes, acks=acks.source,
+                      target_nouns=nouns)
 
 
 @contextlib.contextmanager

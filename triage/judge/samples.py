@@ -18,9 +18,9 @@ def samples_summary(values: Sequence[float], runs: int, groups: Sequence[int] | 
     ordered = sorted(values)
     if not ordered:
         return SideSummary("samples", runs, 0)
-    return _with_groups(SideSummary("samples", runs, len(ordered), sum(ordered) / len(ordered),
-                                    stats.quantile(ordered, 0.5), stats.quantile(ordered, 0.95),
-                                    stats.quantile(ordered, 0.99)), values, groups)
+    p50, p95, p99, p75, p90, p999 = (stats.quantile(ordered, q) for q in (0.5, 0.95, 0.99, 0.75, 0.9, 0.999))
+    return _with_groups(SideSummary("samples", runs, len(ordered), sum(ordered) / len(ordered), p50, p95, p99,
+                                    p75=p75, p90=p90, p999=p999), values, groups)
 
 
 def _with_groups(summary: SideSummary, values: Sequence[float], groups: Sequence[int] | None) -> SideSummary:
@@ -49,10 +49,9 @@ class SamplesBatch:
                                         [tails_for(r.better) for r in self.rows], ci_level=CI_LEVEL)
         in_groups: dict[tuple, list[tuple[Row, PooledMetric, PooledMetric]]] = {}
         for row, (a, b), res in zip(self.rows, self.sides, results):
-            row.baseline = SideSummary("samples", a.runs, res.baseline.n, res.baseline.mean, res.baseline.p50,
-                                       res.baseline.p95, res.baseline.p99)
-            row.candidate = SideSummary("samples", b.runs, res.candidate.n, res.candidate.mean, res.candidate.p50,
-                                        res.candidate.p95, res.candidate.p99)
+            row.baseline, row.candidate = (
+                SideSummary("samples", pooled.runs, r.n, r.mean, r.p50, r.p95, r.p99, p75=r.p75, p90=r.p90, p999=r.p999)
+                for pooled, r in ((a, res.baseline), (b, res.candidate)))
             s = res.shift
             p_worse, p_better = directional(row.better, s.p_greater, s.p_less)
             row.components.append(Draft(

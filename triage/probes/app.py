@@ -119,7 +119,7 @@ def failure_kind(exc: Exception, requests: Any) -> str:
 _URLLIB3_NOISE = re.compile(r"^.*?Max retries exceeded with url: \S+ \(Caused by \w+\((?P<inner>.*)\)\)$")
 
 
-def _short_reason(exc: Exception) -> str:
+def short_reason(exc: Exception) -> str:
     """requests wraps urllib3's reason in a long pool message; keep the inner cause."""
     text = " ".join(str(exc).split())
     m = _URLLIB3_NOISE.match(text)
@@ -172,7 +172,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                 request_within(session, target.method, target.url,
                                min(target.timeout_s, max(ctx.remaining(), 0.001)), allow_redirects=False)
             except requests.RequestException as exc:
-                warmups_failed.append(f"{failure_kind(exc, requests)}: {scrub(_short_reason(exc), target)}")
+                warmups_failed.append(f"{failure_kind(exc, requests)}: {scrub(short_reason(exc), target)}")
             for _ in range(size):
                 remaining = ctx.remaining()
                 if remaining <= 0.001:
@@ -188,7 +188,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                     waited = time.perf_counter() - started
                     kind = failure_kind(exc, requests)
                     # A timed-out request cost its client the wait: it stays in the latency tail.
-                    tally.failed(kind, scrub(_short_reason(exc), target), waited * 1000.0 if kind == "timeout" else None)
+                    tally.failed(kind, scrub(short_reason(exc), target), waited * 1000.0 if kind == "timeout" else None)
                     if given_up():
                         break
                     continue

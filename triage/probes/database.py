@@ -170,7 +170,7 @@ def relation_rows(cur: Any, relations: Iterable[tuple[str, str]]) -> dict[tuple[
     return out
 
 
-def _explain(cur: Any, q: Query, target: Target) -> Any:
+def explain_plan(cur: Any, q: Query, target: Target) -> Any:
     import psycopg
 
     try:
@@ -214,7 +214,7 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
             cur = conn.cursor()
             # EXPLAIN on every new connection: it warms the new backend's catalog caches, as
             # the first run of a long-lived connection would, and runs nothing.
-            explain, relation_rows = _explain(cur, q, target)
+            explain, relation_rows = explain_plan(cur, q, target)
             if plan is None:
                 unanalysed = sorted(f"{s}.{r}" for (s, r), rows in relation_rows.items() if rows < 0)
                 if unanalysed:
@@ -407,7 +407,7 @@ def activity(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None]:
 
 # --- pg_stat_statements -----------------------------------------------------------------------
 
-def _statements_reading(conn: Any) -> StatementsReading:
+def statements_reading(conn: Any) -> StatementsReading:
     """pg_stat_statements of this database, without the texts (pg_stat_statements(false):
     no read of the texts file); ProbeSkipped where it cannot be read."""
     import psycopg
@@ -453,14 +453,14 @@ def statements(target: Target, ctx: ProbeContext) -> Iterator[Measurement | None
     before = None
     if conn is not None:
         with conn:
-            before = _statements_reading(conn)
+            before = statements_reading(conn)
     yield None  # the other probes run here
     conn = None if before is None else _connect(target, ctx, attempts)
     if conn is None:
         _refused(ctx, attempts, "start" if before is None else "end")
         return
     with conn:
-        windows, notes = statement_deltas(before, _statements_reading(conn))
+        windows, notes = statement_deltas(before, statements_reading(conn))
         # Texts of a few more than are kept: utility statements and triage's own are skipped.
         texts = _statement_texts(conn, [w.queryid for w in windows[:TOP_STATEMENTS * 10]])
     for note in notes:

@@ -292,23 +292,28 @@ def resolver_failures(series: list[SeriesStats], resolver: str) -> list[Measurem
             Measurement("failures", "proportion", "lower", events=failed, trials=trials, extra=extra)]
 
 
+def resolver_address(resolver: str, ctx: Any = None) -> tuple[str, int, str | None]:
+    """(host, port, note) a configured resolver is asked at: ``system`` is resolv.conf's first
+    nameserver on port 53 (glibc's 127.0.0.1 when it lists none), else IP[:port] as written."""
+    if resolver != SYSTEM:
+        return (*parse_resolver(resolver), None)
+    conf, path, _ = read_resolv_conf(ctx)
+    if not conf.nameservers:
+        return "127.0.0.1", DNS_PORT, f"system resolver: {path} lists no nameserver, glibc's default 127.0.0.1 used"
+    host = conf.nameservers[0]
+    note = (f"system resolver: {show_hostport(host, DNS_PORT)}, the first of {len(conf.nameservers)} nameservers "
+            f"in {path}") if len(conf.nameservers) > 1 else None
+    return host, DNS_PORT, note
+
+
 @probe("dns", "resolve", targets=_resolve_targets, subruns=True)
 def resolve(target: WireTarget, ctx: Any) -> Iterator[Measurement | object]:
     """Wire-path latency and outcome rates of one name at one resolver, per qtype and all
     qtypes together; each group on a new UDP socket (a new source port)."""
     dns_cfg = ctx.config.dns
-    if target.resolver == SYSTEM:
-        conf, path, _ = read_resolv_conf(ctx)
-        if conf.nameservers:
-            host, port = conf.nameservers[0], DNS_PORT
-            if len(conf.nameservers) > 1:
-                ctx.note(f"system resolver: {show_hostport(host, port)}, the first of "
-                         f"{len(conf.nameservers)} nameservers in {path}")
-        else:
-            host, port = "127.0.0.1", DNS_PORT
-            ctx.note(f"system resolver: {path} lists no nameserver, glibc's default 127.0.0.1 used")
-    else:
-        host, port = parse_resolver(target.resolver)
+    host, port, note = resolver_address(target.resolver, ctx)
+    if note:
+        ctx.note(note)
     wire = WireSeries(host, port, target.name, dns_cfg.qtypes, _samples(ctx), dns_cfg.timeout_s,
                       cache_miss=dns_cfg.cache_miss)
     for g, size in enumerate(_groups(ctx)):

@@ -33,6 +33,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from triage.probes import GROUP_END, ProbeSkipped, end_group, group_sizes, probe
 from triage.kube_client import NO_KUBECONFIG, Api, NotFound, Unreachable, client_for, layer_enabled
+from triage.probes.kube_reads import (CLUSTER_VERSION, COREDNS, EVENTS, LATENCY_NAMESPACE, NODES, OPENSHIFT_DISCOVERY,
+                                      OPENSHIFT_DNS, READYZ, VERSION, DnsFlavor, dns_reads, pod_list)
 from triage.model import Measurement
 
 LAYER = "kubernetes"
@@ -71,10 +73,8 @@ def _cluster_target(config: Any) -> list[tuple[str, Any]]:
 
 def _latency_targets(config: Any) -> list[tuple[str, Api]]:
     kcfg = _kube(config)
-    namespace = kcfg.namespaces[0] if kcfg.namespaces else "kube-system"
-    pods = Api("pods", "list", namespace=namespace)
-    return [("/version", Api(url="/version")), ("/readyz", Api(url="/readyz")),
-            (f"{pods.path}?limit={LATENCY_LIST_LIMIT}", pods)]
+    listed = pod_list(kcfg.namespaces[0] if kcfg.namespaces else LATENCY_NAMESPACE)
+    return [("/version", VERSION), ("/readyz", READYZ), (f"{listed.path}?limit={LATENCY_LIST_LIMIT}", listed)]
 
 
 def _namespace_targets(config: Any) -> list[tuple[str, str]]:
@@ -193,7 +193,7 @@ def node_measurements(nodes: Sequence[dict]) -> list[Measurement]:
 
 @probe(LAYER, "nodes", targets=_cluster_target)
 def nodes(_target: Any, ctx: Any) -> list[Measurement]:
-    items, truncated = _client(ctx).list(Api("nodes", "list", namespaced=False), max_items=MAX_NODES)
+    items, truncated = _client(ctx).list(NODES, max_items=MAX_NODES)
     if truncated:
         ctx.note(f"nodes: only the first {MAX_NODES} nodes were read")
     return node_measurements(items)
@@ -230,7 +230,7 @@ def pod_measurements(pods: Sequence[dict]) -> list[Measurement]:
 
 @probe(LAYER, "workloads", targets=_namespace_targets)
 def workloads(namespace: str, ctx: Any) -> list[Measurement]:
-    items, truncated = _client(ctx).list(Api("pods", "list", namespace=namespace), max_items=MAX_PODS)
+    items, truncated = _client(ctx).list(pod_list(namespace), max_items=MAX_PODS)
     if truncated:
         ctx.note(f"workloads: only the first {MAX_PODS} pods were read")
     if not items:
@@ -283,7 +283,7 @@ def warning_measurements(events: Sequence[dict], now: float, window_s: float = E
 
 @probe(LAYER, "warning_events", targets=_cluster_target)
 def warning_events(_target: Any, ctx: Any) -> list[Measurement]:
-    items, truncated = _client(ctx).list(Api("events", "list"), {"fieldSelector": "type=Warning"},
+    items, truncated = _client(ctx).list(EVENTS, {"fieldSelector": "type=Warning"},
                                          max_items=MAX_EVENTS)
     if truncated:
         ctx.note(f"warning_events: only the first {MAX_EVENTS} Warning events were read")
@@ -390,25 +390,6 @@ def corefile_facts(text: str) -> list[Measurement]:
     return out
 
 
-@dataclass(frozen=True)
-class DnsFlavor:
-    provider: str
-    namespace: str
-    configmap: str
-    service: str
-    workload: Api
-    selector: str
-    container: str
-
-
-OPENSHIFT_DNS = DnsFlavor("openshift-dns-operator", "openshift-dns", "dns-default", "dns-default",
-                          Api("daemonsets", group="apps", namespace="openshift-dns", name="dns-default"),
-                          "dns.operator.openshift.io/daemonset-dns=default", "dns")
-COREDNS = DnsFlavor("coredns", "kube-system", "coredns", "kube-dns",
-                    Api("deployments", group="apps", namespace="kube-system", name="coredns"),
-                    "k8s-app=kube-dns", "coredns")
-
-
 def dns_measurements(flavor: DnsFlavor, pods: Sequence[dict], configmap: dict | None, service: dict | None,
                      workload: dict | None) -> tuple[list[Measurement], list[str]]:
     """(measurements, notes) of the cluster DNS deployment."""
@@ -449,12 +430,11 @@ def _optional(client: Any, api: Api) -> dict | None:
 @probe(LAYER, "cluster_dns", targets=_cluster_target)
 def cluster_dns(_target: Any, ctx: Any) -> list[Measurement]:
     client = _client(ctx)
-    # The DNS operator's API group exists only on OpenShift; discovery is open to every user.
-    flavor = OPENSHIFT_DNS if _optional(client, Api(url="/apis/operator.openshift.io")) else COREDNS
-    pods, _ = client.list(Api("pods", "list", namespace=flavor.namespace), {"labelSelector": flavor.selector},
-                          max_items=MAX_PODS)
-    configmap = _optional(client, Api("configmaps", namespace=flavor.namespace, name=flavor.configmap))
-    service = _optional(client, Api("services", namespace=flavor.namespace, name=flavor.service))
+    flavor = OPENSHIFT_DNS if _optional(client, OPENSHIFT_DISCOVERY) else COREDNS
+    pods_api, configmap_api, service_api, _ = dns_reads(flavor)
+    pods, _ = client.list(pods_api, {"labelSelector": flavor.selector}, max_items=MAX_PODS)
+    configmap = _optional(client, configmap_api)
+    service = _optional(client, service_api)
     if not pods and configmap is None and service is None:
         raise ProbeSkipped(f"no cluster DNS found: no pods {flavor.selector}, ConfigMap {flavor.configmap} "
                            f"or Service {flavor.service} in {flavor.namespace}")
@@ -469,9 +449,6 @@ def cluster_dns(_target: Any, ctx: Any) -> list[Measurement]:
 
 
 # --- platform version ------------------------------------------------------------------------
-
-CLUSTER_VERSION = Api("clusterversions", group="config.openshift.io", name="version", namespaced=False)
-
 
 def platform_measurements(version: dict, cluster_version: dict | None) -> list[Measurement]:
     """OpenShift: ClusterVersion ``status.desired.version``; else /version gitVersion."""
@@ -492,7 +469,7 @@ def platform_measurements(version: dict, cluster_version: dict | None) -> list[M
 @probe(LAYER, "platform_version", targets=_cluster_target)
 def platform_version(_target: Any, ctx: Any) -> list[Measurement]:
     client = _client(ctx)
-    version = client.get(Api(url="/version"))
+    version = client.get(VERSION)
     cluster_version = _optional(client, CLUSTER_VERSION)
     if cluster_version is None:
         ctx.note("platform_version: no ClusterVersion (plain Kubernetes, not OpenShift); using /version gitVersion")

@@ -22,21 +22,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from triage.kube_client import Api
 from triage.model import Measurement
 from triage.probes import ProbeSkipped, probe
+from triage.probes.kube_reads import CLUSTER_OPERATORS, OPERATOR_NAMESPACES, WORKLOAD_KINDS, workload_list
 from triage.probes.kubernetes import CLUSTER_VERSION, LAYER, NOT_SET, _client, _cluster_target, _optional
 
 MAX_HISTORY = 10  # the cluster keeps more; an upgrade adds one, the last ten cover a year of z-streams
 MAX_OPERATORS = 200  # OpenShift 4.3 runs ~30 ClusterOperators, 4.16 ~35
 MAX_WORKLOADS = 50  # per namespace and kind; these namespaces hold one to five each
-CLUSTER_OPERATORS = Api("clusteroperators", "list", group="config.openshift.io", namespaced=False)
-# The operators' own namespaces and their operands': DNS, network (openshift-sdn or OVN-Kubernetes,
-# multus) and ingress. A namespace that does not exist on this cluster lists nothing.
-OPERATOR_NAMESPACES = ("openshift-dns-operator", "openshift-dns", "openshift-network-operator", "openshift-sdn",
-                       "openshift-ovn-kubernetes", "openshift-multus", "openshift-ingress-operator",
-                       "openshift-ingress")
-WORKLOAD_KINDS = ("deployments", "daemonsets")
 
 
 def history_lines(history: Iterable[Any]) -> list[str]:
@@ -99,7 +92,7 @@ def platform_components(_target: Any, ctx: Any) -> list[Measurement]:
     workloads: list[dict] = []
     for namespace in OPERATOR_NAMESPACES:
         for kind in WORKLOAD_KINDS:
-            items, cut = client.list(Api(kind, "list", group="apps", namespace=namespace), max_items=MAX_WORKLOADS)
+            items, cut = client.list(workload_list(kind, namespace), max_items=MAX_WORKLOADS)
             if cut:
                 ctx.note(f"platform_components: only the first {MAX_WORKLOADS} {kind} of {namespace} were read")
             workloads += items

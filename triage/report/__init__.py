@@ -46,6 +46,7 @@ class RenderOptions:
     width: int | None = None  # terminal columns; None: the terminal's, else 140
     show_all: bool = False  # unchanged metrics too
     charts: bool = True  # markdown report: Mermaid charts of root-suspect latency
+    charts_link: str | None = None  # markdown report: where it links the charts' SVG and PNG (--charts-dir)
     full_report: bool = False  # markdown: the whole triage report rather than the brief table
 
 

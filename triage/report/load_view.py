@@ -1,7 +1,8 @@
 """The report's "Load ramps" section: per ramp, its capacity on both sides (and how each was
 found: the SLO, a lower bound, "generator-limited at N req/s"), a table of its steps, and for
 each ramp that regressed a Mermaid chart of p99 latency against offered load, one line per
-side. Plain Markdown; every text from a snapshot goes through the caller's ``escape``.
+side (drawn by triage.report.charts, which keeps its labels to safe characters). Plain
+Markdown; every text from a snapshot goes through the caller's ``escape``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from triage.formatting import format_number, format_rate
 from triage.load.naming import PROBE, UNIT, is_capacity, parse_step
 from triage.verdict import Comparison, MetricComparison
 
+from . import charts
+
 MAX_CHARTS = 6
-_SAFE = " ._-:()/"  # Mermaid strings end at a quote; brackets and the rest of punctuation go too
-
-
-def _safe(text: str) -> str:
-    return "".join(ch for ch in text if ch.isalnum() or ch in _SAFE)
 
 
 def _ramps(c: Comparison) -> dict[tuple[str, str], list[MetricComparison]]:
@@ -49,31 +47,28 @@ def _rate(m: MetricComparison | None, side: str) -> str:
 
 
 def _chart(c: Comparison, layer: str, target: str, unit: str, steps: dict) -> list[str]:
-    xs, lines = [], ([], [])
-    for offered, kinds in steps.items():
-        xs.append(f'"{_safe(format_number(offered).replace(",", ""))}"')
-        for line, side in zip(lines, ("baseline", "candidate")):
-            value = _p99(kinds.get("latency"), side)
-            line.append(value)
-    series = []
-    for line in lines:
-        # A line ends where its ramp stopped; Mermaid has no gaps, so it is cut at the first hole.
-        values = []
-        for value in line:
-            if value is None:
-                break
-            values.append(format_number(value).replace(",", ""))
-        series.append(values)
-    if not any(series):
+    """p99 latency against offered load, one line per version, drawn by triage.report.charts
+    as every chart of the report is."""
+    def line(side: str) -> tuple[list[float], int]:
+        values, n = [], 0
+        for kinds in steps.values():
+            summary = getattr(kinds.get("latency"), side, None)
+            if summary is None or summary.p99 is None:
+                break  # Mermaid has no gaps: a line ends at the first step its ramp did not record
+            values.append(summary.p99)
+            n = min(n, summary.n) if n else summary.n
+        return values, n
+
+    (base, n_base), (cand, n_cand) = line("baseline"), line("candidate")
+    if not base or not cand:
         return []
-    title = _safe(f"{layer} {target}: p99 latency (ms) against offered load ({unit})")
-    out = ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{', '.join(xs)}]",
-           '    y-axis "p99 ms"']
-    out += [f"    line [{', '.join(values)}]" for values in series if values]
-    return out + ["```", ""]
+    chart = charts.Chart(layer, PROBE, target, "ms", (f"p99 latency by offered load ({unit})",),
+                         tuple(format_number(offered).replace(",", "") for offered in steps),
+                         tuple(base), tuple(cand), c.baseline.title, c.candidate.title, (n_base, n_cand))
+    return charts.mermaid(chart)
 
 
-def render(c: Comparison, escape: Callable[[str], str], charts: bool = True) -> list[str]:
+def render(c: Comparison, escape: Callable[[str], str], draw: bool = True) -> list[str]:
     ramps = _ramps(c)
     if not ramps:
         return []
@@ -92,12 +87,12 @@ def render(c: Comparison, escape: Callable[[str], str], charts: bool = True) -> 
                       f"{format_number(k)} {escape(capacity.unit or '')}{escape(note)}: **{capacity.verdict}** — "
                       f"{escape(capacity.reason)}", ""]
         regressed = any(m.verdict == "regressed" for m in rows)
-        if charts and regressed and drawn < MAX_CHARTS and steps:
+        if draw and regressed and drawn < MAX_CHARTS and steps:
             chart = _chart(c, layer, target, unit, steps)
             if chart:
                 drawn += 1
-                lines += chart + [f"Lines: {escape(c.baseline.title)} first, {escape(c.candidate.title)} second; a "
-                                  "line ends where its ramp stopped.", ""]
+                lines += chart + ["", f"Blue: {escape(c.baseline.title)}; red: {escape(c.candidate.title)}: the p99 "
+                                  "at each offered rate; a line ends where its ramp stopped.", ""]
         if steps:
             lines += [f"| offered ({escape(unit)}) | {escape(c.baseline.title)} p99 ms | "
                       f"{escape(c.candidate.title)} p99 ms | errors | verdict |", "|---|---|---|---|---|"]

@@ -3,7 +3,7 @@
 - brief (`triage compare --format markdown`): verdict, layers, suspects and the metrics
   table: fit for a pull-request comment.
 - full report (`triage report`, RenderOptions.full_report): also the dependency reasoning,
-  a small Mermaid chart per root-suspect latency metric, changed facts per layer, probe
+  a Mermaid chart per root-suspect probe target (triage.report.charts), changed facts per layer, probe
   failures, the environment and the commands to reproduce: fit for an incident doc.
 
 Every piece of text that came from a probe, a config or a snapshot is escaped.
@@ -16,16 +16,15 @@ from triage.attribution import target_spreads
 from triage.changes import ENTRIES_SHOWN, ChangeSet, is_change_fact
 from triage.formatting import ci_label, format_number, printable, short_value
 from triage.layers import DEPENDENCIES
-from triage.load.naming import PROBE as RAMP
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
-from . import RenderOptions, load_view
+from . import RenderOptions, charts, load_view
 from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
+from .charts import mermaid_text  # noqa: F401 - the report's renderers (history_view) take it from here
 
 CI_LABEL = ci_label(CI_LEVEL)
 
 _STATUS_MARK = {"regressed": "🔴", "failed": "⚠️", "inconclusive": "❔", "improved": "🟢", "ok": "✅", "absent": "–"}
-MAX_CHARTS = 6
 
 
 def escape(text: str) -> str:
@@ -122,7 +121,7 @@ def _where(c: Comparison) -> list[str]:
     for layer, status in c.layers.items():
         if status != "regressed":
             continue
-        for spread in target_spreads(layer, c.metrics):
+        for spread in target_spreads(layer, c.metrics, c.target_nouns):
             if spread.judged < 2:
                 continue
             if not lines:
@@ -141,41 +140,19 @@ def _where(c: Comparison) -> list[str]:
     return lines
 
 
-def mermaid_text(text: str, allowed: str = " ._-:") -> str:
-    """Mermaid strings cannot hold quotes or brackets: ``text`` kept to safe characters."""
-    return "".join(ch for ch in text if ch.isalnum() or ch in allowed)
-
-
-def _chart(m: MetricComparison, c: Comparison) -> list[str]:
-    """A bar per quantile and side: where the distribution moved, at a glance."""
-    b, k = m.baseline, m.candidate
-    if b is None or k is None or b.p50 is None or k.p50 is None:
-        return []
-    labels, values = [], []
-    for q in ("p50", "p95", "p99"):
-        for name, side in ((c.baseline.title, b), (c.candidate.title, k)):
-            value = getattr(side, q)
-            if value is not None:
-                labels.append(f"{q} {name}")
-                values.append(value)
-    safe = ['"' + mermaid_text(label) + '"' for label in labels]
-    unit = m.unit or ""
-    title = mermaid_text(f"{m.id} ({unit})", " ._-:()@/")
-    return ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{', '.join(safe)}]",
-            f'    y-axis "{unit or "value"}"', f"    bar [{', '.join(format_number(v).replace(',', '') for v in values)}]",
-            "```", ""]
-
-
-def _charts(c: Comparison) -> list[str]:
-    roots = {s.layer for s in c.suspects if s.role == "root"}
-    picks = [m for m in c.sorted_metrics()
-             if m.layer in roots and m.verdict == "regressed" and m.kind == "samples"
-             and m.probe != RAMP][:MAX_CHARTS]  # ramps have their own charts (load_view)
-    if not picks:
+def _charts(c: Comparison, options: RenderOptions) -> list[str]:
+    """One chart per root-suspect probe target (triage.report.charts), its caption, and with
+    ``--charts-dir`` links to the same chart as SVG and PNG."""
+    drawn = charts.charts(c)
+    if not drawn:
         return []
     lines = ["## Root-suspect latency", ""]
-    for m in picks:
-        lines += _chart(m, c)
+    for chart in drawn:
+        lines += [*charts.mermaid(chart), "", escape(chart.caption())]
+        if options.charts_link is not None:
+            base = f"{options.charts_link.rstrip('/')}/{chart.stem}" if options.charts_link else chart.stem
+            lines += ["", f"![{escape(chart.title)}](<{base}.svg>) ([PNG](<{base}.png>))"]
+        lines.append("")
     return lines
 
 
@@ -286,7 +263,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     lines += _where(c)
     lines += _what_changed(c)
     if options.charts:
-        lines += _charts(c)
+        lines += _charts(c, options)
     lines += load_view.render(c, escape, options.charts)
     lines += _metrics(c, options.show_all)
     lines += _acks(c)

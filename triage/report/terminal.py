@@ -4,13 +4,15 @@ suspects, and the metrics most severe first. Colour only when asked (TTY and no 
 from __future__ import annotations
 
 import io
-import shutil
 
-from triage.formatting import ci_label, printable
-from triage.verdict import CI_LEVEL, Comparison, SideInfo
+from triage.formatting import printable
+from triage.verdict import Comparison, SideInfo
 
 from . import RenderOptions
 from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
+from .metric_rows import metric_lines
+
+DEFAULT_WIDTH = 140  # columns when the environment names none (not a terminal, no COLUMNS)
 
 STATUS_STYLE = {
     "regressed": "bold red",
@@ -39,7 +41,7 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
     from rich.text import Text
 
     c = comparison
-    width = options.width or max(100, shutil.get_terminal_size((140, 24)).columns)
+    width = options.width or DEFAULT_WIDTH
     console = Console(record=True, width=width, no_color=not options.color,
                       force_terminal=options.color, color_system="standard" if options.color else None,
                       file=io.StringIO(), highlight=False)
@@ -78,41 +80,12 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
     rows = shown_metrics(c, options.show_all)
     cells = [metric_cells(m) for m in rows]
     if rows:
-        # Narrow terminals lose the q-values first, then the interval (JSON and Markdown keep all).
-        show_q, show_ci = width >= 150, width >= 120
-        fixed = {"comp.": 8, "adj. p": 9, "q": 9 if show_q else 0, "verdict": 13}
-        columns = 4 + (1 if show_ci else 0) + 2 + (1 if show_q else 0)
-        # rich cannot shrink unbreakable numbers below their length and then crops the last
-        # column, so the wrapping columns get explicit shares of what the fixed ones leave.
-        spare = max(40, width - 2 * columns - sum(fixed.values()))
-        natural = {"metric": max(len(x.metric) for x in cells),
-                   "values": max(len(f"{x.baseline} → {x.candidate}") for x in cells),
-                   "change": max(len(x.change) for x in cells),
-                   "ci": max(len(x.ci) for x in cells) if show_ci else 0}
-        # Long fact values may wrap; metric ids should not.
-        caps = {"metric": 48, "values": 26, "change": 20, "ci": 22}
-        natural = {k: min(caps[k], max(6, v)) if k != "ci" or show_ci else 0 for k, v in natural.items()}
-        total = sum(natural.values())
-        w = dict(natural) if total <= spare else {k: max(6, int(v * spare / total)) for k, v in natural.items()}
-        table = Table(title="metrics (most severe first)", title_justify="left", box=box.SIMPLE_HEAD)
-        table.add_column("metric", overflow="fold", width=w["metric"])
-        table.add_column("comp.", no_wrap=True, width=fixed["comp."])
-        table.add_column("baseline → candidate", justify="right", overflow="fold", width=w["values"])
-        table.add_column("change", justify="right", overflow="fold", width=w["change"])
-        if show_ci:
-            table.add_column(ci_label(CI_LEVEL), justify="right", overflow="fold", width=w["ci"])
-        table.add_column("adj. p", justify="right", no_wrap=True, width=fixed["adj. p"])
-        if show_q:
-            table.add_column("q", justify="right", no_wrap=True, width=fixed["q"])
-        table.add_column("verdict", no_wrap=True, width=fixed["verdict"])
-        for x in cells:
-            style = STATUS_STYLE.get(x.verdict, "")
-            row = [Text(x.metric), x.component, Text(f"{x.baseline} → {x.candidate}"),
-                   Text(x.change, style=style if x.verdict in ("regressed", "improved") else "")]
-            row += [Text(x.ci)] if show_ci else []
-            row += [x.p_adjusted] + ([x.q] if show_q else []) + [Text(x.verdict, style=style)]
-            table.add_row(*row)
-        console.print(table)
+        console.print(Text("metrics (most severe first, by target)"))
+        for line in metric_lines(rows, width, STATUS_STYLE):
+            text = Text()
+            for part, style in line.segments:
+                text.append(part, style=style)
+            console.print(text, no_wrap=True, overflow="ignore")
         for x in cells:
             if not x.judged:
                 line = Text("  ")

@@ -21,6 +21,10 @@ class Summary:
     p50: float
     p95: float
     p99: float
+    # The rest of the quantile curve a report draws (p50 → p99.9); judged nowhere.
+    p75: float | None = None
+    p90: float | None = None
+    p999: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,9 @@ def _row_quantile(np: Any, x: Any, q: float) -> Any:
 
 def _summaries(np: Any, x: Any) -> list[Summary]:
     n = x.shape[1]
-    p50, p95, p99 = (_row_quantile(np, x, q).tolist() for q in (0.5, 0.95, 0.99))
+    p50, p95, p99, p75, p90, p999 = (_row_quantile(np, x, q).tolist() for q in (0.5, 0.95, 0.99, 0.75, 0.9, 0.999))
     mean = x.mean(axis=1).tolist()
-    return [Summary(n, mean[r], p50[r], p95[r], p99[r]) for r in range(x.shape[0])]
+    return [Summary(n, mean[r], p50[r], p95[r], p99[r], p75[r], p90[r], p999[r]) for r in range(x.shape[0])]
 
 
 def _mann_whitney_rows(np: Any, a: Any, b: Any) -> tuple[Any, Any, Any, Any]:

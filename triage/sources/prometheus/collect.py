@@ -179,7 +179,7 @@ def add_series(results: _Results, item: Planned, found: Sequence[RangeSeries]) -
             Measurement.fact(s.metric, distinct[0] if len(distinct) == 1 else distinct))
 
 
-def _headers(config: PrometheusConfig) -> dict[str, str]:
+def request_headers(config: PrometheusConfig) -> dict[str, str]:
     headers = dict(config.headers)
     if config.token_file:
         try:
@@ -195,7 +195,7 @@ def _headers(config: PrometheusConfig) -> dict[str, str]:
 
 
 def client_for(config: PrometheusConfig) -> PrometheusClient:
-    return PrometheusClient(config.url, _headers(config), verify=config.verify, timeout_s=config.timeout_s)
+    return PrometheusClient(config.url, request_headers(config), verify=config.verify, timeout_s=config.timeout_s)
 
 
 def _layers_of(config: PrometheusConfig) -> list[tuple[str, str]]:

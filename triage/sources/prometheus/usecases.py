@@ -21,7 +21,7 @@ from triage.rerun import REPORT_FILE, for_prometheus_gate
 from triage.kube_client import KubeError, client_for, layer_enabled
 from triage.labels import AUTO
 from triage.model import Snapshot
-from triage.probes.kubernetes import CLUSTER_VERSION
+from triage.probes.kube_reads import CLUSTER_VERSION
 from triage.runner import RunOptions, status_counts
 from triage.store import check_label
 

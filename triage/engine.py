@@ -62,9 +62,12 @@ from .repro.dns_report import ReproReport
 from .repro.dns_repro import ReproProgress, run_dns_repro
 from .repro.dns_server import EmbeddedDnsServer, check_bind, serve_until_interrupted
 from .repro.dns_workload import WorkloadOptions
-from .runner import Progress, RunOptions, run_probes, status_counts, summarise_problems
+from .runner import Progress, RunOptions, probes_for, run_probes, status_counts, summarise_problems
 from .segmentation import MIN_LABELS, find_change_points, selection
+from .sequential import until_decided
+from .stats import MAX_LOOKS
 from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
+from .store_remote import open_store
 from .verdict import Comparison
 from .versions import by_time, by_version
 
@@ -94,8 +97,8 @@ class InitResult:
 @dataclass(frozen=True)
 class GateResult:
     comparison: Comparison  # with the command that reruns this gate
-    snapshot: Snapshot
-    saved: StoredRun | None  # the run stored under --save-as (only when the gate passed)
+    runs: tuple[Snapshot, ...]  # the candidate's runs: one, or one per round (--until-decided)
+    saved: tuple[StoredRun, ...]  # the runs stored under --save-as (only when the gate passed)
     report: str  # the Markdown report written
     junit: str | None  # the JUnit XML written, if asked
     summary: str | None  # the step summary appended to, if any
@@ -174,7 +177,7 @@ def compare_sides(baseline: str, candidate: str, judging: Judging = Judging()) -
     """Load both sides (snapshot files or stored labels), the budget and the acks, and judge.
     Raises BadInput/InputFileError/StoreError."""
     budget, acks = judging.load()  # before any snapshot is read
-    snapshots = SnapshotStore(resolve_store_path(judging.store))
+    snapshots = open_store(judging.store)
     with collector_paused():
         a_source, a_snaps = load_side(baseline, snapshots)
         b_source, b_snaps = load_side(candidate, snapshots)
@@ -219,7 +222,7 @@ def history(labels: Sequence[str] = (), judging: Judging = Judging(), *, layers:
     for layer in layers:
         if layer not in LAYERS:
             raise BadInput(f"--layer: expected one of {', '.join(LAYERS)}, got {layer!r}")
-    store = SnapshotStore(resolve_store_path(judging.store))
+    store = open_store(judging.store)
     chosen = _history_labels(store, labels)
     if len(chosen) < 2 * MIN_LABELS:
         raise BadInput(f"history: {len(chosen)} label{'s' if len(chosen) != 1 else ''} in store {store.root}; a "
@@ -252,7 +255,7 @@ def calibrate(label: str | None = None, judging: Judging = Judging(), *, runs: i
         raise BadInput("calibrate: name a stored LABEL, or probe now with --runs N (and --label)")
     if runs is not None and runs < MIN_RUNS:
         raise BadInput(f"--runs: expected at least {MIN_RUNS} (run-to-run noise needs a spread), got {runs}")
-    store = SnapshotStore(resolve_store_path(judging.store))
+    store = open_store(judging.store)
     if label is not None:
         snapshots = store.load_label(label)
         if len(snapshots) < MIN_RUNS:
@@ -278,7 +281,7 @@ def changes(baseline: str, candidate: str, *, store: str | None = None,
     (snapshot files or stored labels), each in its layer (the budget's ``changes:`` first).
     Judges nothing. Raises BadInput/InputFileError/StoreError."""
     rules = load_budget(budget_path).changes
-    snapshots = SnapshotStore(resolve_store_path(store))
+    snapshots = open_store(store)
     with collector_paused():
         _, a_snaps = load_side(baseline, snapshots)
         _, b_snaps = load_side(candidate, snapshots)
@@ -314,7 +317,7 @@ def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunO
                           judging: Judging, *, progress: ProgressFor | None, phase: Phase) -> Comparison:
     """Probe both platforms interleaved, store every run in ``judging.store``, then judge
     candidate's runs against baseline's."""
-    probe_interleaved((baseline, candidate), options, rounds, SnapshotStore(judging.store), progress=progress,
+    probe_interleaved((baseline, candidate), options, rounds, open_store(judging.store), progress=progress,
                       phase=phase)
     phase(f"comparing {baseline.label} → {candidate.label}")
     return compare_sides(baseline.label, candidate.label, judging)
@@ -338,40 +341,68 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
          save_as: str | None = None, layers_given: bool = False, report_path: str = rerun.REPORT_FILE,
          junit_path: str | None = None, step_summary: str | None = None, progress: Progress | None = None,
          take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
-         baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None) -> GateResult:
+         baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None,
+         max_rounds: int | None = None, clock: Callable[[], float] = time.monotonic) -> GateResult:
     """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
     report (and JUnit, and append to the CI step summary), and keep the run when it passes.
+    ``max_rounds`` (--until-decided): probe again what is undecided, up to that many rounds in
+    all within ``options.deadline_s`` (triage.sequential); every round's run is kept.
 
     Another source of the candidate (`--from prometheus`, triage.sources.prometheus.usecases)
     passes ``take(options, baseline runs)``, ``baseline_runs`` when the baseline is not a
     stored label, and the ``commands`` that rerun it."""
     budget, acks = judging.load()
+    check_rounds(max_rounds, probing=take is None)
     _check_paths([("--report", report_path), ("--junit", junit_path)])
     if save_as:
         check_label(save_as)
     config = load_config(config_path)
-    snapshots = SnapshotStore(resolve_store_path(judging.store))
+    snapshots = open_store(judging.store)
     baseline = list(baseline_runs) if baseline_runs is not None else snapshots.load_label(baseline_label)
     if not layers_given:
         # Probe what the baseline knows about: a layer it never measured can only be "absent".
         seen = {r.layer for snap in baseline for r in snap.results if r.status == "ok"}
         options = replace(options, layers=tuple(layer for layer in options.layers if layer in seen) or options.layers)
+    started = clock()
     snapshot = take(options, baseline) if take else run_probes(config, options, progress)
-    c = compare_snapshots(baseline, [snapshot], baseline_spec=baseline_label,
-                          candidate_spec=snapshot.label if take else f"{snapshot.label} (now)", budget=budget,
-                          alpha=judging.alpha, sources=("label" if baseline_runs is None else "file", "file"),
-                          require_decided=judging.require_decided, acks=acks)
+    sides = dict(baseline_spec=baseline_label, candidate_spec=snapshot.label if take else f"{snapshot.label} (now)",
+                 budget=budget, alpha=judging.alpha, sources=("label" if baseline_runs is None else "file", "file"),
+                 require_decided=judging.require_decided, acks=acks)
+    if max_rounds is None:
+        c, runs = compare_snapshots(baseline, [snapshot], **sides), (snapshot,)
+    else:
+        def again(keys, seconds_left):
+            # Later rounds re-run probes only: a ramp is no sample to add to (its steps are one run's).
+            rerun_options = replace(options, label=snapshot.label, deadline_s=seconds_left or options.deadline_s,
+                                    load=False)
+            return run_probes(config, rerun_options, progress, specs=probes_for(keys, options.layers))
+
+        decided = until_decided(baseline, snapshot, again, max_rounds=max_rounds,
+                                deadline=started + options.deadline_s, clock=clock, **sides)
+        c, runs = decided.comparison, decided.runs
     c = replace(c, commands=commands or rerun.for_gate(
         baseline_label, options.label, judging, config=config_path, layers=options.layers if layers_given else None,
-        samples=options.samples, load=options.load, allow_load=options.allow_load))
+        samples=options.samples, load=options.load, allow_load=options.allow_load, max_rounds=max_rounds))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:
         atomic_write_text(junit_path, render(c, "junit"))
     if step_summary:
         atomic_append_text(step_summary, markdown + "\n")
-    saved = snapshots.save_snapshot(save_as, snapshot) if save_as and c.verdict == "ok" else None
-    return GateResult(c, snapshot, saved, report_path, junit_path, step_summary)
+    saved = tuple(snapshots.save_snapshot(save_as, run) for run in runs) if save_as and c.verdict == "ok" else ()
+    return GateResult(c, runs, saved, report_path, junit_path, step_summary)
+
+
+def check_rounds(max_rounds: int | None, *, probing: bool = True) -> None:
+    """--until-decided --max-rounds K: 1 to MAX_LOOKS rounds, and only when probing now."""
+    if max_rounds is None:
+        return
+    if not probing:
+        raise BadInput("--until-decided: probes again what is undecided; a window of recorded history does not "
+                       "grow (drop --from prometheus, or widen --window)")
+    if not 1 <= max_rounds <= MAX_LOOKS:
+        raise BadInput(f"--max-rounds: expected 1 to {MAX_LOOKS} (round {MAX_LOOKS} is judged at "
+                       f"α/{2 ** (MAX_LOOKS - 1)}), got {max_rounds}")
 
 
 def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,

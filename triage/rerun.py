@@ -13,6 +13,7 @@ from typing import Sequence
 
 from .judging import Judging
 from .layers import LAYERS
+from .secrets import mask_url
 from .verdict import DEFAULT_ALPHA, Comparison
 
 REPORT_FILE = "triage-report.md"
@@ -23,8 +24,13 @@ def _flags(*pairs: tuple[str, object]) -> str:
     return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in pairs if value is not None)
 
 
+def _store(j: Judging) -> str | None:
+    """A store URL's credentials never reach a report (git's helpers supply them on a rerun)."""
+    return None if j.store is None else mask_url(j.store)
+
+
 def _judging(j: Judging) -> str:
-    return _flags(("--store", j.store), ("--budget", j.budget), ("--acks", j.acks),
+    return _flags(("--store", _store(j)), ("--budget", j.budget), ("--acks", j.acks),
                   ("--alpha", None if j.alpha == DEFAULT_ALPHA else f"{j.alpha:g}")) \
         + (" --require-decided" if j.require_decided else "")
 
@@ -48,10 +54,12 @@ def for_comparison(c: Comparison, judging: Judging = Judging()) -> tuple[str, ..
 
 def for_gate(baseline: str, label: str, judging: Judging = Judging(), *, config: str | None = None,
              layers: Sequence[str] | None = None, samples: int | None = None, load: bool = False,
-             allow_load: Sequence[str] = ()) -> tuple[str, ...]:
-    """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline)."""
+             allow_load: Sequence[str] = (), max_rounds: int | None = None) -> tuple[str, ...]:
+    """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline;
+    ``max_rounds``: it sampled until decided)."""
+    rounds = "" if max_rounds is None else f" --until-decided --max-rounds {max_rounds}"
     return (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}"
-            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples, load, allow_load)}"
+            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples, load, allow_load)}{rounds}"
             f"{_judging(judging)}",)
 
 

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Protocol, Sequence
 
 import triage.probes as probe_registry
@@ -200,6 +200,27 @@ def _close_window(call: _Call, timeout_s: float) -> ProbeResult:
     if call.failure is not None:
         return call.failure
     return _outcome(call, lambda: list(call.generator), timeout_s)  # type: ignore[arg-type]
+
+
+def probes_for(keys: Iterable[tuple[str, str, str]], layers: Sequence[str] = LAYERS) -> list[ProbeSpec]:
+    """Specs that run exactly the (layer, probe, target) ``keys``, for ``run_probes(specs=)``:
+    each probe of ``layers`` named in a key, its targets narrowed to the keys' targets."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for layer, name, target in keys:
+        wanted.setdefault((layer, name), set()).add(target)
+    specs = []
+    for spec in probe_registry.all_probes(layers):
+        targets = wanted.get((spec.layer, spec.name))
+        if not targets:
+            continue
+        if spec.targets is None:
+            if probe_registry.LOCAL in targets:
+                specs.append(spec)
+            continue
+        expand = spec.targets
+        specs.append(replace(spec, targets=lambda config, expand=expand, targets=frozenset(targets):
+                             [(name, t) for name, t in expand(config) if name in targets]))
+    return specs
 
 
 def run_probes(config: Config, options: RunOptions, progress: Progress | None = None,

@@ -108,6 +108,33 @@ def http_secrets(url: str | None, headers: Mapping[str, str]) -> set[str]:
     return found
 
 
+def url_secrets(url: str) -> set[str]:
+    """What a git remote's URL holds that is secret: its password, and for http(s) a user with
+    no password (a token as the user: ``https://TOKEN@host/…``). An ssh user (``git@``) is not."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return set()
+    found = secret_forms(password or "")
+    if not password and user and parts.scheme in ("http", "https"):
+        found |= secret_forms(user)
+    return found
+
+
+def mask_url(url: str) -> str:
+    """``url`` fit to show: the userinfo of an http(s) URL masked whole (``https://***@host/…``),
+    any other URL's password masked."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+    except ValueError:
+        return mask_secrets(url)
+    if "@" in netloc and parts.scheme in ("http", "https"):
+        return parts._replace(netloc=f"{MASK}@{netloc.rpartition('@')[2]}").geturl()
+    return mask_secrets(url, url_secrets(url))
+
+
 def dsn_secrets(dsn: str | None, environ: Mapping[str, str] = os.environ) -> set[str]:
     """Every password a PostgreSQL DSN may carry, URL or key=value form, parsed as libpq does
     and read textually too (a DSN libpq cannot parse still holds a password, and its parse

@@ -147,8 +147,8 @@ class SnapshotStore:
 
     def save_snapshot(self, label: str, snapshot: Snapshot) -> StoredRun:
         check_label(label)
-        run_id = _run_id(snapshot)
         text = snapshot.to_json()
+        run_id = self._run_name(snapshot, text)
         with self._locked():
             repo = self._repo(create=True)
             self._recover(repo)
@@ -164,6 +164,7 @@ class SnapshotStore:
                 _checkpoint("written")
                 self._commit(repo, [path], f"triage: save {label} run {os.path.basename(path)[:-5]}")
                 _checkpoint("committed")
+            self._published(repo)
         return StoredRun(label, os.path.basename(path)[:-5], path)
 
     def remove(self, label: str) -> int:
@@ -177,7 +178,16 @@ class SnapshotStore:
                 with contextlib.suppress(OSError):
                     os.rmdir(os.path.join(self.root, label))
                 self._commit(repo, [r.path for r in runs], f"triage: remove {label} ({len(runs)} runs)")
+            self._published(repo)
         return len(runs)
+
+    def _run_name(self, snapshot: Snapshot, text: str) -> str:
+        """The run's file name (without .json); a store shared through a remote adds to it."""
+        return _run_id(snapshot)
+
+    def _published(self, repo) -> None:
+        """After a commit, still under the lock: a local store is done; one cloned from a git
+        remote pushes it (triage.store_remote)."""
 
     # --- all or nothing ---------------------------------------------------------------------
 
@@ -272,15 +282,20 @@ class SnapshotStore:
         _checkpoint("staged")
         # Deleted paths go in only if git knew them (one ls-files call, not one per run).
         to_commit = present + (repo.git.ls_files("--", *gone).splitlines() if gone else [])
-        env = {}
-        reader = repo.config_reader()
-        # Use the user's identity when git has one; a bare CI box has none, so fall back.
-        if not reader.get_value("user", "name", "") and "GIT_AUTHOR_NAME" not in os.environ:
-            env.update(GIT_AUTHOR_NAME="triage", GIT_COMMITTER_NAME="triage")
-        if not reader.get_value("user", "email", "") and "GIT_AUTHOR_EMAIL" not in os.environ:
-            env.update(GIT_AUTHOR_EMAIL="triage@localhost", GIT_COMMITTER_EMAIL="triage@localhost")
         if to_commit:
-            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *to_commit, env=env)
+            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *to_commit, env=identity_env(repo))
+
+
+def identity_env(repo) -> dict[str, str]:
+    """The user's git identity when git has one; a bare CI box has none, so triage's."""
+    env = {}
+    reader = repo.config_reader()
+    if not reader.get_value("user", "name", "") and "GIT_AUTHOR_NAME" not in os.environ:
+        env.update(GIT_AUTHOR_NAME="triage", GIT_COMMITTER_NAME="triage")
+    if not reader.get_value("user", "email", "") and "GIT_AUTHOR_EMAIL" not in os.environ:
+        env.update(GIT_AUTHOR_EMAIL="triage@localhost", GIT_COMMITTER_EMAIL="triage@localhost")
+    return env
+
 
 def _run_id(snapshot: Snapshot) -> str:
     run_id = _UNSAFE.sub("_", f"{snapshot.taken_at}-{snapshot.host}").strip("_") or "run"

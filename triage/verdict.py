@@ -4,7 +4,8 @@ History of the on-disk format (``schema``):
 - ``triage.comparison/v1``: DESIGN.md's comparison JSON (verdict, suspects, layers,
   metrics). Additive since: ``commands`` (how to reproduce, set by the engine), ``changes``
   (what changed between the sides, by layer: triage.changes); ``acks`` (the acks file) and
-  per metric ``ack`` (the acknowledgement of a regression, triage.acks).
+  per metric ``ack`` (the acknowledgement of a regression, triage.acks); ``rounds`` (how a
+  gate that samples until it decides got there, triage.rounds; null otherwise).
 
 Built by triage.judge (metrics, layers, verdict) and triage.attribution (suspects); read
 back by ``Comparison.from_dict`` so a saved comparison renders again later. Everything a
@@ -27,6 +28,7 @@ from .factdiff import changed_phrase
 from .formatting import (ci_label, display_unit, format_context, format_kinds, format_number, format_range,
                          format_rate, format_relative, format_signed)
 from .layers import stack_order
+from .rounds import Rounds
 
 SCHEMA = "triage.comparison/v1"
 DEFAULT_ALPHA = 0.01
@@ -413,6 +415,7 @@ class Comparison:
     acks: str | None = None  # the acks file its regressions were checked against
     # layer.probe -> what its targets are ("CoreDNS pods", "nodes"), where a source says
     target_nouns: Mapping[str, str] = field(default_factory=dict)
+    rounds: Rounds | None = None  # gate --until-decided: the rounds it took (triage.sequential)
 
     @property
     def acknowledged(self) -> list[MetricComparison]:
@@ -464,6 +467,7 @@ class Comparison:
             "changes": self.changes.to_dict(),
             "acks": self.acks,
             "target_nouns": dict(self.target_nouns),
+            "rounds": None if self.rounds is None else self.rounds.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -495,7 +499,8 @@ class Comparison:
                        reason=d.get("reason", ""), layer_notes=dict(d.get("layer_notes") or {}),
                        commands=tuple(str(c) for c in d.get("commands") or ()),
                        changes=ChangeSet.from_dict(d.get("changes")), acks=d.get("acks"),
-                       target_nouns={str(k): str(v) for k, v in (d.get("target_nouns") or {}).items()})
+                       target_nouns={str(k): str(v) for k, v in (d.get("target_nouns") or {}).items()},
+                       rounds=Rounds.from_dict(d.get("rounds")))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFileError(source, f"not a complete comparison ({type(exc).__name__}: {exc})") from None
 

@@ -11,7 +11,7 @@ from .env import environment
 baseline_app = typer.Typer(help="Store, list and inspect baseline snapshots (a git-versioned directory).",
                            no_args_is_help=True)
 
-STORE_HELP = "Baseline store directory (default $TRIAGE_STORE, else ./baselines)."
+STORE_HELP = "Baseline store: a directory or a git URL (default $TRIAGE_STORE, else ./baselines)."
 
 
 def register(app: typer.Typer) -> None:
@@ -19,9 +19,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _store(path: str | None):
-    from triage.store import SnapshotStore, resolve_store_path
+    from triage.store_remote import open_store
 
-    return SnapshotStore(resolve_store_path(path))
+    return open_store(path)
 
 
 @baseline_app.command("save")

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 def gate(
     ctx: typer.Context,
     baseline: str = typer.Option(None, "--baseline", help="Stored label to judge against, e.g. 4.3.18 (required, except with --from prometheus --window upgrade:VERSION)."),
-    store: str = typer.Option(None, "--store", "-s", help="Baseline store (default $TRIAGE_STORE, else ./baselines)."),
+    store: str = typer.Option(None, "--store", "-s", help="Baseline store: a directory or a git URL (default $TRIAGE_STORE, else ./baselines)."),
     config: str = typer.Option(None, "--config", "-c", help="Config file (default ./triage.yaml if present)."),
     budget: str = typer.Option(None, "--budget", "-b", help="Budget YAML: per-metric floors by glob."),
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics."),
@@ -36,6 +36,10 @@ def gate(
                              "expires, accepted size); they are reported but do not fail the gate."),
     load: bool = typer.Option(False, "--load", help="After the probes, ramp load per target (load: in triage.yaml), as the baseline was."),
     allow_load: str = typer.Option(None, "--allow-load", help="HOST[,HOST]: hosts beyond loopback that --load may send load to."),
+    until_decided: bool = typer.Option(False, "--until-decided", help="While metrics stay undecided, probe again "
+                                       "only the probes behind them (within --deadline), α spent across the rounds."),
+    max_rounds: int = typer.Option(None, "--max-rounds", help="With --until-decided: rounds in all, the first "
+                                   "included (default 4; 1 to 10)."),
 ) -> int:
     """Gate an upgrade in CI: probe this platform, compare with the baseline, exit 0/3/4.
 
@@ -48,12 +52,17 @@ def gate(
     from triage.loopback import parse_allow_load
     from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
+    from triage.sequential import DEFAULT_ROUNDS
 
     from .progress import progress_for
 
     env = environment(ctx)
     judging = Judging(store, budget, alpha, require_decided, acks)
+    if max_rounds is not None and not until_decided:
+        raise BadInput("--max-rounds: only with --until-decided")
+    rounds = (DEFAULT_ROUNDS if max_rounds is None else max_rounds) if until_decided else None
     if source != "probes" or window or before_upgrade:
+        engine.check_rounds(rounds, probing=False)
         from .prometheus import gate_from_prometheus
 
         result = gate_from_prometheus(env, source, window, before_upgrade, baseline=baseline, label=label,
@@ -67,7 +76,8 @@ def gate(
     result = engine.gate(baseline, options, judging, config_path=config, save_as=save_as,
                          layers_given=layers is not None,
                          report_path=report or REPORT_FILE,
-                         junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet))
+                         junit_path=junit, step_summary=env.step_summary, progress=progress_for(env, quiet),
+                         max_rounds=rounds)
     return _verdict(env, result, quiet)
 
 
@@ -75,7 +85,11 @@ def _verdict(env, result, quiet: bool) -> int:
     c = result.comparison
     roots = [s.layer for s in c.suspects if s.role == "root" and not c.acknowledged_layer(s.layer)]
     env.out(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "") + f" — {c.reason}")
+    if c.rounds is not None:
+        env.out(f"rounds: {c.rounds.summary(c.alpha)}")
     if not quiet:
+        saved = " ".join(run.run_id for run in result.saved)
         env.err(f"triage: report {result.report}" + (f", junit {result.junit}" if result.junit else "")
-                + (f"; saved run {result.saved.run_id} as {result.saved.label}" if result.saved else ""))
+                + (f"; saved run{'s' if len(result.saved) > 1 else ''} {saved} as {result.saved[0].label}"
+                   if result.saved else ""))
     return int(c.exit_status)

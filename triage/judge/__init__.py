@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from triage.acks import NO_ACKS, Acks
@@ -54,7 +55,8 @@ from .drafts import Row, check_alpha
 from .kinds import JUDGES, side_summary
 from .samples import SamplesBatch, samples_summary
 
-__all__ = ["JUDGES", "check_alpha", "collector_paused", "compare_snapshots", "samples_summary"]
+__all__ = ["JUDGES", "Judged", "check_alpha", "collector_paused", "compare_snapshots", "conclude", "judge_metrics",
+           "samples_summary"]
 
 
 def _row_for(key: MetricKey, a_side: PooledSide, b_side: PooledSide, budget: Budget,
@@ -95,11 +97,33 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
                       baseline_spec: str = "baseline", candidate_spec: str = "candidate",
                       budget: Budget | None = None, alpha: float = DEFAULT_ALPHA,
                       sources: tuple[str, str] = ("file", "file"), require_decided: bool = False,
-                      acks: Acks = NO_ACKS, today: dt.date | None = None) -> Comparison:
+                      acks: Acks = NO_ACKS, today: dt.date | None = None, share: float = 1.0) -> Comparison:
     """Judge pooled candidate runs against pooled baseline runs (pure: no I/O).
     ``require_decided``: a metric that neither regressed nor ruled a regression out makes
     the verdict inconclusive. ``acks``: regressions they cover (for the candidate's labels,
-    on ``today``, UTC by default) are reported as acknowledged and fail no verdict."""
+    on ``today``, UTC by default) are reported as acknowledged and fail no verdict.
+    ``share``: this is one look of several, judged at α · share (triage.stats.spending)."""
+    judged = judge_metrics(baseline, candidate, baseline_spec=baseline_spec, candidate_spec=candidate_spec,
+                           budget=budget, alpha=alpha, sources=sources, share=share)
+    return conclude(judged, baseline, candidate, budget=budget, alpha=alpha, require_decided=require_decided,
+                    acks=acks, today=today)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One look's metrics, judged, before the verdict: both sides pooled, the family size."""
+
+    baseline: PooledSide
+    candidate: PooledSide
+    metrics: tuple[MetricComparison, ...]  # most severe first
+    tests: int
+
+
+def judge_metrics(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot], *,
+                  baseline_spec: str = "baseline", candidate_spec: str = "candidate", budget: Budget | None = None,
+                  alpha: float = DEFAULT_ALPHA, sources: tuple[str, str] = ("file", "file"),
+                  share: float = 1.0) -> Judged:
+    """Every metric's verdict, Holm over the family at α · ``share``."""
     check_alpha(alpha)
     budget = budget or DEFAULT_BUDGET
     with collector_paused():
@@ -109,21 +133,31 @@ def compare_snapshots(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot
         rows = [_row_for(key, a_side, b_side, budget, batch)
                 for key in sorted(set(a_side.metrics) | set(b_side.metrics))]
         batch.run()
-        tests = adjust(rows)
+        tests = adjust(rows, share)
         frozen = corroborate_capacity([freeze(row, alpha) for row in rows], a_side.metrics, b_side.metrics)
         metrics = tuple(sorted(frozen, key=MetricComparison.severity))
-    labels = ((candidate_spec,) if sources[1] == "label" else ()) + b_side.info.labels
-    metrics = acknowledge(metrics, acks, labels, today)
+    return Judged(a_side, b_side, metrics, tests)
+
+
+def conclude(judged: Judged, baseline: Sequence[Snapshot], candidate: Sequence[Snapshot], *,
+             budget: Budget | None = None, alpha: float = DEFAULT_ALPHA, require_decided: bool = False,
+             acks: Acks = NO_ACKS, today: dt.date | None = None) -> Comparison:
+    """From judged metrics (one look's, or several looks' merged: triage.sequential) to the
+    acknowledgements, layers, suspects and verdict."""
+    budget = budget or DEFAULT_BUDGET
+    a_side, b_side = judged.baseline, judged.candidate
+    labels = ((b_side.info.spec,) if b_side.info.source == "label" else ()) + b_side.info.labels
+    metrics = acknowledge(judged.metrics, acks, labels, today)
     layers, notes = layer_statuses(metrics, a_side, b_side)
     changes = diff_changes(baseline, candidate, budget.changes, baseline_title=a_side.info.title,
                            candidate_title=b_side.info.title)
     nouns = target_nouns(baseline, candidate)
     suspects = attribute(layers, metrics, nouns, changes)
-    judged = layers if not any(m.acknowledged for m in metrics) else \
+    judged_layers = layers if not any(m.acknowledged for m in metrics) else \
         layer_statuses(metrics, a_side, b_side, acknowledged_regress=False)[0]
-    verdict, reason = overall_verdict(metrics, judged, require_decided=require_decided)
+    verdict, reason = overall_verdict(metrics, judged_layers, require_decided=require_decided)
     return Comparison(verdict, a_side.info, b_side.info, layers, metrics, suspects=suspects, alpha=alpha,
-                      tests=tests, primary_tests=sum(1 for m in metrics if m.primary and m.p is not None),
+                      tests=judged.tests, primary_tests=sum(1 for m in metrics if m.primary and m.p is not None),
                       budget=budget.source, reason=reason, layer_notes=notes, changes=changes, acks=acks.source,
                       target_nouns=nouns)
 

@@ -37,13 +37,14 @@ def family_weights(rows: Sequence[Row]) -> list[float]:
     return [PRIMARY_SHARE / primary if row.primary else (1 - PRIMARY_SHARE) / secondary for row in rows]
 
 
-def adjust(rows: Sequence[Row]) -> int:
+def adjust(rows: Sequence[Row], share: float = 1.0) -> int:
     """The family-wise adjustment of every drafted component; returns the family size. The
-    'improved' direction is a separate family built the same way."""
+    'improved' direction is a separate family built the same way. ``share``: the look's share
+    of α (triage.stats.spending)."""
     drafts = [row.components for row in rows]
     weights = family_weights(rows)
-    worse = stats.adjust_family([[d.p for d in ds] for ds in drafts], weights)
-    better = stats.adjust_family([[d.p_better for d in ds] for ds in drafts], weights)
+    worse = stats.adjust_family([[d.p for d in ds] for ds in drafts], weights, share)
+    better = stats.adjust_family([[d.p_better for d in ds] for ds in drafts], weights, share)
     for ds, adjusted, q, better_adjusted in zip(drafts, worse.adjusted, worse.q, better.adjusted):
         for d, p_adj, q_value, pb_adj in zip(ds, adjusted, q, better_adjusted):
             d.p_adjusted, d.q, d.p_better_adjusted = p_adj, q_value, pb_adj

@@ -103,7 +103,7 @@ def side_hosts(info: SideInfo) -> str:
 
 @dataclass(frozen=True)
 class Footer:
-    """One line under a metrics view: ``kind`` is hidden, failure, ack or family; ``lead`` a
+    """One line under a metrics view: ``kind`` is hidden, failure, ack, rounds or family; ``lead`` a
     short prefix a renderer may style; ``text`` plain (it holds probe error text: escape it)."""
 
     kind: str
@@ -123,6 +123,8 @@ def footers(c: Comparison, shown: int, *, total: int | None = None) -> list[Foot
             out.append(Footer("failure", f"probe failed on the {side_name}:",
                               f"{f.layer}.{f.probe} [{f.target}]: {f.error}{runs}"))
     out += ack_footers(c)
+    if c.rounds is not None:
+        out.append(Footer("rounds", "rounds:", c.rounds.summary(c.alpha)))
     out.append(Footer("family", "", family_rule(c)))
     return out
 

@@ -16,6 +16,7 @@ from triage.attribution import target_spreads
 from triage.changes import ENTRIES_SHOWN, ChangeSet, is_change_fact
 from triage.formatting import ci_label, format_number, printable, short_value
 from triage.layers import DEPENDENCIES
+from triage.rounds import UNDECIDED_SHOWN
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
 from . import RenderOptions, charts, load_view
@@ -68,7 +69,7 @@ def _brief(c: Comparison, options: RenderOptions) -> str:
         lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
     lines.append("")
     for f in footers(c, len(rows)):
-        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind in ("failure", "ack") else escape(f.text))
+        lines.append(f"- {f.lead} {escape(f.text)}" if f.kind in ("failure", "ack", "rounds") else escape(f.text))
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +179,7 @@ def _metrics(c: Comparison, show_all: bool) -> list[str]:
         lines.append("| " + " | ".join(escape(str(v)) for v in cells) + " |")
     lines.append("")
     shown = [f for f in footers(c, len(rows), total=sum(1 for m in c.metrics if m.kind != "fact"))
-             if f.kind not in ("failure", "ack")]  # failures and acks have their own sections
+             if f.kind not in ("failure", "ack", "rounds")]  # these have their own sections
     return lines + [escape(f.text) for f in shown] + [""]
 
 
@@ -196,6 +197,23 @@ def _acks(c: Comparison) -> list[str]:
         cells = (m.id, metric_cells(m).change, status, a.ack.reason, a.ack.ticket or "–", a.ack.expires or "–",
                  a.ack.source)
         lines.append("| " + " | ".join(escape(v) for v in cells) + " |")
+    return lines + [""]
+
+
+def _rounds(c: Comparison) -> list[str]:
+    """gate --until-decided: each round's share of α, what it probed again, what was left."""
+    r = c.rounds
+    if r is None:
+        return []
+    lines = ["## Rounds", "", escape(r.summary(c.alpha)) + ".", ""]
+    if len(r.undecided) > UNDECIDED_SHOWN:
+        lines += ["Still undecided: " + escape(", ".join(r.undecided)) + ".", ""]
+    lines += ["| round | α spent | probes run | samples | decided | undecided |", "|---|---|---|---|---|---|"]
+    for look in r.looks:
+        probes = ", ".join(look.probes[:MAX_WHERE_ROWS]) + (f" … and {len(look.probes) - MAX_WHERE_ROWS} more"
+                                                            if len(look.probes) > MAX_WHERE_ROWS else "")
+        lines.append(f"| {look.index} | {c.alpha * look.share:.3g} | {escape(probes)} | {look.samples:,} | "
+                     f"{look.decided} | {look.undecided} |")
     return lines + [""]
 
 
@@ -266,6 +284,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
         lines += _charts(c, options)
     lines += load_view.render(c, escape, options.charts)
     lines += _metrics(c, options.show_all)
+    lines += _rounds(c)
     lines += _acks(c)
     lines += _facts(c)
     lines += _failures(c)

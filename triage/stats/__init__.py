@@ -26,7 +26,7 @@ is not used here because importing it alone takes over a second on a small machi
 check every function against scipy. Modules: basics (constants, normal, quantile), exact
 (counts and rates), samples (batched rank tests and tails), clustered (the same questions
 when values come in groups), family (Holm, BH), series (where in a history of labels a change lies), noise (run-to-run
-variation, for calibrated floors).
+variation, for calibrated floors), spending (α over the looks of a gate that samples until it decides).
 """
 
 from .basics import _np as numpy
@@ -41,6 +41,7 @@ from .family import FamilyAdjustment, adjust_family, benjamini_hochberg, holm
 from .noise import between_run_sd, chi2_ppf, detectable, prediction_floor, quantile_se, samples_needed
 from .samples import SamplesResult, ShiftResult, Summary, TailResult, compare_samples, hodges_lehmann
 from .series import Separation, separation
+from .spending import MAX_LOOKS, look_shares
 
 __all__ = [
     "DEFAULT_CI_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "EXACT_PAIRWISE_MAX", "MIN_SAMPLES", "MIN_TAIL_BEYOND",
@@ -53,4 +54,5 @@ __all__ = [
     "SamplesResult", "ShiftResult", "Summary", "TailResult", "compare_samples", "hodges_lehmann",
     "Separation", "separation",
     "between_run_sd", "chi2_ppf", "detectable", "prediction_floor", "quantile_se", "samples_needed",
+    "MAX_LOOKS", "look_shares",
 ]

@@ -44,7 +44,7 @@ class FamilyAdjustment:
 
 
 def adjust_family(pvalues: Sequence[Sequence[float | None]],
-                  weights: Sequence[float] | None = None) -> FamilyAdjustment:
+                  weights: Sequence[float] | None = None, share: float = 1.0) -> FamilyAdjustment:
     """Holm–Bonferroni and Benjamini–Hochberg across metrics that have several components,
     optionally weighted (Holm's weighted procedure: metric i is judged at α · w_i / Σ w over
     the metrics not yet rejected, so the family-wise rate stays α whatever the weights).
@@ -57,6 +57,9 @@ def adjust_family(pvalues: Sequence[Sequence[float | None]],
     component that passes the floors is the one that is significant. Its q is BH's at the
     same position, built the same way (weighted BH: p / w with weights of mean 1). Without
     weights every metric weighs the same and this is plain Holm and BH.
+
+    ``share``: this family is one look of several and is judged at α · share (stats.spending);
+    the adjusted p- and q-values come back divided by it, so comparing them with α decides.
     """
     members = [i for i, ps in enumerate(pvalues) if any(p is not None for p in ps)]
     m = len(members)
@@ -87,4 +90,7 @@ def adjust_family(pvalues: Sequence[Sequence[float | None]],
         for j, p in enumerate(pvalues[i]):
             if p is not None:
                 qvalues[i][j] = min(1.0, max(tail_min[pos], min(tail_min[pos + 1], m * k * p / w[i] / (pos + 1))))
+    if share != 1.0:
+        adjusted = [[None if p is None else min(1.0, p / share) for p in ps] for ps in adjusted]
+        qvalues = [[None if q is None else min(1.0, q / share) for q in qs] for qs in qvalues]
     return FamilyAdjustment(tuple(map(tuple, adjusted)), tuple(map(tuple, qvalues)), m)

@@ -21,37 +21,13 @@ from typing import Iterator
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.database import pg_server  # noqa: E402
+from tests.load.lock_app import lock_app  # noqa: E402
 from triage.config import parse_config  # noqa: E402
 from triage.repro.dns_server_process import ServerProcess  # noqa: E402
 from triage.runner import RunOptions, run_probes  # noqa: E402
 
 NAME = "quay-db.quay.svc"
 SAMPLES = 200
-
-# The app: a threaded HTTP server in its own process (so its threads never share the
-# probe's GIL), with a real listen backlog (the default 5 overflows under tcp_connect's
-# bursts and costs 1 s SYN resends) and a handler that works ~1 ms.
-_HTTP_CHILD = r"""
-import sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        end = time.perf_counter() + 0.001
-        while time.perf_counter() < end:
-            pass
-        body = b"ok\n"
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-class S(ThreadingHTTPServer):
-    request_queue_size = 128
-    daemon_threads = True
-s = S(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"""
 
 # One core busy for ``on`` seconds, idle for ``off``: a noisy neighbour that comes and goes.
 _HOG_CHILD = r"""
@@ -67,13 +43,9 @@ while True:
 
 @contextlib.contextmanager
 def http_app() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-c", _HTTP_CHILD], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}/health"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    """The app: a threaded HTTP server in its own process whose handler works ~1 ms of CPU."""
+    with lock_app(1.0, busy=True) as url:
+        yield url
 
 
 @contextlib.contextmanager

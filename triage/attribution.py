@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from .changes import ChangeSet, is_change_fact
+from .formatting import format_number
 from .layers import below, rank
+from .load.naming import PROBE as RAMP, UNIT, from_offered, is_capacity, offered_text, parse_step
 from .model import Snapshot
 from .pooling import COMBINED_PREFIX
 from .verdict import Evidence, MetricComparison, Suspect
@@ -113,6 +115,35 @@ def where_clause(spreads: Sequence[TargetSpread]) -> str:
     return f" on {' and '.join(parts)}; the others did not regress ({ruled} of {others} ruled out)"
 
 
+def capacity_sentence(m: MetricComparison) -> str:
+    """'app capacity of registry fell from 1,800 to 600 req/s (p99 SLO 50 ms)'."""
+    lead = m.lead_component
+    where = "" if m.target == "local" else f" of {m.target}"
+    note = f" ({lead.note})" if lead is not None and lead.note else ""
+    base = lead.baseline if lead is not None else None
+    cand = lead.candidate if lead is not None else None
+    return f"{m.layer} capacity{where} fell from {format_number(base)} to {offered_text(cand, m.unit or '')}{note}"
+
+
+def under_load(layer: str, metrics: Sequence[MetricComparison]) -> str:
+    """Where on its ramps ``layer`` regressed: ' at 400 q/s and above', ' at idle and at
+    400 q/s and above' when its idle probes regressed too; '' when no ramp step did."""
+    regressed, recorded, unit, idle = [], [], "", False
+    for m in metrics:
+        if m.layer != layer:
+            continue
+        step = parse_step(m.metric) if m.probe == RAMP else None
+        if step is None:
+            idle = idle or (m.verdict == "regressed" and m.probe != RAMP)
+            continue
+        unit = UNIT[step.suffix]
+        recorded.append(step.offered)
+        if m.verdict == "regressed":
+            regressed.append(step.offered)
+    where = from_offered(regressed, recorded, unit)
+    if not where:
+        return ""
+    return f" at idle and {where}" if idle else f" {where}"
 def changed_below(layer: str, changed: Iterable[str]) -> tuple[str, ...]:
     """The layers ``layer`` depends on that changed with it: none, a root suspect; some,
     downstream of them. The one rule, for a comparison's regressed layers and for the layers
@@ -132,14 +163,24 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
         deps = below(layer)
         culprits = changed_below(layer, regressed)
         unknown = [d for d in deps if layers.get(d) in ("failed", "inconclusive")]
-        rows = sorted((m for m in metrics if m.layer == layer and m.verdict == "regressed"), key=lambda m: m.severity())
+        # A fallen capacity leads: it says the whole ramp's story in one number.
+        rows = sorted((m for m in metrics if m.layer == layer and m.verdict == "regressed"),
+                      key=lambda m: (not is_capacity(m.probe, m.metric), m.severity()))
         changed = [m for m in metrics if m.layer == layer and m.kind == "fact" and m.verdict == "changed"]
         lead = rows[0].describe() if rows else "a budgeted fact changed"
         more = f" and {len(rows) - 1} more metric{'s' if len(rows) > 2 else ''}" if len(rows) > 1 else ""
         head = f"{layer} regressed{where_clause(target_spreads(layer, metrics, nouns))}: {lead}{more}"
+        if rows and is_capacity(rows[0].probe, rows[0].metric):
+            head = f"{capacity_sentence(rows[0])}{more}"
         if culprits:
             role = "downstream"
-            tail = f"below it {_join(culprits)} regressed → downstream of {_join(culprits)}"
+            loads = {c: under_load(c, metrics) for c in culprits}
+            if len(culprits) == 1:
+                where = loads[culprits[0]]
+            else:
+                under = [c + w for c, w in loads.items() if w]
+                where = f" ({'; '.join(under)})" if under else ""
+            tail = f"below it {_join(culprits)} regressed{where} → downstream of {_join(culprits)}"
         else:
             role = "root"
             if not deps:

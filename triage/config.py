@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .errors import BadInput
 from .layers import LAYERS
+from .load.config import LoadConfig, parse_load
 from .secrets import dsn_secrets, http_secrets, mask_secrets
 from .sources.prometheus.profiles import PROFILE_NAMES
 from .sources.prometheus.windows import parse_duration
@@ -162,6 +163,7 @@ class Config:
     dns: DnsConfig = DnsConfig()
     kubernetes: KubernetesConfig = KubernetesConfig()
     prometheus: PrometheusConfig | None = None
+    load: LoadConfig = LoadConfig()  # the ramps of `triage probe --load` (triage.load)
 
     def endpoints(self) -> list[tuple[str, tuple[str, int]]]:
         """(target name, (host, port)) for every target that fans out to a reachable port."""
@@ -298,7 +300,7 @@ def parse_config(text: str, source: str) -> Config:
 
 def _config(data: Any, r: YamlReader, source: str) -> Config:
     top = r.mapping(data, "", ("samples", "groups", "spread", "probe_timeout", "targets", "dns", "kubernetes",
-                               "prometheus"))
+                               "prometheus", "load"))
     kw: dict[str, Any] = {"source": source}
     if "samples" in top:
         kw["samples"] = r.integer(top["samples"], "samples", 1, 1_000_000)
@@ -359,6 +361,8 @@ def _config(data: Any, r: YamlReader, source: str) -> Config:
         kw["kubernetes"] = KubernetesConfig(**kkw)
     if "prometheus" in top:
         kw["prometheus"] = _prometheus(r, top["prometheus"])
+    if "load" in top:
+        kw["load"] = parse_load(r, top["load"])
     return Config(**kw)
 
 

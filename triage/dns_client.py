@@ -58,6 +58,12 @@ class QueryTemplate:
     def question(self) -> bytes:
         return bytes(self.wire[12:]).lower()
 
+    def copy(self) -> "QueryTemplate":
+        """The same query with wire bytes of its own, for another thread to patch."""
+        twin = object.__new__(QueryTemplate)
+        twin.wire, twin.cache_miss = bytearray(self.wire), self.cache_miss
+        return twin
+
 
 def reply_matches(reply: bytes, wire: bytearray, question: bytes) -> bool:
     """Is this the answer to ``wire``: same id, a response, the same question."""

@@ -111,8 +111,12 @@ class DemoResult:
     report: str
     elapsed_s: float
 
+    loaded: bool = False  # ramped both platforms (--load)
+
     @property
     def named_dns(self) -> bool:
+        if self.loaded:
+            return demo_scenario.names_capacity_loss(self.comparison)
         return demo_scenario.names_dns(self.comparison)
 
     @property
@@ -329,7 +333,8 @@ def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOption
     judging = replace(judging, store=resolve_store_path(judging.store))
     c = _interleave_and_judge(*platforms, options, rounds, judging, progress=progress, phase=phase)
     return replace(c, commands=rerun.for_ab(baseline, candidate, rounds=rounds, layers=options.layers,
-                                            samples=options.samples, judging=judging))
+                                            samples=options.samples, judging=judging, load=options.load,
+                                            allow_load=options.allow_load))
 
 
 def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(), *, config_path: str | None = None,
@@ -367,7 +372,9 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
         c, runs = compare_snapshots(baseline, [snapshot], **sides), (snapshot,)
     else:
         def again(keys, seconds_left):
-            rerun_options = replace(options, label=snapshot.label, deadline_s=seconds_left or options.deadline_s)
+            # Later rounds re-run probes only: a ramp is no sample to add to (its steps are one run's).
+            rerun_options = replace(options, label=snapshot.label, deadline_s=seconds_left or options.deadline_s,
+                                    load=False)
             return run_probes(config, rerun_options, progress, specs=probes_for(keys, options.layers))
 
         decided = until_decided(baseline, snapshot, again, max_rounds=max_rounds,
@@ -375,7 +382,7 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
         c, runs = decided.comparison, decided.runs
     c = replace(c, commands=commands or rerun.for_gate(
         baseline_label, options.label, judging, config=config_path, layers=options.layers if layers_given else None,
-        samples=options.samples, max_rounds=max_rounds))
+        samples=options.samples, load=options.load, allow_load=options.allow_load, max_rounds=max_rounds))
     markdown = _report(c)
     atomic_write_text(report_path, markdown)
     if junit_path:
@@ -401,9 +408,10 @@ def check_rounds(max_rounds: int | None, *, probing: bool = True) -> None:
 def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
          samples: int = demo_scenario.SAMPLES_PER_RUN, report_path: str = rerun.REPORT_FILE,
          progress: ProgressFor | None = None, phase: Phase = _quiet,
-         clock: Callable[[], float] = time.monotonic) -> DemoResult:
+         clock: Callable[[], float] = time.monotonic, load: bool = False) -> DemoResult:
     """`triage demo`: start both demo platforms, probe them interleaved, store every run,
-    compare the labels and write the Markdown report."""
+    compare the labels and write the Markdown report. ``load``: then ramp each platform
+    (dns, app), so the verdict can name dns as the root of the app's capacity loss."""
     _check_paths([("--report", report_path)])
     started = clock()
     root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
@@ -412,12 +420,12 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
             DemoPlatform(*demo_scenario.DEGRADED, seed=19) as degraded:
         c = _interleave_and_judge(Platform(healthy.label, demo_scenario.platform_config(healthy, samples)),
                                   Platform(degraded.label, demo_scenario.platform_config(degraded, samples)),
-                                  RunOptions(layers=demo_scenario.LAYERS), rounds, Judging(store=root),
+                                  RunOptions(layers=demo_scenario.LAYERS, load=load), rounds, Judging(store=root),
                                   progress=progress, phase=phase)
     c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
-                                           store_given=store))
+                                           store_given=store, load=load))
     atomic_write_text(report_path, _report(c))
-    return DemoResult(c, root, report_path, clock() - started)
+    return DemoResult(c, root, report_path, clock() - started, load)
 
 
 def repro_dns(profiles: Sequence[str], options: WorkloadOptions, *, progress: ReproProgress | None = None,

@@ -4,7 +4,7 @@ exit 2 before any packet is sent").
 
 One check, one wording: ``require_loopback_or_allowed``. Its ``allowed`` hosts are what
 the user confirmed (``--i-know-this-exposes-dns`` for a server's ``--bind``;
-``--allow-load HOST[,HOST]`` for the hosts a reproducer's load may go to: `repro db --dsn`).
+``--allow-load HOST[,HOST]`` for the hosts load may go to: `repro db --dsn`, `probe --load`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Collection
 from triage.errors import BadInput
 
 EXPOSE_FLAG = "--i-know-this-exposes-dns"  # confirms a reproducer server on a non-loopback --bind
-ALLOW_LOAD_FLAG = "--allow-load"  # names the non-loopback hosts a reproducer's load may go to
+ALLOW_LOAD_FLAG = "--allow-load"  # names the non-loopback hosts load may go to (reproducers, ramps)
+
+
+def parse_allow_load(text: str | None) -> tuple[str, ...]:
+    """``--allow-load a.example,10.0.0.5`` → ('a.example', '10.0.0.5'); None or '' → ()."""
+    hosts = tuple(h.strip() for h in (text or "").split(",") if h.strip())
+    if text and not hosts:
+        raise BadInput(f"{ALLOW_LOAD_FLAG}: expected a comma list of hosts, got {text!r}")
+    return hosts
 
 
 def is_loopback(host: str) -> bool:

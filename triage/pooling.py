@@ -46,6 +46,8 @@ class PooledMetric:
     # proportion: a failure rate the probe lets add up over targets (its ``combine`` key,
     # e.g. the resolver every name was asked of); such rates are the family's primary ones.
     combine: str | None = None
+    # gauge: a ramp's capacity (triage.load): per run, how it was found (SLO, "at least", ...).
+    capacity: list[dict] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)  # proportion: events by kind, summed over runs
     context: dict[str, Any] = field(default_factory=dict)  # figures the latest run attached (not judged)
 
@@ -172,6 +174,8 @@ def pool_side(spec: str, source: str, snapshots: Sequence[Snapshot]) -> PooledSi
                     window = m.extra.get("window_s")
                     pooled.window_s = (pooled.window_s + window
                                        if _positive_window(window) and pooled.window_s is not None else None)
+                    if isinstance(m.extra.get("capacity"), dict):
+                        pooled.capacity.append(m.extra["capacity"])
                     _add_rounds(pooled, m.extra.get("rounds"), m.extra.get("round_s"))
                 else:
                     pooled.values.append(m.value)

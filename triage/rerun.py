@@ -35,8 +35,9 @@ def _judging(j: Judging) -> str:
         + (" --require-decided" if j.require_decided else "")
 
 
-def _probing(layers: Sequence[str], samples: int | None) -> str:
-    return _flags(("--layers", None if tuple(layers) == LAYERS else ",".join(layers)), ("--samples", samples))
+def _probing(layers: Sequence[str], samples: int | None, load: bool = False, allow_load: Sequence[str] = ()) -> str:
+    return _flags(("--layers", None if tuple(layers) == LAYERS else ",".join(layers)), ("--samples", samples)) \
+        + (" --load" if load else "") + _flags(("--allow-load", ",".join(allow_load) or None))
 
 
 def _compare_and_report(baseline: str, candidate: str, judging: str) -> tuple[str, ...]:
@@ -52,13 +53,14 @@ def for_comparison(c: Comparison, judging: Judging = Judging()) -> tuple[str, ..
 
 
 def for_gate(baseline: str, label: str, judging: Judging = Judging(), *, config: str | None = None,
-             layers: Sequence[str] | None = None, samples: int | None = None,
-             max_rounds: int | None = None) -> tuple[str, ...]:
+             layers: Sequence[str] | None = None, samples: int | None = None, load: bool = False,
+             allow_load: Sequence[str] = (), max_rounds: int | None = None) -> tuple[str, ...]:
     """`triage gate`: the same gate (``layers`` None: the gate chose them from the baseline;
     ``max_rounds``: it sampled until decided)."""
     rounds = "" if max_rounds is None else f" --until-decided --max-rounds {max_rounds}"
     return (f"triage gate --baseline {shlex.quote(baseline)} --label {shlex.quote(label)}"
-            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples)}{rounds}{_judging(judging)}",)
+            f"{_flags(('--config', config))}{_probing(layers or LAYERS, samples, load, allow_load)}{rounds}"
+            f"{_judging(judging)}",)
 
 
 def for_prometheus_gate(*, window: str | None, before_upgrade: str | None, baseline: str | None, label: str | None,
@@ -70,11 +72,12 @@ def for_prometheus_gate(*, window: str | None, before_upgrade: str | None, basel
 
 
 def for_ab(baseline: tuple[str, str], candidate: tuple[str, str], *, rounds: int, layers: Sequence[str],
-           samples: int | None, judging: Judging) -> tuple[str, ...]:
+           samples: int | None, judging: Judging, load: bool = False,
+           allow_load: Sequence[str] = ()) -> tuple[str, ...]:
     """`triage ab` over (label, config path) pairs: probe both again, then judge the stored runs."""
     sides = " ".join(shlex.quote(f"{label}={path}") for label, path in (baseline, candidate))
     flags = _judging(judging)
-    return (f"triage ab {sides} --rounds {rounds}{_probing(layers, samples)}{flags}",
+    return (f"triage ab {sides} --rounds {rounds}{_probing(layers, samples, load, allow_load)}{flags}",
             *_compare_and_report(baseline[0], candidate[0], flags))
 
 
@@ -82,10 +85,11 @@ DEMO_STORE = "triage-demo-store"
 
 
 def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int,
-             store_given: str | None) -> tuple[str, ...]:
+             store_given: str | None, load: bool = False) -> tuple[str, ...]:
     """`triage demo`: the demo again, then the comparison of the runs it stored. The runs must
     be where the comparison looks: the store named, else a named one (a rerun's temporary
     store is not the original's)."""
     kept = store_given or DEMO_STORE
-    return (f"triage demo --rounds {rounds} --samples {samples}{_flags(('--store', kept))}",
+    return (f"triage demo --rounds {rounds} --samples {samples}{' --load' if load else ''}"
+            f"{_flags(('--store', kept))}",
             *_compare_and_report(baseline, candidate, _judging(Judging(store=kept))))

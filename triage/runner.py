@@ -23,6 +23,8 @@ from .config import Config
 from .secrets import mask_secrets
 from .errors import BadInput
 from .layers import LAYERS
+from .load.ramp import RampPlan, check_allowed, plan_ramps, run_ramp
+from .load.schedule import clock
 from .model import Measurement, ProbeResult, Snapshot, checked, utc_now
 
 DEFAULT_DEADLINE_S = 600.0
@@ -49,6 +51,8 @@ class RunOptions:
     deadline_s: float = DEFAULT_DEADLINE_S
     samples: int | None = None  # overrides config.samples
     proc_root: str = "/proc"
+    load: bool = False  # after the probes, the ramps of config.load (triage.load)
+    allow_load: tuple[str, ...] = ()  # hosts beyond loopback that may get load (--allow-load)
 
 
 def parse_layers(text: str | None) -> tuple[str, ...]:
@@ -230,6 +234,8 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
     from .labels import check_auto_label, resolve_label
 
     check_auto_label(options.label, options.layers)
+    ramps = plan_ramps(config, options.layers) if options.load else []
+    check_allowed(ramps, options.allow_load)  # before any probe sends a packet
     progress = progress or SilentProgress()
     run_deadline = time.monotonic() + options.deadline_s
     samples = options.samples or config.samples
@@ -248,7 +254,7 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
                                proc_root=options.proc_root)
             calls.append(_Call(spec, target_name, target, ctx))
 
-    progress.start(len(calls))
+    progress.start(len(calls) + len(ramps))
     windows = [c for c in calls if c.spec.window]
     for call in windows:
         _open_window(call, min(5.0, max(0.1, run_deadline - time.monotonic())))
@@ -277,11 +283,42 @@ def run_probes(config: Config, options: RunOptions, progress: Progress | None = 
         result = _close_window(call, 10.0)
         by_call[id(call)] = result
         progress.done(result)
-    progress.finish()
-
     results.extend(by_call[id(c)] for c in calls)
+    # After the windows closed: load is no event of the run the kernel counters should see.
+    loaded, interrupted = _run_ramps(ramps, config, run_deadline, options.deadline_s, progress)
+    progress.finish()
+    extra = {"load_interrupted": interrupted} if interrupted else {}
     return resolve_label(Snapshot(label=options.label, taken_at=taken_at, host=socket.gethostname(),
-                                  tool_version=__version__, results=tuple(map(checked, results))))
+                                  tool_version=__version__, results=tuple(map(checked, results + loaded)),
+                                  extra=extra))
+
+
+def _run_ramps(ramps: Sequence[RampPlan], config: Config, run_deadline: float, deadline_s: float,
+               progress: Progress) -> tuple[list[ProbeResult], str | None]:
+    """Each ramp in turn; one that fails is recorded as an error. Ctrl-C ends the ramp under
+    way (its steps completed are kept) and skips the rest: (results, what Ctrl-C stopped)."""
+    results: list[ProbeResult] = []
+    interrupted = None
+    for plan in ramps:
+        progress.step(f"{plan.layer}.ramp {plan.target}")
+        if interrupted:
+            result = ProbeResult(plan.layer, "ramp", plan.target, "skipped", "load stopped by Ctrl-C")
+        elif time.monotonic() >= run_deadline:
+            result = ProbeResult(plan.layer, "ramp", plan.target, "error",
+                                 f"run deadline of {deadline_s:g}s reached before it started")
+        else:
+            stop_at = clock() + (run_deadline - time.monotonic())
+            started = time.monotonic()
+            try:
+                result = run_ramp(plan, config.load, stop_at, progress.step)
+            except Exception as exc:  # a broken ramp never sinks the run
+                result = ProbeResult(plan.layer, "ramp", plan.target, "error", mask_secrets(_reason(exc)),
+                                     time.monotonic() - started)
+            if result.extra.get("ramp", {}).get("interrupted"):
+                interrupted = f"{plan.layer}.ramp [{plan.target}]: {result.extra['ramp']['stopped_by']}"
+        results.append(result)
+        progress.done(result)
+    return results, interrupted
 
 
 def summarise_problems(snapshot: Snapshot) -> list[str]:

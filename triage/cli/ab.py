@@ -34,6 +34,8 @@ def ab(
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise error rate across all tested metrics."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown (as `triage compare`)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
+    load: bool = typer.Option(False, "--load", help="After the rounds, ramp each platform once (load: in their configs)."),
+    allow_load: str = typer.Option(None, "--allow-load", help="HOST[,HOST]: hosts beyond loopback that --load may send load to."),
 ) -> int:
     """Probe two live platforms interleaved (A B, B A, A B, …) so drift cancels, store every
     run under its label, and compare them.
@@ -43,6 +45,7 @@ def ab(
     """
     from triage import engine
     from triage.judging import Judging
+    from triage.loopback import parse_allow_load
     from triage.runner import RunOptions, parse_layers
 
     from . import output
@@ -51,7 +54,8 @@ def ab(
     sides = platform_spec(baseline, "BASELINE"), platform_spec(candidate, "CANDIDATE")
     output.check_format(fmt, output.COMPARE_FORMATS)
     env = environment(ctx)
-    options = RunOptions(layers=parse_layers(layers), deadline_s=deadline, samples=samples)
+    options = RunOptions(layers=parse_layers(layers), deadline_s=deadline, samples=samples, load=load,
+                         allow_load=parse_allow_load(allow_load))
     say = (lambda text: None) if quiet or fmt == "json" else (lambda text: env.err(f"triage ab: {text}"))
     comparison = engine.ab(*sides, options, rounds, Judging(store, budget, alpha),
                            progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say)

@@ -18,11 +18,13 @@ def demo(
     rounds: int = typer.Option(3, "--rounds", min=1, max=20, help="Interleaved probe rounds per platform."),
     samples: int = typer.Option(60, "--samples", "-n", min=8, max=5000, help="Samples per latency probe per round."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the verdict and the report path."),
+    load: bool = typer.Option(False, "--load", help="Then ramp both platforms (dns, app): 4.3.19's slower DNS cuts the app's capacity."),
 ) -> int:
     """Run the DNS hunt end to end: two embedded platforms, probe, store, compare, report.
 
     "4.3.18" has healthy DNS; "4.3.19" adds 3 ms of DNS delay and loses 1% of AAAA queries.
-    Exits 0 when the triage names dns as root suspect and app as downstream.
+    Exits 0 when the triage names dns as root suspect and app as downstream (with --load:
+    downstream by a fall of its capacity).
     """
     from triage import engine
 
@@ -33,7 +35,7 @@ def demo(
     say = (lambda text: None) if quiet else (lambda text: env.err(f"triage demo: {text}"))
     result = engine.demo(store=store, rounds=rounds, samples=samples, report_path=report,
                          progress=lambda label: progress_for(env, quiet, f"probing {label}"), phase=say,
-                         clock=env.clock)
+                         clock=env.clock, load=load)
     c = result.comparison
     if not quiet:
         env.out(output.text(env, c, "table"))

@@ -34,6 +34,8 @@ def gate(
                                          "undecided metric (too few samples, too noisy) is only reported."),
     acks: str = typer.Option(None, "--acks", help="Acks YAML: regressions already filed (glob, label, reason, "
                              "expires, accepted size); they are reported but do not fail the gate."),
+    load: bool = typer.Option(False, "--load", help="After the probes, ramp load per target (load: in triage.yaml), as the baseline was."),
+    allow_load: str = typer.Option(None, "--allow-load", help="HOST[,HOST]: hosts beyond loopback that --load may send load to."),
     until_decided: bool = typer.Option(False, "--until-decided", help="While metrics stay undecided, probe again "
                                        "only the probes behind them (within --deadline), α spent across the rounds."),
     max_rounds: int = typer.Option(None, "--max-rounds", help="With --until-decided: rounds in all, the first "
@@ -47,6 +49,7 @@ def gate(
     from triage import engine
     from triage.errors import BadInput
     from triage.judging import Judging
+    from triage.loopback import parse_allow_load
     from triage.rerun import REPORT_FILE
     from triage.runner import RunOptions, parse_layers
     from triage.sequential import DEFAULT_ROUNDS
@@ -68,7 +71,8 @@ def gate(
         return _verdict(env, result, quiet)
     if baseline is None:
         raise BadInput("--baseline: required (a stored label, e.g. 4.3.18)")
-    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
+    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples, load=load,
+                         allow_load=parse_allow_load(allow_load))
     result = engine.gate(baseline, options, judging, config_path=config, save_as=save_as,
                          layers_given=layers is not None,
                          report_path=report or REPORT_FILE,

@@ -26,6 +26,8 @@ def probe(
     source: str = typer.Option("probes", "--from", help="probes: measure now; prometheus: read what monitoring recorded (prometheus: in triage.yaml)."),
     window: str = typer.Option(None, "--window", help="With --from prometheus: START/DURATION (2026-11-20T10:00Z/2h), DURATION ending now (1h), upgrade:VERSION[/DURATION]."),
     before_upgrade: str = typer.Option(None, "--before-upgrade", help="With --from prometheus: the last 2h (or --window DURATION) before the rollout to VERSION started."),
+    load: bool = typer.Option(False, "--load", help="After the probes, ramp load per app, dns and database target (load: in triage.yaml) and record capacity."),
+    allow_load: str = typer.Option(None, "--allow-load", help="HOST[,HOST]: hosts beyond loopback that --load may send load to."),
 ) -> None:
     """Run layered probes against this platform and record a snapshot.
 
@@ -33,6 +35,7 @@ def probe(
     summarised on stderr. Example: triage probe --label 4.3.19 --out after.json
     """
     from triage import engine
+    from triage.loopback import parse_allow_load
     from triage.runner import RunOptions, parse_layers
 
     from . import output
@@ -45,7 +48,8 @@ def probe(
 
         return probe_from_prometheus(env, source, window, before_upgrade, label=label, out=out, fmt=fmt, quiet=quiet,
                                      config=config, kubeconfig=kubeconfig, context=context, deadline=deadline)
-    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples)
+    options = RunOptions(layers=parse_layers(layers), label=label, deadline_s=deadline, samples=samples, load=load,
+                         allow_load=parse_allow_load(allow_load))
     run = engine.probe(options, config_path=config, kubeconfig=kubeconfig, context=context, out=out,
                        progress=progress_for(env, quiet))
     if fmt == "json" or not (quiet and out):  # json: the snapshot is the output, even with --quiet
@@ -55,3 +59,6 @@ def probe(
             env.err(f"triage: {line}")
         if out:
             env.err(f"triage: wrote {out} ({run.counts})")
+    if run.snapshot.extra.get("load_interrupted"):
+        env.err(f"triage: load stopped by Ctrl-C ({run.snapshot.extra['load_interrupted']}); the snapshot records "
+                "the steps completed")

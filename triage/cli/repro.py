@@ -7,7 +7,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from triage.loopback import ALLOW_LOAD_FLAG, EXPOSE_FLAG
+from triage.loopback import ALLOW_LOAD_FLAG, EXPOSE_FLAG, parse_allow_load
 
 from .env import Environment, environment
 
@@ -174,7 +174,7 @@ def db(
     output.check_format(fmt, output.VIEW_FORMATS)
     env = environment(ctx)
     watched = env.watched(quiet)
-    allowed = tuple(host.strip() for host in allow_load.split(",") if host.strip())
+    allowed = parse_allow_load(allow_load)
     target = DbTarget(dsn=dsn, embedded=embedded, allow_load=allowed)
     report = engine.repro_db(list(compare) if compare else [profile], target,
                              StormOptions(rows=rows, duration_s=duration, rate=rate, keys=keys),

@@ -12,6 +12,8 @@ The policy (numbers in triage/stats, floors in triage/budget.py):
   an event count over the probe window (RSTs, drops): a Poisson count, judged by an exact
   conditional test, since 0 -> 1 events between two runs is noise, not a regression.
 - fact: changed or not; evidence, a regression only when a budget says so.
+- a load ramp's capacity (a gauge): floors-only, and a fall stands only when the candidate
+  found its capacity and a step between the two capacities regressed (judge/capacity.py).
 - The family: every tested metric (stats.adjust_family): Holm–Bonferroni across metrics at
   ``alpha`` (family-wise, default 0.01) decides, Benjamini–Hochberg q-values are shown
   beside. A component regresses when its adjusted p is <= alpha, its change passes both
@@ -47,6 +49,7 @@ from triage.rollup import layer_statuses, overall_verdict
 from triage.verdict import DEFAULT_ALPHA, Comparison, MetricComparison, MetricKey
 
 from .acknowledge import acknowledge
+from .capacity import corroborate_capacity
 from .decide import adjust, freeze
 from .drafts import Row, check_alpha
 from .kinds import JUDGES, side_summary
@@ -131,7 +134,8 @@ def judge_metrics(baseline: Sequence[Snapshot], candidate: Sequence[Snapshot], *
                 for key in sorted(set(a_side.metrics) | set(b_side.metrics))]
         batch.run()
         tests = adjust(rows, share)
-        metrics = tuple(sorted((freeze(row, alpha) for row in rows), key=MetricComparison.severity))
+        frozen = corroborate_capacity([freeze(row, alpha) for row in rows], a_side.metrics, b_side.metrics)
+        metrics = tuple(sorted(frozen, key=MetricComparison.severity))
     return Judged(a_side, b_side, metrics, tests)
 
 

@@ -106,7 +106,7 @@ def scrub(text: str, target: Target) -> str:
     return target.mask(text)
 
 
-def _failure_kind(exc: Exception, requests: Any) -> str:
+def failure_kind(exc: Exception, requests: Any) -> str:
     if isinstance(exc, requests.exceptions.Timeout):
         return "timeout"
     if isinstance(exc, requests.exceptions.SSLError):
@@ -172,7 +172,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                 request_within(session, target.method, target.url,
                                min(target.timeout_s, max(ctx.remaining(), 0.001)), allow_redirects=False)
             except requests.RequestException as exc:
-                warmups_failed.append(f"{_failure_kind(exc, requests)}: {scrub(short_reason(exc), target)}")
+                warmups_failed.append(f"{failure_kind(exc, requests)}: {scrub(short_reason(exc), target)}")
             for _ in range(size):
                 remaining = ctx.remaining()
                 if remaining <= 0.001:
@@ -186,7 +186,7 @@ def http(target: Target, ctx: ProbeContext) -> Iterator[Measurement | object]:
                     body = response.content
                 except requests.RequestException as exc:
                     waited = time.perf_counter() - started
-                    kind = _failure_kind(exc, requests)
+                    kind = failure_kind(exc, requests)
                     # A timed-out request cost its client the wait: it stays in the latency tail.
                     tally.failed(kind, scrub(short_reason(exc), target), waited * 1000.0 if kind == "timeout" else None)
                     if given_up():

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from triage.formatting import format_number
+from triage.load.naming import PROBE as RAMP
 from triage.verdict import Comparison, MetricComparison
 
 from . import inert
@@ -118,7 +119,8 @@ def charts(c: Comparison) -> list[Chart]:
     roots = {s.layer for s in c.suspects if s.role == "root"}
     groups: dict[tuple[str, str, str, str | None], list[MetricComparison]] = {}
     for m in c.sorted_metrics():
-        if m.layer in roots and m.verdict == "regressed" and _latency(m):
+        # A load ramp's steps have their chart against offered load (triage.report.load_view).
+        if m.layer in roots and m.verdict == "regressed" and _latency(m) and m.probe != RAMP:
             groups.setdefault((m.layer, m.probe, m.target, m.unit), []).append(m)
     out = []
     for rows in groups.values():

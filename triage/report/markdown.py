@@ -21,7 +21,7 @@ from triage.layers import DEPENDENCIES
 from triage.rounds import UNDECIDED_SHOWN
 from triage.verdict import CI_LEVEL, Comparison, MetricComparison, SideInfo
 
-from . import RenderOptions, charts
+from . import RenderOptions, charts, load_view
 from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
 from .inert import code_block
 from .inert import markdown as escape  # the one Markdown step for outside text
@@ -274,6 +274,7 @@ def _report(c: Comparison, options: RenderOptions) -> str:
     lines += _what_changed(c)
     if options.charts:
         lines += _charts(c, options)
+    lines += load_view.render(c, escape, options.charts)
     lines += _metrics(c, options.show_all)
     lines += _rounds(c)
     lines += _acks(c)

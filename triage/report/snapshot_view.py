@@ -56,4 +56,8 @@ def render(snapshot: Snapshot, options: RenderOptions = RenderOptions()) -> str:
     console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
                       file=io.StringIO())
     console.print(table)
+    for r in snapshot.results:
+        if r.probe == "ramp":  # a ramp's capacity and how it was found (generator-limited, ...)
+            for note in r.notes:
+                console.print(f"{_escape(r.layer)}.ramp [{_escape(r.target)}]: {_escape(note)}", soft_wrap=True)
     return console.export_text(styles=options.color)

@@ -91,7 +91,7 @@ class Platform:
         if self.app_url:
             lines.append(f"  - {{name: registry, url: '{self.app_url}', fanout: false}}")
         if self.dsn:
-            lines += [f"  - name: registry-db", f"    dsn: '{self.dsn}'", "    fanout: false", "    queries:",
+            lines += ["  - name: registry-db", f"    dsn: '{self.dsn}'", "    fanout: false", "    queries:",
                       f"      - {{name: image-layer-fetch, sql: \"{pg_server.CRITICAL_QUERY}\"}}"]
         if not self.app_url and not self.dsn:
             lines[-1] = "targets: []"

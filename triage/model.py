@@ -22,7 +22,7 @@ from . import strictjson
 from .errors import InputFileError
 from .fileio import MAX_INPUT_BYTES, read_input
 from .layers import LAYERS
-from .strictjson import MAX_FREE_DEPTH, Invalid as _Invalid, describe as _describe, free as _free
+from .strictjson import Invalid as _Invalid, describe as _describe, free as _free
 from .strictjson import integer as _int, required as _req, string as _str
 
 SNAPSHOT_SCHEMA = "triage.snapshot/v1"

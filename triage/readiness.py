@@ -21,7 +21,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from .config import Config, Target
 from .errors import ExitStatus, TriageError
@@ -33,7 +33,7 @@ STATUSES = ("ok", "partly", "cannot", "off")
 
 @dataclass(frozen=True)
 class Finding:
-    layer: str  # a layer, or "prometheus" (the history source)
+    layer: str  # a layer, "load" (what --load would ramp) or "prometheus" (the history source)
     status: str  # one of STATUSES
     text: str  # what was found, one line
     fix: str = ""  # what to do about the gap
@@ -302,12 +302,37 @@ def check_prometheus(config: Config) -> Finding | None:
                    f"{', '.join(profiles)} in the last hour")
 
 
+# ---------------------------------------------------------------- load ramps
+
+
+def check_load(config: Config) -> Finding:
+    """What ``--load`` would ramp, how long it would take, and whether any target is beyond
+    loopback (``--load`` refuses those, exit 2, until ``--allow-load`` names them). Sends nothing."""
+    from .load.ramp import plan_ramps
+    from .loopback import ALLOW_LOAD_FLAG, is_loopback
+
+    plans = plan_ramps(config, LAYERS)
+    if not plans:
+        return Finding("load", "off", "no target to ramp with --load", "a url target, dns names or a database "
+                       "query gives --load something to ramp")
+    counts = ", ".join(f"{layer} {sum(p.layer == layer for p in plans)}"
+                       for layer in LAYERS if any(p.layer == layer for p in plans))
+    seconds = sum(len(p.steps.steps) for p in plans) * config.load.step_duration_s
+    text = (f"--load would ramp {len(plans)} target{'s' if len(plans) != 1 else ''} ({counts}), "
+            f"at most {seconds:,.0f} s of steps, {config.load.max_requests:,} requests a ramp")
+    beyond = sorted({p.host for p in plans if p.host is not None and not is_loopback(p.host)})
+    if beyond:
+        return Finding("load", "partly", f"{text}; not loopback, so refused: {', '.join(beyond)}",
+                       f"{ALLOW_LOAD_FLAG} {','.join(beyond)} once the owners agree to the load")
+    return Finding("load", "ok", f"{text}; every target on loopback")
+
+
 # ---------------------------------------------------------------- all of it
 
 
 CHECKS: tuple[tuple[str, Callable[[Config], Finding | None]], ...] = (
     ("kernel", check_kernel), ("dns", check_dns), ("kubernetes", check_kubernetes),
-    ("database", check_database), ("app", check_app), ("prometheus", check_prometheus))
+    ("database", check_database), ("app", check_app), ("load", check_load), ("prometheus", check_prometheus))
 
 
 def checkup(config: Config) -> Checkup:
@@ -321,6 +346,6 @@ def checkup(config: Config) -> Checkup:
 
     with ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="triage-doctor") as pool:
         findings = [f for f in pool.map(run, CHECKS) if f is not None]
-    order = {name: i for i, name in enumerate((*LAYERS, "prometheus"))}
+    order = {name: i for i, name in enumerate((*LAYERS, "load", "prometheus"))}
     return Checkup(config.source, tuple(sorted(findings, key=lambda f: order.get(f.layer, 99))))
 

@@ -47,8 +47,6 @@ from .budget import DEFAULT_BUDGET, Budget
 from .changepoints import ChangePoint, History
 from .judge import compare_snapshots
 from .judge.acknowledge import acknowledge
-from .judge.kinds import side_summary
-from .judge.samples import samples_summary
 from .layers import rank, stack_order
 from .model import Snapshot
 from .pooling import COMBINED_PREFIX, PooledMetric, pool_side

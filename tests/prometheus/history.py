@@ -153,7 +153,6 @@ def add_node(h: History, rng: np.random.Generator, node: str, *, retrans_share: 
 
 def add_coredns(h: History, rng: np.random.Generator, pod: str, *, median_s: Callable[[int], float]) -> None:
     """One CoreDNS 1.6 pod: latency histogram, rcode counters (1.6 names), cache, build info."""
-    nb = h.blocks
     labels = {"pod": pod, "namespace": "openshift-dns", "server": "dns://:5353", "zone": "."}
     per_block = np.array([observations(rng, 3000, median_s(int(t)) * math.exp(rng.normal(0, 0.05)), 0.6,
                                        COREDNS_BUCKETS) for t in h.block_starts])

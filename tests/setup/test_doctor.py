@@ -49,7 +49,10 @@ def test_every_layer_can_run_exit_0(triage, tmp_path, dns, postgres):
         reviews = list(kube.reviews)
     lines = _lines(out)
     assert out.code == 0, out.stdout + out.stderr
-    assert list(lines) == list(LAYER_LINES)
+    assert list(lines) == [*LAYER_LINES, "load"]
+    # dns (hit) ramps the resolver, database its query, app its url: what --load would do here.
+    assert lines["load"].split()[1] == "ok" and "ramp 3 targets (dns 1, database 1, app 1)" in lines["load"]
+    assert lines["load"].endswith("every target on loopback")
     assert lines["dns"].split()[1] == "ok" and "each answered a query for db.quay.svc" in lines["dns"]
     assert lines["kubernetes"].split()[1] == "ok"
     assert "context 'staging' of" in lines["kubernetes"] and ", OpenShift) reachable" not in lines["kubernetes"]
@@ -107,6 +110,23 @@ def test_an_unexpected_status_is_partly_not_cannot(triage, tmp_path):
         out = triage("doctor")
     assert out.code == 0
     assert "registry: answered 503, expected 200" in _lines(out)["app"]
+
+
+def test_the_load_line_says_what_load_would_ramp_and_which_hosts_need_allow_load(tmp_path):
+    """check_load sends nothing, so a non-loopback target can be named here without traffic."""
+    from triage.config import load_config
+    from triage.readiness import check_load
+
+    (tmp_path / "far.yaml").write_text(
+        "load:\n  step_duration: 1\n  app: {rates: [10, 20]}\ntargets:\n"
+        "  - {name: registry, url: 'http://10.1.2.3:8080/health', fanout: false}\n"
+        "  - {name: local, url: 'http://127.0.0.1:9/health', fanout: false}\n")
+    far = check_load(load_config(str(tmp_path / "far.yaml")))
+    assert (far.layer, far.status) == ("load", "partly")
+    assert far.text.startswith("--load would ramp 2 targets (app 2), at most 4 s of steps")
+    assert far.text.endswith("not loopback, so refused: 10.1.2.3") and far.fix.startswith("--allow-load 10.1.2.3 ")
+    (tmp_path / "none.yaml").write_text("samples: 10\n")
+    assert check_load(load_config(str(tmp_path / "none.yaml"))).status == "off"
 
 
 def test_bad_config_is_exit_2(triage, tmp_path):

@@ -27,7 +27,6 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from triage.config import Config, dsn_endpoint, split_resolver
-from triage.errors import BadInput
 from triage.loopback import ALLOW_LOAD_FLAG, require_loopback_or_allowed
 from triage.model import Measurement, ProbeResult
 from triage.probes.dns import SYSTEM, parse_resolver, probe_names

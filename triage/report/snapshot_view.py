@@ -59,5 +59,5 @@ def render(snapshot: Snapshot, options: RenderOptions = RenderOptions()) -> str:
     for r in snapshot.results:
         if r.probe == "ramp":  # a ramp's capacity and how it was found (generator-limited, ...)
             for note in r.notes:
-                console.print(f"{_escape(r.layer)}.ramp [{_escape(r.target)}]: {_escape(note)}", soft_wrap=True)
+                console.print(cell(f"{r.layer}.ramp [{r.target}]: {note}"), soft_wrap=True)
     return console.export_text(styles=options.color)

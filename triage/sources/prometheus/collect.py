@@ -29,7 +29,7 @@ from triage.errors import BadInput, InputFileError
 from triage.model import Measurement, ProbeResult, Snapshot
 
 from .client import PrometheusClient, PrometheusRejected, PrometheusUnavailable, RangeSeries
-from .profiles import PROFILES, Profile, Series, Variant
+from .profiles import PROFILES, Series, Variant
 from .windows import Window, format_duration, iso
 
 SOURCE_TARGET = "prometheus"  # target of the error results that stand for a whole layer or probe

@@ -111,6 +111,20 @@ def hostile_snapshots(name_of: Callable[[int], str], base: dict, cand: dict) -> 
                                  {"metric": "packages", "kind": "fact", "value": {package: version, "glibc": version}},
                                  {"metric": "package_sources", "kind": "fact", "value": {}},
                                  {"metric": "changelogs", "kind": "fact", "value": {package: entries}}]})
+        # A load ramp whose capacity fell: the snapshot table's ramp notes, the report's Load ramps
+        # section and its chart, with a hostile target and note (probe and metric names are grammar).
+        slow = 1.0 if side == "b" else 40.0
+        s["results"].append({"layer": "app", "probe": "ramp", "target": rename("ramp target"), "status": "ok",
+                             "duration_s": 4.0, "notes": [rename(f"ramp note {side}")], "measurements": [
+                                 *({"metric": f"latency@{rate}rps", "kind": "samples", "better": "lower",
+                                    "unit": "ms", "groups": [20] * 10,
+                                    "values": [(slow if rate == 100 else 1.0) * (1 + (i * 37 % 100) / 100)
+                                               for i in range(200)]} for rate in (50, 100)),
+                                 *({"metric": f"errors@{rate}rps", "kind": "proportion", "events": 0,
+                                    "trials": 200} for rate in (50, 100)),
+                                 {"metric": "capacity", "kind": "gauge", "better": "higher", "unit": "req/s",
+                                  "value": 100 if side == "b" else 50,
+                                  "capacity": {"slo_ms": 10.0, "bound": "measured", "unit": "req/s"}}]})
         if side == "c":
             s["results"].append({"layer": "database", "probe": rename("db probe"), "target": rename("db target"),
                                  "status": "error", "error": rename("db error"), "duration_s": 0.1,
@@ -163,7 +177,16 @@ def markdown_shape(md: str) -> list:
     """The document's structure: block tokens and the inline markup inside them, text collapsed
     (a Mermaid fence's body reduced to its line prefixes: what each line is, not what it says)."""
     shape: list = []
+    rows: list | None = None  # inside a table body: its rows, compared as a multiset (rows sort by name)
     for tok in MarkdownIt("commonmark").enable("table").parse(md):
+        if tok.type == "tbody_open":
+            rows, shape = [], shape + ["tbody_open"]
+            outer, shape = shape, []
+            continue
+        if tok.type == "tbody_close" and rows is not None:
+            shape = outer + [("rows", tuple(sorted(map(str, rows)))), "tbody_close"]
+            rows = None
+            continue
         if tok.type == "inline":
             kinds = [c.type for c in tok.children or []]
             collapsed = [k for i, k in enumerate(kinds) if k != "text" or i == 0 or kinds[i - 1] != "text"]
@@ -174,6 +197,9 @@ def markdown_shape(md: str) -> list:
                           if tok.info == "mermaid" else len(lines)))
         else:
             shape.append(tok.type)
+        if tok.type == "tr_close" and rows is not None:
+            rows.append(tuple(shape))
+            shape = []
     return shape
 
 

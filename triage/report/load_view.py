@@ -82,9 +82,9 @@ def render(c: Comparison, escape: Callable[[str], str], draw: bool = True) -> li
             b = capacity.baseline.value if capacity.baseline else None
             k = capacity.candidate.value if capacity.candidate else None
             lead = capacity.lead_component
-            note = f" ({lead.note})" if lead is not None and lead.note else ""
+            note = f" ({escape(lead.note)})" if lead is not None and lead.note else ""
             lines += [f"Capacity: {escape(c.baseline.title)} {format_number(b)} → {escape(c.candidate.title)} "
-                      f"{format_number(k)} {escape(capacity.unit or '')}{escape(note)}: **{capacity.verdict}** — "
+                      f"{format_number(k)} {escape(capacity.unit or '')}{note}: **{capacity.verdict}** — "
                       f"{escape(capacity.reason)}", ""]
         regressed = any(m.verdict == "regressed" for m in rows)
         if draw and regressed and drawn < MAX_CHARTS and steps:

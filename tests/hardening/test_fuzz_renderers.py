@@ -36,7 +36,31 @@ def seeds() -> list[str]:
                                       "--format", "json")
             assert status in (0, 3, 4), err
             _SEEDS.append(out)
+        _SEEDS.append(_seed_with_every_section())
     return _SEEDS
+
+
+def _seed_with_every_section() -> str:
+    """A comparison holding what the plain fixtures lack: a load ramp, packages and changelogs
+    (What changed), and the rounds of a gate that sampled until decided."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as where:
+        paths = []
+        for side, snap in zip(("base", "cand"), hostile_snapshots(plain, BASE, CAND)):
+            paths.append(str(Path(where) / f"{side}.json"))
+            Path(paths[-1]).write_text(json.dumps(snap), encoding="utf-8")
+        status, out, err = inproc("compare", *paths, "--format", "json")
+    assert status == 3, err
+    d = json.loads(out)
+    d["rounds"] = {"max_rounds": 4, "rounds": 2, "samples": 210, "stopped": "decided",
+                   "looks": [{"round": 1, "share": 0.5, "probes": ["app.http.registry"], "samples": 200,
+                              "decided": 3, "undecided": 1},
+                             {"round": 2, "share": 0.25, "probes": ["app.http.registry"], "samples": 10,
+                              "decided": 4, "undecided": 0}],
+                   "undecided": [], "decided_at": {d["metrics"][0]["id"]: 2}}
+    assert d["changes"] and any(m["probe"] == "ramp" for m in d["metrics"])
+    return json.dumps(d)
 
 
 @FUZZ

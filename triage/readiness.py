@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -315,8 +316,8 @@ def check_load(config: Config) -> Finding:
     if not plans:
         return Finding("load", "off", "no target to ramp with --load", "a url target, dns names or a database "
                        "query gives --load something to ramp")
-    counts = ", ".join(f"{layer} {sum(p.layer == layer for p in plans)}"
-                       for layer in LAYERS if any(p.layer == layer for p in plans))
+    per_layer = Counter(p.layer for p in plans)
+    counts = ", ".join(f"{layer} {per_layer[layer]}" for layer in LAYERS if per_layer[layer])
     seconds = sum(len(p.steps.steps) for p in plans) * config.load.step_duration_s
     text = (f"--load would ramp {len(plans)} target{'s' if len(plans) != 1 else ''} ({counts}), "
             f"at most {seconds:,.0f} s of steps, {config.load.max_requests:,} requests a ramp")

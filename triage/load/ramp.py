@@ -29,8 +29,7 @@ from urllib.parse import urlsplit
 from triage.config import Config, dsn_endpoint, split_resolver
 from triage.loopback import ALLOW_LOAD_FLAG, require_loopback_or_allowed
 from triage.model import Measurement, ProbeResult
-from triage.probes.dns import SYSTEM, parse_resolver, probe_names
-from triage.resolvconf import DNS_PORT, read_system_resolv_conf, show_hostport
+from triage.probes.dns import probe_names, resolver_address, resolver_label
 
 from .config import LoadConfig, RampSteps
 from .naming import CAPACITY, PROBE, SUFFIX, UNIT, offered_text, step_metric
@@ -64,13 +63,8 @@ def plan_ramps(config: Config, layers: Sequence[str]) -> list[RampPlan]:
         names = probe_names(config)
         for resolver in config.dns.resolvers if names else ():
             alias, address = split_resolver(resolver)
-            if address == SYSTEM:
-                conf, _, _ = read_system_resolv_conf(None)
-                host, port = (conf.nameservers[0] if conf.nameservers else "127.0.0.1"), DNS_PORT
-                label = alias or SYSTEM
-            else:
-                host, port = parse_resolver(address)
-                label = alias or show_hostport(host, port)
+            host, port, _ = resolver_address(address)
+            label = resolver_label(alias, address)
             for mode in load.dns.cache:
                 plans.append(RampPlan("dns", label if mode == "hit" else f"{label}/cache-miss", host, load.dns,
                                       _bind(DnsTransport, host, port, tuple(names), config.dns.qtypes, mode == "miss",

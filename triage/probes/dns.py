@@ -257,6 +257,12 @@ class WireTarget:
     label: str | None = None  # the resolver as the target name shows it (NAME, system, IP:port)
 
 
+def resolver_label(alias: str | None, address: str) -> str:
+    """A configured resolver's name in targets: its alias, else ``system``, else host:port as
+    shown (ValueError for an address that does not parse)."""
+    return alias or (address if address == SYSTEM else show_hostport(*parse_resolver(address)))
+
+
 def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
     names = probe_names(config)
     if not names:
@@ -265,7 +271,7 @@ def _resolve_targets(config: Any) -> list[tuple[str, WireTarget]]:
     for resolver in config.dns.resolvers:
         alias, address = split_resolver(resolver)
         try:
-            label = alias or (address if address == SYSTEM else show_hostport(*parse_resolver(address)))
+            label = resolver_label(alias, address)
         except ValueError:
             label = resolver  # the probe itself raises, recorded as this target's error
         out += [(f"{n}@{label}", WireTarget(n, address, alias is not None, label)) for n in names]

@@ -261,14 +261,7 @@ def query(item: tuple[Target, Query], ctx: ProbeContext) -> Iterator[Measurement
     yield Measurement("timeouts", "proportion", "lower", events=timeouts, trials=answered + timeouts,
                       extra={"combine": target.name})
     yield connect_errors
-    yield Measurement("plan", "fact", "equal", value=plan.fact(),
-                      extra={"context": {"rows": plan.large_rows}} if plan.large_rows else {})
-    # One short fact per relation as well, for budgets: ``regress_on_change`` on the access
-    # path of one big table (``*.scan.manifest_blob``) without making every plan change one.
-    for relation, how in plan.scans:
-        yield Measurement.fact(f"scan.{relation}", how)
-    yield Measurement.gauge("seq_scans_on_large_tables", len(plan.large_seq_scans), unit="count")
-    yield Measurement.gauge("estimated_cost", plan.total_cost, unit="cost")
+    yield from plan.measurements()
 
 
 # --- server state -----------------------------------------------------------------------------

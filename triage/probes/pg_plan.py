@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from triage.model import Measurement
+
 
 @dataclass(frozen=True)
 class PlanSummary:
@@ -32,6 +34,17 @@ class PlanSummary:
         return {"access": dict(self.scans), "shape": self.shape, "node_types": list(self.node_types),
                 "relations": list(self.relations), "indexes": list(self.indexes),
                 "seq_scans_on_large_tables": list(self.large_seq_scans)}
+
+    def measurements(self) -> list[Measurement]:
+        """What a critical query's plan records: the plan fact (large tables' estimated rows
+        beside it), one short fact per relation for budgets (``regress_on_change`` on the
+        access path of one big table, ``*.scan.manifest_blob``, without making every plan
+        change one), the count of sequential scans on large tables and the estimated cost."""
+        return [Measurement("plan", "fact", "equal", value=self.fact(),
+                            extra={"context": {"rows": dict(self.large_rows)}} if self.large_rows else {}),
+                *(Measurement.fact(f"scan.{relation}", how) for relation, how in self.scans),
+                Measurement.gauge("seq_scans_on_large_tables", len(self.large_seq_scans), unit="count"),
+                Measurement.gauge("estimated_cost", self.total_cost, unit="cost")]
 
 
 _JOIN_NODES = ("Hash Join", "Merge Join", "Nested Loop")

@@ -110,11 +110,7 @@ def side_snapshot(report: DbReproReport, side: DbSide) -> Snapshot:
     executed = len(s.fetch_ms) + s.statement_timeouts
     query = [Measurement("timeouts", "proportion", "lower", events=s.statement_timeouts, trials=executed,
                          extra={"combine": TARGET}),
-             Measurement("plan", "fact", "equal", value=plan.fact(),
-                         extra={"context": {"rows": dict(plan.large_rows)}} if plan.large_rows else {}),
-             *[Measurement.fact(f"scan.{relation}", how) for relation, how in plan.scans],
-             Measurement.gauge("seq_scans_on_large_tables", len(plan.large_seq_scans), unit="count"),
-             Measurement.gauge("estimated_cost", plan.total_cost, unit="cost")]
+             *plan.measurements()]
     if s.fetch_ms:
         query.insert(0, Measurement.samples("latency", capped(s.fetch_ms, query_notes, "latency")))
     else:

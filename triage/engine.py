@@ -56,12 +56,13 @@ from .report import RenderOptions, chart_images, charts, render
 from .repro import demo_scenario
 from .repro.db_report import DbReproReport
 from .repro.db_repro import DbTarget, run_db_repro
-from .repro.db_storm import StormOptions, StormProgress
+from .repro.db_storm import StormOptions
 from .repro.demo_platform import DemoPlatform
 from .repro.dns_report import ReproReport
-from .repro.dns_repro import ReproProgress, run_dns_repro
+from .repro.dns_repro import run_dns_repro
 from .repro.dns_server import EmbeddedDnsServer, check_bind, serve_until_interrupted
 from .repro.dns_workload import WorkloadOptions
+from .repro.progress import ReproProgress
 from .runner import Progress, RunOptions, probes_for, run_probes, status_counts, summarise_problems
 from .segmentation import MIN_LABELS, find_change_points, selection
 from .sequential import until_decided
@@ -443,7 +444,7 @@ def serve_dns(profile: str, *, names: Sequence[str], bind: str, port: int, expos
 
 
 def repro_db(profiles: Sequence[str], target: DbTarget, options: StormOptions, *,
-             progress: StormProgress | None = None, phase: Phase = _quiet,
+             progress: ReproProgress | None = None, phase: Phase = _quiet,
              snapshot_dir: str | None = None) -> DbReproReport:
     """`triage repro db`: the cold-cache storm, one side per profile, against a server named
     (``--dsn``, loopback unless allowed) or a throwaway one (``--embedded``). Everything it

@@ -18,18 +18,13 @@ from triage.probes.pg_plan import PlanSummary, plan_relations, summarise_plan
 from . import postgres, quay_schema
 from .db_profile import DEFAULT_MAX_CONNECTIONS, StormProfile, parse_storm_profile
 from .db_report import DbReproReport, DbSide, save_snapshots
-from .db_storm import APPLICATION, STEADY_APPLICATION, CONNECT_TIMEOUT_S, StormOptions, StormProgress, run_side
+from .db_storm import APPLICATION, STEADY_APPLICATION, CONNECT_TIMEOUT_S, StormOptions, run_side
+from .progress import ReproProgress, SilentReproProgress
 from .snapshot_files import check_save_dir
 
 ROLE = "quay"  # the embedded server's role for the pods: not a superuser, so the reserved slots stay reserved
 DATABASE = "quay"
 SETUP_APPLICATION = "triage-repro-db-setup"
-
-
-class _Silent:
-    def side_started(self, index: int, total: int, profile: str, duration_s: float) -> None: pass
-    def tick(self, elapsed_s: float) -> None: pass
-    def side_done(self) -> None: pass
 
 
 @dataclass(frozen=True)
@@ -184,7 +179,7 @@ def _prepare(server: _Server, profile: StormProfile, options: StormOptions) -> P
 
 
 def run_db_repro(profile_specs: Sequence[str], target: DbTarget, options: StormOptions, *,
-                 progress: StormProgress | None = None, phase: Callable[[str], None] = lambda text: None,
+                 progress: ReproProgress | None = None, phase: Callable[[str], None] = lambda text: None,
                  snapshot_dir: str | None = None) -> DbReproReport:
     """Every profile as one side of the storm; the report (and the snapshots, when asked)."""
     if not profile_specs:
@@ -193,7 +188,7 @@ def run_db_repro(profile_specs: Sequence[str], target: DbTarget, options: StormO
     check(profiles, target, options)
     if snapshot_dir:
         check_save_dir(snapshot_dir, "--snapshot-dir")
-    progress = progress or _Silent()
+    progress = progress or SilentReproProgress()
     sides: list[DbSide] = []
     with (_embedded(phase) if target.embedded else _named(target.dsn or "")) as server:
         _build(server, options.rows, phase)

@@ -32,13 +32,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from triage.errors import BadInput
 from triage.probes.pg_connect import classify
 
 from . import quay_schema
 from .db_profile import StormProfile
+from .progress import ReproProgress
 
 APPLICATION = "triage-repro-db"  # the pods' connections, as the monitor counts them
 STEADY_APPLICATION = "triage-repro-db-steady"
@@ -128,12 +129,6 @@ class SideResult:
     @property
     def warm_pods(self) -> int:
         return sum(1 for w in self.warm_s if w is not None)
-
-
-class StormProgress(Protocol):
-    def side_started(self, index: int, total: int, profile: str, duration_s: float) -> None: ...
-    def tick(self, elapsed_s: float) -> None: ...
-    def side_done(self) -> None: ...
 
 
 class _Refused(Exception):
@@ -393,7 +388,7 @@ def _monitor(conn: Any, stats: _Stats, stop: threading.Event) -> None:
 
 
 def run_side(profile: StormProfile, options: StormOptions, *, monitor: Any,
-             connect: Callable[[str], Any], progress: StormProgress, index: int, total: int) -> SideResult:
+             connect: Callable[[str], Any], progress: ReproProgress, index: int, total: int) -> SideResult:
     """One storm against the prepared schema. ``connect(application_name)`` opens a pod's
     connection (search_path and statement_timeout set); ``monitor`` is a connection of its own."""
     max_connections, reserved = monitor.execute(

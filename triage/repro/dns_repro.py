@@ -3,7 +3,7 @@ as one side, save the snapshots."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Sequence
 
 from triage.errors import BadInput
 from triage.resolvconf import DNS_PORT, ResolvConf, read_system_resolv_conf
@@ -14,18 +14,7 @@ from .dns_report import ReproReport, save_snapshots
 from .snapshot_files import check_save_dir
 from .dns_sides import profile_conf, run_embedded_side, run_external_side
 from .dns_workload import SideResult, WorkloadOptions
-
-
-class ReproProgress(Protocol):
-    def side_started(self, index: int, total: int, profile: str, duration_s: float) -> None: ...
-    def tick(self, elapsed_s: float) -> None: ...
-    def side_done(self) -> None: ...
-
-
-class SilentReproProgress:
-    def side_started(self, index: int, total: int, profile: str, duration_s: float) -> None: pass
-    def tick(self, elapsed_s: float) -> None: pass
-    def side_done(self) -> None: pass
+from .progress import ReproProgress, SilentReproProgress
 
 
 _WIRE_STUB = "wire stub (triage's DNS client)"

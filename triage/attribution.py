@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from .changes import ChangeSet, is_change_fact
-from .formatting import format_number
+from .formatting import format_number, plural
 from .layers import below, rank
 from .load.naming import PROBE as RAMP, UNIT, from_offered, is_capacity, offered_text, parse_step
 from .model import Snapshot
@@ -168,7 +168,7 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
                       key=lambda m: (not is_capacity(m.probe, m.metric), m.severity()))
         changed = [m for m in metrics if m.layer == layer and m.kind == "fact" and m.verdict == "changed"]
         lead = rows[0].describe() if rows else "a budgeted fact changed"
-        more = f" and {len(rows) - 1} more metric{'s' if len(rows) > 2 else ''}" if len(rows) > 1 else ""
+        more = f" and {plural(len(rows) - 1, 'more metric')}" if len(rows) > 1 else ""
         head = f"{layer} regressed{where_clause(target_spreads(layer, metrics, nouns))}: {lead}{more}"
         if rows and is_capacity(rows[0].probe, rows[0].metric):
             head = f"{capacity_sentence(rows[0])}{more}"
@@ -199,7 +199,7 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
         evidence += [Evidence(m.id, "changed", m.describe()) for m in changed[:MAX_EVIDENCE_FACTS]]
         if len(changed) > MAX_EVIDENCE_FACTS:
             rest = len(changed) - MAX_EVIDENCE_FACTS
-            evidence.append(Evidence(f"{layer}.*", "changed", f"and {rest} more changed fact{'s' if rest > 1 else ''} "
+            evidence.append(Evidence(f"{layer}.*", "changed", f"and {plural(rest, 'more changed fact')} "
                                      f"in {layer}"))
         suspects.append(Suspect(layer, role, f"{head}; {tail}", tuple(evidence), culprits))
     suspects.sort(key=lambda s: (s.role != "root", rank(s.layer)))

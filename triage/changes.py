@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import strictjson
+from .formatting import plural
 from .layers import LAYERS, rank
 from .model import Snapshot
 
@@ -167,8 +168,8 @@ class Change:
         if not self.new_entries:
             return ""
         n = self.new_entries
-        what = "update history entr" if self.kind == "platform" else "changelog entr"  # ClusterVersion's history
-        text = f"{'' if self.exact else 'at least '}{n} new {what}{'y' if n == 1 else 'ies'}"
+        what = "update history" if self.kind == "platform" else "changelog"  # ClusterVersion's history
+        text = f"{'' if self.exact else 'at least '}{plural(n, f'new {what} entry', f'new {what} entries')}"
         return text + (f", {self.networking_entries} networking" if self.networking_entries else "")
 
     def summary(self) -> str:

@@ -26,6 +26,7 @@ from typing import Callable
 
 from .config import Config, Target
 from .errors import ExitStatus, TriageError
+from .formatting import plural
 from .layers import LAYERS
 
 MAX_WAIT_S = 5.0  # the longest any one check waits for an answer
@@ -76,7 +77,7 @@ def check_kernel(config: Config, proc_root: str = "/proc") -> Finding:
                        "run triage on the platform's Linux nodes for the kernel counters")
     unreadable = [f for f in KERNEL_FILES if not os.access(os.path.join(proc_root, f), os.R_OK)]
     targets = len(config.endpoints())
-    connect = f"tcp_connect to {targets} target{'s' if targets != 1 else ''}" if targets else \
+    connect = f"tcp_connect to {plural(targets, 'target')}" if targets else \
         "tcp_connect to a loopback listener of its own (no target has a host)"
     if unreadable:
         return Finding("kernel", "partly", f"{connect}; cannot read {', '.join('/proc/' + f for f in unreadable)}: "
@@ -132,8 +133,7 @@ def check_dns(config: Config) -> Finding:
                        "list the names your service resolves in dns.names, or give targets a url, dsn or host")
     failing = [why for r in config.dns.resolvers if (why := _ask(split_resolver(r)[1], names[0],
                                                                   _wait(config.dns.timeout_s)))]
-    asked = f"{len(names)} name{'s' if len(names) != 1 else ''} at {len(config.dns.resolvers)} resolver" \
-            f"{'s' if len(config.dns.resolvers) != 1 else ''}"
+    asked = f"{plural(len(names), 'name')} at {plural(len(config.dns.resolvers), 'resolver')}"
     if failing:
         return Finding("dns", "cannot", f"{asked}; not answering: {'; '.join(failing)}; {libc}",
                        "check dns.resolvers (system is the first nameserver of resolv.conf, port 53)")
@@ -203,7 +203,7 @@ def _database_target(target: Target) -> tuple[str, str, str]:
                 except QueryFailed as exc:
                     return "cannot", f"{parts[0]}; {_one_line(exc)}", "fix the query's sql in triage.yaml"
             if target.queries:
-                parts.append(f"{len(target.queries)} critical quer{'y' if len(target.queries) == 1 else 'ies'} "
+                parts.append(f"{plural(len(target.queries), 'critical query', 'critical queries')} "
                              "plan")
             try:
                 statements_reading(conn)
@@ -267,7 +267,7 @@ def check_app(config: Config) -> Finding:
     if problems:
         # An unexpected status is a measurement (the errors rate), not a probe that fails.
         return Finding("app", "partly", "; ".join(problems), "check expect_status, or the endpoint")
-    return Finding("app", "ok", f"{len(targets)} endpoint{'s' if len(targets) != 1 else ''} answered as expected")
+    return Finding("app", "ok", f"{plural(len(targets), 'endpoint')} answered as expected")
 
 
 # ---------------------------------------------------------------- prometheus
@@ -319,7 +319,7 @@ def check_load(config: Config) -> Finding:
     per_layer = Counter(p.layer for p in plans)
     counts = ", ".join(f"{layer} {per_layer[layer]}" for layer in LAYERS if per_layer[layer])
     seconds = sum(len(p.steps.steps) for p in plans) * config.load.step_duration_s
-    text = (f"--load would ramp {len(plans)} target{'s' if len(plans) != 1 else ''} ({counts}), "
+    text = (f"--load would ramp {plural(len(plans), 'target')} ({counts}), "
             f"at most {seconds:,.0f} s of steps, {config.load.max_requests:,} requests a ramp")
     beyond = sorted({p.host for p in plans if p.host is not None and not is_loopback(p.host)})
     if beyond:

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 from . import stats
 from .budget import BOUNDED_UNITS, DEFAULT_BUDGET
-from .judge import compare_snapshots
+from .judge import judge_metrics
 from .model import Snapshot
 from .pooling import PooledMetric, pool_side
 from .verdict import DEFAULT_ALPHA, MetricComparison, MetricKey
@@ -208,9 +208,10 @@ def calibrate(snapshots: Sequence[Snapshot], *, label: str, alpha: float = DEFAU
     judged: dict[MetricKey, list[MetricComparison]] = {}
     flagged_runs, family = 0, 0
     for i, snap in enumerate(runs):
-        c = compare_snapshots(runs[:i] + runs[i + 1:], [snap], baseline_spec="the other runs",
-                              candidate_spec=f"run {i + 1}", alpha=alpha)
-        flagged_runs += c.verdict == "regressed"
+        # Only the verdicts (no acks here: a comparison regressed exactly when a metric did).
+        c = judge_metrics(runs[:i] + runs[i + 1:], [snap], baseline_spec="the other runs",
+                          candidate_spec=f"run {i + 1}", alpha=alpha)
+        flagged_runs += any(m.verdict == "regressed" for m in c.metrics)
         family = max(family, c.tests)
         for m in c.metrics:
             judged.setdefault(m.key, []).append(m)

@@ -45,12 +45,12 @@ from .acks import NO_ACKS, Acks
 from .attribution import changed_below
 from .budget import DEFAULT_BUDGET, Budget
 from .changepoints import ChangePoint, History
-from .judge import compare_snapshots
+from .judge import judge_metrics
 from .judge.acknowledge import acknowledge
 from .layers import rank, stack_order
 from .model import Snapshot
 from .pooling import COMBINED_PREFIX, PooledMetric, pool_side
-from .verdict import DEFAULT_ALPHA, Comparison, MetricComparison, MetricKey
+from .verdict import DEFAULT_ALPHA, MetricComparison, MetricKey
 
 MIN_LABELS = 2  # labels on each side of a change, at least: one label alone may be an outlier
 CHANGED = ("regressed", "improved")
@@ -150,14 +150,16 @@ class _Search:
         return self._cache[keys]
 
     def judge(self, before: Iterable[int], after: Iterable[int], keys: frozenset[MetricKey] | None,
-              alpha: float) -> Comparison:
+              alpha: float) -> tuple[MetricComparison, ...]:
+        """The metrics' verdicts, labels ``before`` against ``after`` (only the verdicts: a
+        search judges hundreds of splits, and no split needs suspects or layers)."""
         runs = self._runs(keys)
         before, after = list(before), list(after)
         self.comparisons += 1
-        return compare_snapshots([s for i in before for s in runs[self.labels[i]]],
-                                 [s for i in after for s in runs[self.labels[i]]],
-                                 baseline_spec=self._span(before), candidate_spec=self._span(after),
-                                 budget=self.budget, alpha=alpha)
+        return judge_metrics([s for i in before for s in runs[self.labels[i]]],
+                             [s for i in after for s in runs[self.labels[i]]],
+                             baseline_spec=self._span(before), candidate_spec=self._span(after),
+                             budget=self.budget, alpha=alpha).metrics
 
     def _span(self, indices: Sequence[int]) -> str:
         return self.labels[indices[0]] if len(indices) == 1 else f"{self.labels[indices[0]]}…{self.labels[indices[-1]]}"
@@ -178,7 +180,7 @@ class _Search:
         (two clean splits: the one with one label fewer on the wrong side is the larger change)."""
         found: dict[MetricKey, list[tuple[tuple[float, float, float], int, MetricComparison]]] = {}
         for k in range(lo + MIN_LABELS, hi - MIN_LABELS + 1):
-            for m in self.judge(range(lo, k), range(k, hi), keys, alpha).metrics:
+            for m in self.judge(range(lo, k), range(k, hi), keys, alpha):
                 if m.verdict in CHANGED and m.kind != "fact":
                     clean, z = self._separation(m, lo, k, hi)
                     found.setdefault(m.key, []).append(((-clean, -_judge_score(m), -z), k, m))
@@ -191,9 +193,8 @@ class _Search:
         for j in range(lo, hi):
             if not alive:
                 break
-            c = self.judge((i for i in range(lo, k) if i != j), (i for i in range(k, hi) if i != j),
-                           frozenset(alive), alpha)
-            verdicts = {m.key: m.verdict for m in c.metrics}
+            before, after = [i for i in range(lo, k) if i != j], [i for i in range(k, hi) if i != j]
+            verdicts = {m.key: m.verdict for m in self.judge(before, after, frozenset(alive), alpha)}
             alive = {key: m for key, m in alive.items() if verdicts.get(key) == m.verdict}
         return alive
 
@@ -271,7 +272,7 @@ def find_change_points(labels: Sequence[str], runs: Mapping[str, Sequence[Snapsh
         for i, k in enumerate(positions, start=1):
             spans.setdefault((bounds[i - 1], k, bounds[i + 1]), []).append(key)
     for (lo, k, hi), keys in sorted(spans.items()):
-        judged = {m.key: m for m in s.judge(range(lo, k), range(k, hi), frozenset(keys), alpha).metrics}
+        judged = {m.key: m for m in s.judge(range(lo, k), range(k, hi), frozenset(keys), alpha)}
         for key in keys:
             m = judged.get(key)
             if m is None or m.verdict != found[key][k].verdict:

@@ -22,7 +22,6 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-ACK_STATUSES = ("acknowledged", "expired", "exceeded")
 _KEYS = ("match", "label", "labels", "reason", "ticket", "expires", "accepted")
 
 

@@ -34,7 +34,6 @@ class Draft:
     changed: bool = False  # facts: the value differs between the sides
     method: str = ""
     design_effect: float | None = None
-    quantile: float = 0.5  # tails: the quantile judged (0.95, 0.99; 0.05, 0.01 when higher is better)
 
 
 @dataclass

@@ -65,7 +65,7 @@ class SamplesBatch:
                     p_worse if t.tested else None, p_better if t.tested else None,
                     note="" if t.tested else f"not tested: {t.beyond_baseline + t.beyond_candidate} pooled values "
                                              f"beyond it, {stats.MIN_TAIL_BEYOND} needed",
-                    method="exact exceedance test" if t.tested else "", quantile=t.q))
+                    method="exact exceedance test" if t.tested else ""))
             if a.groups is not None or b.groups is not None:
                 shape = (len(a.values), tuple(a.groups or ()), len(b.values), tuple(b.groups or ()),
                          tails_for(row.better))

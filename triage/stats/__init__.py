@@ -32,7 +32,7 @@ variation, for calibrated floors), spending (α over the looks of a gate that sa
 from .basics import _np as numpy
 from .basics import (DEFAULT_CI_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, EXACT_PAIRWISE_MAX, MIN_SAMPLES, MIN_TAIL_BEYOND,
                      THINNED_POINTS, normal_ppf, normal_sf, quantile)
-from .clustered import (ClusteredTest, as_values, clustered_shift_test, clustered_share_test, clustered_tail_test,
+from .clustered import (ClusteredTest, as_values, clustered_shift_test, clustered_share_test,
                         group_medians, group_medians_rows, group_sizes, pooled_quantiles, rate_test, share_tests, shift_tests, tail_tests,
                         widen)
 from .exact import (RateResult, binomial_tails, counts_difference_interval, fisher_exact_one_sided, hypergeom_tails,
@@ -46,7 +46,7 @@ from .spending import MAX_LOOKS, look_shares
 __all__ = [
     "DEFAULT_CI_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "EXACT_PAIRWISE_MAX", "MIN_SAMPLES", "MIN_TAIL_BEYOND",
     "THINNED_POINTS", "normal_ppf", "normal_sf", "numpy", "quantile",
-    "ClusteredTest", "as_values", "clustered_shift_test", "clustered_share_test", "clustered_tail_test", "group_medians",
+    "ClusteredTest", "as_values", "clustered_shift_test", "clustered_share_test", "group_medians",
     "group_medians_rows", "group_sizes", "pooled_quantiles", "rate_test", "share_tests", "shift_tests", "tail_tests", "widen",
     "RateResult", "binomial_tails", "counts_difference_interval", "fisher_exact_one_sided", "hypergeom_tails",
     "poisson_counts_test", "poisson_interval", "proportion_test",

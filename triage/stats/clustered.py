@@ -243,14 +243,13 @@ def pooled_quantiles(a: Any, b: Any, qs: Sequence[float]) -> Any:
 
 
 def tail_tests(a: Any, groups_a: Sequence[int] | None, b: Any, groups_b: Sequence[int] | None,
-               q: float, threshold: Any | None = None) -> list[ClusteredTest]:
+               q: float, threshold: Any) -> list[ClusteredTest]:
     """Per row: the q-quantile compared the clustered way, as the share of each side's values
-    beyond the pooled quantile (the exceedance test's rule, ties included). For q >= 0.5
+    beyond the pooled quantile ``threshold`` (one a row: ``pooled_quantiles``; the exceedance
+    test's rule, ties included). For q >= 0.5
     ``p_greater`` is against "candidate quantile larger"; below the median, more values
     beyond means a smaller quantile, so the p-values are swapped."""
     np = _np()
-    if threshold is None:
-        threshold = pooled_quantiles(a, b, (q,))[0]
     mask_a, mask_b = exceedance_masks(np, a, b, threshold, q)
     tests = share_tests(mask_a, groups_a, mask_b, groups_b)
     if q >= 0.5:
@@ -297,12 +296,6 @@ def clustered_share_test(beyond_a: Sequence[bool], groups_a: Sequence[int] | Non
     np = _np()
     return share_tests(np.asarray(beyond_a, dtype=bool)[None, :], groups_a,
                        np.asarray(beyond_b, dtype=bool)[None, :], groups_b)[0]
-
-
-def clustered_tail_test(a: Sequence[float], groups_a: Sequence[int] | None, b: Sequence[float],
-                        groups_b: Sequence[int] | None, q: float) -> ClusteredTest:
-    """``tail_tests`` for one pair."""
-    return tail_tests(as_values(a)[None, :], groups_a, as_values(b)[None, :], groups_b, q)[0]
 
 
 def widen(estimate: float, low: float, high: float, test: ClusteredTest, ci_level: float) -> tuple[float, float]:

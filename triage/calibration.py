@@ -30,6 +30,7 @@ samples needed for the floor scale it as 1/√n.
 
 from __future__ import annotations
 
+import glob
 import math
 import statistics
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from typing import Any, Sequence
 from . import stats
 from .budget import BOUNDED_UNITS, DEFAULT_BUDGET
 from .judge import judge_metrics
+from .judge.drafts import component_quantile
 from .model import Snapshot
 from .pooling import PooledMetric, pool_side
 from .verdict import DEFAULT_ALPHA, MetricComparison, MetricKey
@@ -104,7 +106,7 @@ def _run_values(pooled: PooledMetric, component: str, rate: float) -> tuple[floa
         if len(pooled.values) < 2:
             return None
         ordered = sorted(pooled.values)
-        q = 0.5 if component == "median" else float(component[1:]) / 100
+        q = component_quantile(component)
         if component != "median" and len(ordered) * min(q, 1 - q) < MIN_BEYOND:
             return None
         return stats.quantile(ordered, q), stats.quantile_se(ordered, q) ** 2
@@ -176,11 +178,6 @@ def _noise(key: MetricKey, per_run: Sequence[PooledMetric], judged: Sequence[Met
                        n, detect, needed, flagged)
 
 
-def _glob(metric_id: str) -> str:
-    """An id as a budget glob matching only itself ([, * and ? are glob syntax)."""
-    return "".join(f"[{ch}]" if ch in "[*?" else ch for ch in metric_id)
-
-
 def budget_text(label: str, runs: int, alpha: float, metrics: Sequence[MetricNoise]) -> str:
     """The budgets file: a rule per metric whose noise floor is wider than the defaults."""
     widened = [m for m in metrics if m.widened]
@@ -190,7 +187,7 @@ def budget_text(label: str, runs: int, alpha: float, metrics: Sequence[MetricNoi
              f"# {len(metrics) - len(widened)} of {len(metrics)} metrics keep the default floors.",
              "rules:" if widened else "rules: []"]
     for m in widened:
-        lines.append(f'  - match: "{_glob(m.id)}"')
+        lines.append(f'  - match: "{glob.escape(m.id)}"')  # matches this id alone: [ * ? escaped
         relative = m.relative
         if m.kind == "samples" and (m.unit or "") not in BOUNDED_UNITS and relative is not None:
             # The budget reader's bound (10000%): past it, no regression of this metric is seen anyway.

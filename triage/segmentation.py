@@ -46,6 +46,7 @@ from .attribution import changed_below
 from .budget import DEFAULT_BUDGET, Budget
 from .changepoints import ChangePoint, History
 from .judge import judge_metrics
+from .judge.drafts import component_quantile
 from .judge.acknowledge import acknowledge
 from .layers import rank, stack_order
 from .model import Snapshot
@@ -119,7 +120,7 @@ def _label_value(pooled: PooledMetric | None, component: str) -> float | None:
     if pooled.kind == "samples":
         if not pooled.values:
             return None
-        q = 0.5 if component == "median" else float(component[1:]) / 100
+        q = component_quantile(component)
         return stats.quantile(sorted(pooled.values), q)
     if pooled.kind == "proportion":
         return pooled.events / pooled.trials if pooled.trials else None

@@ -3,6 +3,7 @@ vary beyond their sampling, and a budgets file that `--budget` loads back."""
 
 from __future__ import annotations
 
+import glob
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy import stats as scipy_stats
 
 from triage import stats
 from triage.budget import load_budget, parse_budget
-from triage.calibration import _glob, calibrate
+from triage.calibration import calibrate
 
 from .synthetic import APP, DNS, KERNEL, Platform
 
@@ -83,7 +84,7 @@ def test_quiet_runs_keep_every_default_floor():
 
 def test_an_exact_id_is_a_glob_matching_only_itself():
     for metric_id in ("kubernetes.warning_events.cluster.warnings[BackOff]", "app.http.a*b?.latency"):
-        budget = parse_budget(f'rules:\n  - match: "{_glob(metric_id)}"\n    absolute: 7\n', "b.yaml")
+        budget = parse_budget(f'rules:\n  - match: "{glob.escape(metric_id)}"\n    absolute: 7\n', "b.yaml")
         assert budget.policy_for(metric_id, "gauge", "count").floors.absolute == 7
         other = metric_id.replace("[", "").replace("*", "x")
         assert budget.policy_for(other, "gauge", "count").floors.absolute == 1

@@ -118,6 +118,11 @@ def tail_name(q: float) -> str:
     return f"p{q * 100:g}"
 
 
+def component_quantile(name: str) -> float:
+    """The quantile a samples component judges: ``median`` 0.5, ``p95`` 0.95 (tail_name's inverse)."""
+    return 0.5 if name == "median" else float(name[1:]) / 100
+
+
 def check_alpha(alpha: float) -> None:
     if not 0 < alpha < 0.5:
         raise BadInput(f"--alpha: expected a family-wise error rate between 0 and 0.5, got {alpha:g}")

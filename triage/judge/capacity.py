@@ -66,30 +66,32 @@ def corroborate_capacity(metrics: Sequence[MetricComparison], baseline: Mapping[
                  if is_capacity(m.probe, m.metric) and m.kind == "gauge" and m.components else m for m in metrics)
 
 
+def _steps_between(m: MetricComparison, metrics: Sequence[MetricComparison], verdict: str, low: float,
+                   high: float) -> list[MetricComparison]:
+    """The steps of ``m``'s ramp offered above ``low`` and up to ``high`` whose verdict is ``verdict``."""
+    return [x for x in metrics if (x.layer, x.probe, x.target) == (m.layer, m.probe, m.target)
+            and x.verdict == verdict and (step := parse_step(x.metric)) is not None and low < step.offered <= high]
+
+
 def _capacity(m: MetricComparison, metrics: Sequence[MetricComparison], a: PooledMetric | None,
               b: PooledMetric | None) -> MetricComparison:
     lead = m.components[m.lead or 0]
     unit = m.unit or ""
     base, cand = lead.baseline, lead.candidate
-    a_note, _ = _side_note("baseline", a, base, unit)
+    a_note, a_bounded = _side_note("baseline", a, base, unit)
     b_note, b_bounded = _side_note("candidate", b, cand, unit)
     note = "; ".join(p for p in (slo_text(_slo(a), _slo(b)), a_note, b_note) if p)
     verdict, reason, ruled_out = m.verdict, m.reason, m.ruled_out
     if m.verdict == "improved":
         # The same two conditions the other way: the baseline found its capacity, and a step
         # between the two improved.
-        _, a_bounded = _side_note("baseline", a, base, unit)
-        steps = [x for x in metrics if (x.layer, x.probe, x.target) == (m.layer, m.probe, m.target)
-                 and x.verdict == "improved" and (step := parse_step(x.metric)) is not None
-                 and base < step.offered <= cand]
+        steps = _steps_between(m, metrics, "improved", base, cand)
         if a_bounded or not steps:
             verdict = "unchanged"
             reason = (f"rose {format_number(base)} → {offered_text(cand, unit)}, but "
                       + ("the baseline's was a lower bound" if a_bounded else "no step between them improved"))
     if m.verdict == "regressed":
-        steps = [x for x in metrics if (x.layer, x.probe, x.target) == (m.layer, m.probe, m.target)
-                 and x.verdict == "regressed" and (step := parse_step(x.metric)) is not None
-                 and cand < step.offered <= base]
+        steps = _steps_between(m, metrics, "regressed", cand, base)
         if b_bounded:
             verdict, ruled_out = "unchanged", False
             reason = (f"fell {format_number(base)} → at least {offered_text(cand, unit)}, a lower bound: the "

@@ -169,9 +169,10 @@ def attribute(layers: Mapping[str, str], metrics: Sequence[MetricComparison],
         changed = [m for m in metrics if m.layer == layer and m.kind == "fact" and m.verdict == "changed"]
         lead = rows[0].describe() if rows else "a budgeted fact changed"
         more = f" and {plural(len(rows) - 1, 'more metric')}" if len(rows) > 1 else ""
-        head = f"{layer} regressed{where_clause(target_spreads(layer, metrics, nouns))}: {lead}{more}"
         if rows and is_capacity(rows[0].probe, rows[0].metric):
             head = f"{capacity_sentence(rows[0])}{more}"
+        else:
+            head = f"{layer} regressed{where_clause(target_spreads(layer, metrics, nouns))}: {lead}{more}"
         if culprits:
             role = "downstream"
             loads = {c: under_load(c, metrics) for c in culprits}

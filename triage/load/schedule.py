@@ -163,7 +163,7 @@ class StepResult:
             # Its workers, not the server, held the backlog: at what a request cost it in CPU here,
             # the rate asked needs more than the one core Python gives it (a saturated server
             # instead keeps workers waiting, which costs none: 0.43 cores at a 2 ms lock's 500 req/s).
-            return (f"at its cost of {1000 * self.generator_cores * self.elapsed_s / max(1, self.completed):.2f} ms "
+            return (f"at its cost of {1000 * self.cpu_per_request:.2f} ms "
                     f"of CPU a request it would need {self.needed_cores():.1f} cores to offer {offered:g} per second")
         return None
 
@@ -172,12 +172,16 @@ class StepResult:
         """Requests that ended in the step (answered, failed or timed out)."""
         return self.trials - self.not_offered - self.error_kinds.get("unfinished", 0)
 
+    @property
+    def cpu_per_request(self) -> float:
+        """The generator's CPU seconds per completed request in the step."""
+        return self.generator_cores * self.elapsed_s / max(1, self.completed)
+
     def needed_cores(self) -> float:
         """CPU the offered rate would take at the step's measured cost per completed request."""
         if self.generator_cores <= 0:
             return 0.0
-        per_request = self.generator_cores * self.elapsed_s / max(1, self.completed)
-        return per_request * self.spec.offered
+        return self.cpu_per_request * self.spec.offered
 
 
 def cpu_sample() -> dict[str, float]:
@@ -332,7 +336,7 @@ def _reconnect(transport: Transport, conn: Any) -> tuple[Any, str | None]:
         return None, f"connect: {type(exc).__name__}"  # the type only: a message may quote a secret
 
 
-def _summarise(spec: StepSpec, total: int, records: list[tuple], unfinished: list[tuple], ended: float,
+def _summarise(spec: StepSpec, records: list[tuple], unfinished: list[tuple], ended: float,
                group_of: Callable[[int], int]) -> StepResult:
     result = StepResult(spec)
     by_group: dict[int, list[float]] = {}
@@ -404,7 +408,7 @@ def run_open_step(transport: Transport, spec: StepSpec, stop_at: float) -> StepR
     if pool.crash is not None:
         raise pool.crash
     unfinished = [slot[:2] for slot in in_flight] + [slot[:2] for slot in backlog]
-    result = _summarise(spec, total, records, unfinished, ended, pool.group_of)
+    result = _summarise(spec, records, unfinished, ended, pool.group_of)
     result.not_offered = total - sent
     result.trials += result.not_offered
     result.queued = pool.queued
@@ -486,7 +490,7 @@ def run_closed_step(transport: Transport, spec: StepSpec, stop_at: float) -> Ste
         raise crashed[0]
     taken = list(records)
     unfinished = list(current.values())
-    result = _summarise(spec, len(taken), taken, unfinished, ended, lambda g: g)
+    result = _summarise(spec, taken, unfinished, ended, lambda g: g)
     result.elapsed_s = max(1e-9, min(ended, end) - t0)
     result.sent, result.wall_s = len(taken) + len(unfinished), ended - t0
     result.in_flight_peak = clients

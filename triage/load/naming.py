@@ -20,7 +20,7 @@ STEP_KINDS = ("latency", "errors")
 SUFFIX = {"app": "rps", "dns": "qps", "database": "clients"}
 UNIT = {"rps": "req/s", "qps": "q/s", "clients": "clients"}
 
-_STEP = re.compile(r"^(latency|errors)@(\d+(?:\.\d+)?)(rps|qps|clients)$")
+_STEP = re.compile(rf"^({'|'.join(STEP_KINDS)})@(\d+(?:\.\d+)?)({'|'.join(UNIT)})$")
 
 
 class Step(NamedTuple):

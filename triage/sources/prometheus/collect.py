@@ -27,6 +27,7 @@ from triage import __version__
 from triage.config import PrometheusConfig, PromQuery
 from triage.errors import BadInput, InputFileError
 from triage.model import Measurement, ProbeResult, Snapshot
+from triage.stats.basics import MIN_SAMPLES
 
 from .client import PrometheusClient, PrometheusRejected, PrometheusUnavailable, RangeSeries
 from .profiles import PROFILES, Series, Variant
@@ -34,7 +35,7 @@ from .windows import Window, format_duration, iso
 
 SOURCE_TARGET = "prometheus"  # target of the error results that stand for a whole layer or probe
 ALL = "all"  # target of a query of yours with no `by` labels
-MIN_BLOCKS = 8  # compare judges no samples metric with fewer a side (stats.MIN_SAMPLES)
+MIN_BLOCKS = MIN_SAMPLES  # compare judges no samples metric with fewer a side
 
 
 @dataclass(frozen=True)

@@ -106,8 +106,8 @@ class PgTransport:
 
     def connect(self) -> Any:
         attempts = self.attempts(self.target)
-        # libpq's connect_timeout takes whole seconds, at least 2 (pg_connect.connect_kwargs).
-        conn = self.open_connection(self.target, max(2.0, self.timeout_s), attempts)
+        # libpq's connect_timeout: whole seconds, at least 2 (pg_connect.connect_kwargs rounds it).
+        conn = self.open_connection(self.target, self.timeout_s, attempts)
         if conn is None:  # refused for capacity: "too many clients" is what a storm looks like
             raise ConnectFailed(attempts.refusals() or "refused")
         conn.prepare_threshold = None  # never a server-side prepared statement, as the query probe

@@ -193,3 +193,21 @@ def _triage(tmp_path, *args, **kw):
     done = InProcessTriage(str(tmp_path))(*args, **kw)
     done.stdout.encode("utf-8"), done.stderr.encode("utf-8")
     return done
+
+
+def test_a_reproducers_progress_bar_shows_a_hostile_profile_inert():
+    """The bar's description is outside text (a --profile): escapes shown, never markup or a live OSC."""
+    import io
+
+    from triage.cli.env import environment_from
+    from triage.cli.progress import RichReproProgress
+
+    stderr = io.StringIO()
+    progress = RichReproProgress(environment_from({}, io.StringIO(), stderr, stdout_isatty=False,
+                                                  stderr_isatty=True, width=200))
+    progress.side_started(0, 2, "delay=3ms\x1b]52;c;ZXZpbA==\x07[/bold][link=x]", 5.0)
+    progress._bar.refresh()
+    progress.side_done()
+    shown = stderr.getvalue()
+    assert "side 1/2 delay=3ms\\x1b]52;c;ZXZpbA==\\x07[/bold][link=x]" in shown
+    assert "\x1b]52" not in shown and "\x07" not in shown

@@ -9,7 +9,7 @@ import typer
 
 from triage.loopback import ALLOW_LOAD_FLAG, EXPOSE_FLAG, parse_allow_load
 
-from .env import Environment, environment
+from .env import environment
 
 repro_app = typer.Typer(help="Built-in reproducers of the incidents triage was built from.", no_args_is_help=True)
 dns_app = typer.Typer(help="DNS slowness: an app-like workload against a DNS fault profile, or the fault server alone.")
@@ -28,35 +28,6 @@ def register(app: typer.Typer) -> None:
     repro_app.add_typer(dns_app, name="dns")
     repro_app.command("db")(db)
     app.add_typer(repro_app, name="repro")
-
-
-class _RichProgress:
-    """One bar per side, seconds of --duration elapsed; only on a terminal."""
-
-    def __init__(self, env: Environment):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                             console=Console(file=env.stderr, no_color=env.no_color, force_terminal=True,
-                                             width=env.width), transient=True)
-        self._task = None
-
-    def side_started(self, index: int, total: int, profile: str, duration_s: float) -> None:
-        from rich.markup import escape
-
-        self._bar.start()
-        self._task = self._bar.add_task(f"side {index + 1}/{total} {escape(profile)}", total=duration_s)
-
-    def tick(self, elapsed_s: float) -> None:
-        if self._task is not None:
-            self._bar.update(self._task, completed=elapsed_s)
-
-    def side_done(self) -> None:
-        if self._task is not None:
-            self._bar.remove_task(self._task)
-            self._task = None
-        self._bar.stop()
 
 
 @dns_app.callback(invoke_without_command=True)
@@ -91,13 +62,14 @@ def dns(
     from triage.repro.dns_workload import WorkloadOptions
 
     from . import output
+    from .progress import RichReproProgress
 
     output.check_format(fmt, output.VIEW_FORMATS)
     env = environment(ctx)
     options = WorkloadOptions(names=tuple(n.strip() for n in names.split(",") if n.strip()), workers=workers,
                               pool_size=pool, hold_ms=hold_ms, rate=rate, duration_s=duration,
                               max_queries=max_queries, path=path, resolver=resolver, system=system)
-    progress = _RichProgress(env) if env.watched(quiet) else None
+    progress = RichReproProgress(env) if env.watched(quiet) else None
     report = engine.repro_dns(list(compare) if compare else [profile], options, progress=progress,
                               save_dir=save_snapshots)
     env.out(output.text(env, report, fmt))
@@ -170,6 +142,7 @@ def db(
     from triage.repro.db_storm import StormOptions
 
     from . import output
+    from .progress import RichReproProgress
 
     output.check_format(fmt, output.VIEW_FORMATS)
     env = environment(ctx)
@@ -178,7 +151,7 @@ def db(
     target = DbTarget(dsn=dsn, embedded=embedded, allow_load=allowed)
     report = engine.repro_db(list(compare) if compare else [profile], target,
                              StormOptions(rows=rows, duration_s=duration, rate=rate, keys=keys),
-                             progress=_RichProgress(env) if watched else None,
+                             progress=RichReproProgress(env) if watched else None,
                              phase=(lambda text: env.err(f"triage: {text}")) if watched else (lambda text: None),
                              snapshot_dir=snapshot_dir)
     env.out(output.text(env, report, fmt))

@@ -11,15 +11,16 @@ from typing import Any, Sequence
 
 from triage.errors import BadInput
 from triage.fileio import atomic_write_text
-from triage.report import RenderOptions, render
+from triage.report import RenderOptions, formats, render
 
 from .env import Environment
 
-COMPARE_FORMATS = ("table", "json", "markdown")  # compare, ab: markdown is the brief table
-REPORT_FORMATS = ("markdown", "json", "junit")  # report: markdown is the full report
-VIEW_FORMATS = ("table", "json")  # probe, baseline show, repro dns, calibrate
-CHANGES_FORMATS = ("table", "markdown", "json")  # changes
-HISTORY_FORMATS = ("table", "markdown", "json")
+# Which of a result's formats (triage.report.RENDERERS) each command offers.
+COMPARE_FORMATS = ("table", "json", "markdown")  # compare, ab: markdown is the brief table; no junit
+REPORT_FORMATS = ("markdown", "json", "junit")  # report: markdown is the full report; no table
+VIEW_FORMATS = formats("snapshot")  # probe, baseline show, repro dns and db, calibrate: table, json
+CHANGES_FORMATS = formats("changes")
+HISTORY_FORMATS = formats("history")
 
 
 def check_format(fmt: str, offered: Sequence[str]) -> None:

@@ -4,7 +4,7 @@ measures, judges or touches the network.
 One table says what can be rendered how: a result's kind (comparison, snapshot, repro
 report, change set) → format → the module and function that render it. Modules are imported only
 when used, so rich (terminal tables) stays out of `triage --help`. Commands refuse a
-format with ``check_format`` before they do any work.
+format before they do any work (triage.cli.output offers each command its formats of this table).
 
 The rule for every renderer, this table's and any added to it (issue 16): text that came
 from outside (probe output and errors, every string of a snapshot or comparison, config

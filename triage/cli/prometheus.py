@@ -37,7 +37,7 @@ def probe_from_prometheus(env, source: str, window: str | None, before_upgrade: 
                          deadline_s=deadline, config=_config(config, kubeconfig, context))
     from . import output
 
-    output.check_format(fmt, output.VIEW_FORMATS)
+    # fmt was checked by `triage probe` before any query went out
     if fmt == "json" or not (quiet and out):  # json: the snapshot is the output, even with --quiet
         env.out(output.text(env, run.read.snapshot, fmt))
     _windows(env, (run.read,), quiet)

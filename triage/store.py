@@ -46,6 +46,12 @@ LOCK_WAIT_S = 10.0  # how long to wait for a live git process to release index.l
 PAUSE_ENV = "TRIAGE_STORE_PAUSE"
 
 
+def write_gitignore(root: str) -> None:
+    """The store's .gitignore: its temporary files (and the journal) are never committed."""
+    with open(os.path.join(root, ".gitignore"), "w", encoding="utf-8") as fh:
+        fh.write(f"{TEMP_PREFIX}*{TEMP_SUFFIX}\n")
+
+
 def resolve_store_path(option: str | None) -> str:
     """--store, else $TRIAGE_STORE, else ./baselines."""
     return option or os.environ.get(STORE_ENV) or DEFAULT_STORE
@@ -261,8 +267,7 @@ class SnapshotStore:
             if not create:
                 return None
         repo = git.Repo.init(self.root)
-        with open(os.path.join(self.root, ".gitignore"), "w") as fh:
-            fh.write(".triage-*.tmp\n")
+        write_gitignore(self.root)
         return repo
 
     def _commit(self, repo, paths: list[str], message: str) -> None:

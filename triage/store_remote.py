@@ -43,7 +43,7 @@ from typing import Iterator
 from .errors import BadInput, StoreError
 from .model import Snapshot
 from .secrets import mask_secrets, mask_url, url_secrets
-from .store import HistoryEntry, SnapshotStore, StoredRun, _run_id, identity_env, resolve_store_path
+from .store import HistoryEntry, SnapshotStore, StoredRun, _run_id, identity_env, resolve_store_path, write_gitignore
 
 SCHEMES = ("https://", "ssh://", "file://")
 _SCP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*@[A-Za-z0-9][A-Za-z0-9.-]*:(?!//)")  # git@host:path
@@ -156,10 +156,8 @@ class RemoteStore(SnapshotStore):
                 self._git("rebase", "--abort", check=False)  # a killed rebase: back to the commits we had
             self._recover(self._repo(create=False))
             self._fetch_and_rebase()
-            ignore = os.path.join(self.root, ".gitignore")
-            if not os.path.exists(ignore):  # an empty remote's first save commits it (SnapshotStore._commit)
-                with open(ignore, "w", encoding="utf-8") as fh:
-                    fh.write(".triage-*.tmp\n")
+            if not os.path.exists(os.path.join(self.root, ".gitignore")):
+                write_gitignore(self.root)  # an empty remote's first save commits it (SnapshotStore._commit)
         return self
 
     def _clone(self) -> None:

@@ -39,8 +39,7 @@ def _value(m: MetricComparison, value: object) -> str:
     if m.kind == "proportion":
         return format_rate(value)
     if m.kind == "fact":
-        text = short_value(value)
-        return text if len(text) <= 40 else text[:37] + "..."
+        return short_value(value, 40)
     unit = display_unit(m.unit) if isinstance(value, (int, float)) else ""
     return f"{format_number(value)}{unit}"
 

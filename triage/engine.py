@@ -67,7 +67,7 @@ from .runner import Progress, RunOptions, probes_for, run_probes, status_counts,
 from .segmentation import MIN_LABELS, find_change_points, selection
 from .sequential import until_decided
 from .stats import MAX_LOOKS
-from .store import SnapshotStore, StoredRun, check_label, load_side, resolve_store_path
+from .store import SnapshotStore, StoredRun, check_label, is_file_spec, load_side, resolve_store_path
 from .store_remote import open_store
 from .verdict import Comparison
 from .versions import by_time, by_version
@@ -174,14 +174,22 @@ def doctor(*, config_path: str | None = None, kubeconfig: str | None = None,
     return checkup(with_kubernetes(load_config(config_path), kubeconfig, context))
 
 
-def compare_sides(baseline: str, candidate: str, judging: Judging = Judging()) -> Comparison:
-    """Load both sides (snapshot files or stored labels), the budget and the acks, and judge.
-    Raises BadInput/InputFileError/StoreError."""
-    budget, acks = judging.load()  # before any snapshot is read
-    snapshots = open_store(judging.store)
+def _load_sides(specs: Sequence[str], store_option: str | None,
+                store: SnapshotStore | None = None) -> list[tuple[str, list[Snapshot]]]:
+    """Each side as load_side reads it. The store is opened (a remote one cloned or fetched)
+    only when a side is a label, and only when the caller has not opened it already."""
+    if store is None and not all(is_file_spec(spec) for spec in specs):
+        store = open_store(store_option)
     with collector_paused():
-        a_source, a_snaps = load_side(baseline, snapshots)
-        b_source, b_snaps = load_side(candidate, snapshots)
+        return [load_side(spec, store) for spec in specs]
+
+
+def compare_sides(baseline: str, candidate: str, judging: Judging = Judging(), *,
+                  store: SnapshotStore | None = None) -> Comparison:
+    """Load both sides (snapshot files or stored labels, from ``store`` when it is open
+    already), the budget and the acks, and judge. Raises BadInput/InputFileError/StoreError."""
+    budget, acks = judging.load()  # before any snapshot is read
+    (a_source, a_snaps), (b_source, b_snaps) = _load_sides((baseline, candidate), judging.store, store)
     return compare_snapshots(a_snaps, b_snaps, baseline_spec=baseline, candidate_spec=candidate, budget=budget,
                              alpha=judging.alpha, sources=(a_source, b_source),
                              require_decided=judging.require_decided, acks=acks)
@@ -282,10 +290,7 @@ def changes(baseline: str, candidate: str, *, store: str | None = None,
     (snapshot files or stored labels), each in its layer (the budget's ``changes:`` first).
     Judges nothing. Raises BadInput/InputFileError/StoreError."""
     rules = load_budget(budget_path).changes
-    snapshots = open_store(store)
-    with collector_paused():
-        _, a_snaps = load_side(baseline, snapshots)
-        _, b_snaps = load_side(candidate, snapshots)
+    (_, a_snaps), (_, b_snaps) = _load_sides((baseline, candidate), store)
     return diff_changes(a_snaps, b_snaps, rules)
 
 
@@ -318,10 +323,10 @@ def _interleave_and_judge(baseline: Platform, candidate: Platform, options: RunO
                           judging: Judging, *, progress: ProgressFor | None, phase: Phase) -> Comparison:
     """Probe both platforms interleaved, store every run in ``judging.store``, then judge
     candidate's runs against baseline's."""
-    probe_interleaved((baseline, candidate), options, rounds, open_store(judging.store), progress=progress,
-                      phase=phase)
+    store = open_store(judging.store)
+    probe_interleaved((baseline, candidate), options, rounds, store, progress=progress, phase=phase)
     phase(f"comparing {baseline.label} → {candidate.label}")
-    return compare_sides(baseline.label, candidate.label, judging)
+    return compare_sides(baseline.label, candidate.label, judging, store=store)  # fetched once, not again
 
 
 def ab(baseline: tuple[str, str], candidate: tuple[str, str], options: RunOptions, rounds: int,

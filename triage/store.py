@@ -388,8 +388,10 @@ def is_file_spec(spec: str) -> bool:
     return os.path.isfile(spec) or spec.endswith(".json") or os.sep in spec
 
 
-def load_side(spec: str, store: SnapshotStore) -> tuple[str, list[Snapshot]]:
-    """A comparison side and where it came from: ("file", [snapshot]) or ("label", its runs)."""
+def load_side(spec: str, store: SnapshotStore | None) -> tuple[str, list[Snapshot]]:
+    """A comparison side and where it came from: ("file", [snapshot]) or ("label", its runs;
+    ``store`` is None only when every side is a file)."""
     if is_file_spec(spec):
         return "file", [Snapshot.load(spec)]
+    assert store is not None, spec
     return "label", store.load_label(spec)

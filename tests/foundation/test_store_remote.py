@@ -235,3 +235,16 @@ def test_an_unusable_cache_entry_is_refused_not_overwritten(tmp_path, remote):
         store.sync()
     assert Path(store.root, "keep.txt").read_text() == "mine"
 
+
+
+def test_two_snapshot_files_are_compared_without_cloning_the_store(tmp_path):
+    """No side is a label, so the store is never opened: a remote that does not exist is not
+    cloned (a CI job with $TRIAGE_STORE set pays no fetch for `compare a.json b.json`)."""
+    missing = f"file://{tmp_path / 'no-such-remote.git'}"
+    a, b = run_file(tmp_path, 1), run_file(tmp_path, 2)
+    for command in ("compare", "changes"):
+        out = cli(tmp_path, "cache", command, str(a), str(b), "--format", "json", TRIAGE_STORE=missing)
+        assert out.code == 0, out.stderr
+    assert not (tmp_path / "cache").exists()
+    labelled = cli(tmp_path, "cache", "compare", "4.3.18", str(b), TRIAGE_STORE=missing)
+    assert labelled.code == 2 and "no-such-remote.git" in labelled.stderr  # a label needs the store

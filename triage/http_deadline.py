@@ -13,11 +13,12 @@ session once (``request_within`` does it), so keep-alive reuse works as before.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 _WATCHES: dict[int, "_Watch"] = {}  # requesting thread -> its request's watch
 _WATCHES_LOCK = threading.Lock()
@@ -120,9 +121,10 @@ def _adapter_class() -> type:
     return DeadlineAdapter
 
 
-def request_within(session: Any, method: str, url: str, total_s: float, **kwargs: Any) -> Any:
-    """``session.request(...)`` with its body read, all within ``total_s`` seconds; past it,
-    ``requests.exceptions.ReadTimeout``. ``total_s`` also bounds each socket operation."""
+@contextlib.contextmanager
+def deadline(session: Any, url: str, total_s: float) -> Iterator[None]:
+    """Everything inside, requests to ``url`` on ``session`` and reading their bodies (a
+    streamed one too), within ``total_s`` seconds; past it, ``requests.exceptions.ReadTimeout``."""
     import requests
 
     adapter_class = _adapter_class()
@@ -132,11 +134,18 @@ def request_within(session: Any, method: str, url: str, total_s: float, **kwargs
         session.mount("https://", adapter)
     with _Watch(total_s) as watch:
         try:
-            response = session.request(method, url, timeout=total_s, **kwargs)
-            response.content  # noqa: B018 - the body is read inside the deadline
+            yield
         except requests.RequestException:
             if watch.fired:
                 raise requests.exceptions.ReadTimeout(
                     f"no complete answer within {total_s:g}s (the request's total deadline)") from None
             raise
+
+
+def request_within(session: Any, method: str, url: str, total_s: float, **kwargs: Any) -> Any:
+    """``session.request(...)`` with its body read, all within ``total_s`` seconds; past it,
+    ``requests.exceptions.ReadTimeout``. ``total_s`` also bounds each socket operation."""
+    with deadline(session, url, total_s):
+        response = session.request(method, url, timeout=total_s, **kwargs)
+        response.content  # noqa: B018 - the body is read inside the deadline
     return response

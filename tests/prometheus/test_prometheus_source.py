@@ -156,6 +156,21 @@ def test_an_answer_over_the_size_bound_is_an_error_result(recorded, prom_config)
     assert "over the 300-byte bound" in got.snapshot.results[0].error
 
 
+def test_an_answer_trickled_past_the_timeout_ends_the_try_a_server_that_never_stops_is_given_up():
+    """requests' read timeout restarts with every byte: a body sent a byte every 0.2 s never
+    trips a 1 s read timeout. The try's total deadline ends it, and the error says so."""
+    from tests.app.http_server import Answer, ControlledServer, always
+    from triage.sources.prometheus.client import PrometheusUnavailable
+
+    with ControlledServer(always(Answer(body_size=200, trickle_s=0.2))) as slow:
+        client = PrometheusClient(slow.url, {}, timeout_s=1, retries=1)
+        with pytest.raises(PrometheusUnavailable) as caught:
+            client.label_values("__name__", 0, 60)
+        client.close()
+    assert str(caught.value).endswith("no complete answer within 1s (after 2 tries)")
+    assert [path.split("?")[0] for _, path, _ in slow.requests] == ["/api/v1/label/__name__/values"] * 2
+
+
 def test_a_query_of_yours_that_prometheus_rejects_is_exit_2_naming_it(recorded, tmp_path):
     path = _write(tmp_path, f"prometheus:\n  url: {recorded.url}\n  profiles: [node]\n  queries:\n"
                             "    - {layer: app, probe: http, metric: x, promql: 'sum(rate(x[$block])'}\n")

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from triage.errors import BadInput
+from triage.http_deadline import deadline
 from triage.secrets import http_secrets, mask_secrets
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 200 nodes x 24 blocks is ~0.2 MB a query; 64 MB means a runaway selector
@@ -122,26 +123,30 @@ class PrometheusClient:
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+            session = self._session()
             try:
-                response = self._session().get(self.base + path, params=params, verify=self.verify, stream=True,
-                                               timeout=(min(5.0, self.timeout_s), self.timeout_s), allow_redirects=False)
+                # One try, headers and body, within timeout_s: a server trickling its answer
+                # restarts requests' read timeout with every chunk (triage.http_deadline).
+                with deadline(session, self.base, self.timeout_s):
+                    with session.get(self.base + path, params=params, verify=self.verify, stream=True,
+                                     timeout=(min(5.0, self.timeout_s), self.timeout_s),
+                                     allow_redirects=False) as response:
+                        status = response.status_code
+                        if status in (401, 403):
+                            raise PrometheusRefused(self._refusal(status, where))
+                        if status in RETRY_STATUSES:
+                            last = f"HTTP {status}"
+                            continue
+                        body = self._read(response, where)
             except requests.exceptions.SSLError as exc:
                 raise PrometheusUnavailable(self.mask(f"{where}: TLS failed: {_first_line(exc)}"
                                                       " (prometheus.verify: true, false or a CA bundle path)")) from None
             except requests.exceptions.Timeout:
-                last = f"no answer within {self.timeout_s:g}s"
+                last = f"no complete answer within {self.timeout_s:g}s"
                 continue
             except requests.exceptions.RequestException as exc:
                 last = f"cannot connect: {_first_line(exc)}"
                 continue
-            with response:
-                status = response.status_code
-                if status in (401, 403):
-                    raise PrometheusRefused(self._refusal(status, where))
-                if status in RETRY_STATUSES:
-                    last = f"HTTP {status}"
-                    continue
-                body = self._read(response, where)
             return self._data(status, body, where)
         raise PrometheusUnavailable(self.mask(f"{where}: {last} (after {self.retries + 1} tries)"))
 

@@ -43,7 +43,7 @@ from .calibration import calibrate as calibrate_runs
 from .changepoints import History
 from .changes import ChangeSet
 from .changes import diff as diff_changes
-from .config import DEFAULT_CONFIG_NAME, load_config, parse_config, with_kubernetes
+from .config import DEFAULT_CONFIG_NAME, Config, load_config, parse_config, with_kubernetes
 from .errors import BadInput, StoreError
 from .fileio import atomic_append_text, atomic_create_text, atomic_write_text, check_writable, read_input
 from .interleave import Platform, probe_interleaved
@@ -126,7 +126,8 @@ class DemoResult:
         return 0 if self.named_dns else int(self.comparison.exit_status) or 4
 
 
-def _check_paths(paths: Iterable[tuple[str, str | None]]) -> None:
+def check_paths(paths: Iterable[tuple[str, str | None]]) -> None:
+    """Refuse (BadInput) each output path given that cannot be written, before any work."""
     for option, path in paths:
         if path:
             check_writable(path, option)
@@ -140,7 +141,7 @@ def _report(c: Comparison) -> str:
 def probe(options: RunOptions, *, config_path: str | None = None, kubeconfig: str | None = None,
           context: str | None = None, out: str | None = None, progress: Progress | None = None) -> ProbeRun:
     """`triage probe`: run the probes of ``options.layers`` and write the snapshot to ``out``."""
-    _check_paths([("--out", out)])
+    check_paths([("--out", out)])
     config = with_kubernetes(load_config(config_path), kubeconfig, context)
     snapshot = run_probes(config, options, progress)
     if out:
@@ -155,7 +156,7 @@ def init(path: str = DEFAULT_CONFIG_NAME, *, force: bool = False, prometheus: st
         starter.check_prometheus_url(prometheus)
     if not force and os.path.lexists(path):
         raise BadInput(f"{path} exists; refusing to overwrite it (--force replaces it)")
-    _check_paths([("PATH", path)])
+    check_paths([("PATH", path)])
     seen = starter.look_around(prometheus=prometheus)
     text = starter.starter_yaml(seen)
     parse_config(text, path)  # what init writes, probe takes: a failure here is triage's own bug
@@ -259,7 +260,7 @@ def calibrate(label: str | None = None, judging: Judging = Judging(), *, runs: i
     or over ``runs`` runs probed now (labelled ``options.label``, stored under it when ``save``);
     writes a budgets file to ``out`` whose floors are that noise (triage.calibration)."""
     judging.load()
-    _check_paths([("--out", out)])
+    check_paths([("--out", out)])
     if (label is None) == (runs is None):
         raise BadInput("calibrate: name a stored LABEL, or probe now with --runs N (and --label)")
     if runs is not None and runs < MIN_RUNS:
@@ -348,7 +349,8 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
          junit_path: str | None = None, step_summary: str | None = None, progress: Progress | None = None,
          take: Callable[[RunOptions, Sequence[Snapshot]], Snapshot] | None = None,
          baseline_runs: Sequence[Snapshot] | None = None, commands: tuple[str, ...] | None = None,
-         max_rounds: int | None = None, clock: Callable[[], float] = time.monotonic) -> GateResult:
+         max_rounds: int | None = None, clock: Callable[[], float] = time.monotonic,
+         config: Config | None = None) -> GateResult:
     """`triage gate`: probe now, judge against the stored ``baseline_label``, write the Markdown
     report (and JUnit, and append to the CI step summary), and keep the run when it passes.
     ``max_rounds`` (--until-decided): probe again what is undecided, up to that many rounds in
@@ -356,13 +358,13 @@ def gate(baseline_label: str, options: RunOptions, judging: Judging = Judging(),
 
     Another source of the candidate (`--from prometheus`, triage.sources.prometheus.usecases)
     passes ``take(options, baseline runs)``, ``baseline_runs`` when the baseline is not a
-    stored label, and the ``commands`` that rerun it."""
+    stored label, the ``commands`` that rerun it, and the ``config`` it read already."""
     budget, acks = judging.load()
     check_rounds(max_rounds, probing=take is None)
-    _check_paths([("--report", report_path), ("--junit", junit_path)])
+    check_paths([("--report", report_path), ("--junit", junit_path)])
     if save_as:
         check_label(save_as)
-    config = load_config(config_path)
+    config = config or load_config(config_path)
     snapshots = open_store(judging.store)
     baseline = list(baseline_runs) if baseline_runs is not None else snapshots.load_label(baseline_label)
     if not layers_given:
@@ -418,7 +420,7 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
     """`triage demo`: start both demo platforms, probe them interleaved, store every run,
     compare the labels and write the Markdown report. ``load``: then ramp each platform
     (dns, app), so the verdict can name dns as the root of the app's capacity loss."""
-    _check_paths([("--report", report_path)])
+    check_paths([("--report", report_path)])
     started = clock()
     root = store or tempfile.mkdtemp(prefix="triage-demo-store-")
     phase("starting 4.3.18 (healthy DNS) and 4.3.19 (DNS +3 ms, 1% AAAA lost) on loopback")

@@ -13,9 +13,9 @@ from typing import Any, Mapping, Sequence
 
 from triage.config import Config, PrometheusConfig, load_config
 from triage.errors import BadInput
-from triage.engine import GateResult
+from triage.engine import GateResult, check_paths
 from triage.engine import gate as judge_and_report
-from triage.fileio import atomic_write_text, check_writable
+from triage.fileio import atomic_write_text
 from triage.judging import Judging
 from triage.rerun import REPORT_FILE, for_prometheus_gate
 from triage.kube_client import KubeError, client_for, layer_enabled
@@ -137,9 +137,7 @@ def gate(*, config_path: str | None, window: str | None, baseline: str | None, b
     judging.load()  # refuse a bad α, budget, acks, --save-as or output path before reading any window
     if save_as:
         check_label(save_as)
-    for option, path in (("--report", report_path), ("--junit", junit_path)):
-        if path:
-            check_writable(path, option)
+    check_paths([("--report", report_path), ("--junit", junit_path)])
     config = config or load_config(config_path)
     prom = prometheus_config(config)
     spec = window_spec(window, before_upgrade)
@@ -167,7 +165,7 @@ def gate(*, config_path: str | None, window: str | None, baseline: str | None, b
     result = judge_and_report(baseline or reads[0].snapshot.label, RunOptions(label=label), judging,
                               config_path=config_path, save_as=save_as,
                               report_path=report_path, junit_path=junit_path, step_summary=step_summary, take=take,
-                              baseline_runs=baseline_runs, commands=commands)
+                              baseline_runs=baseline_runs, commands=commands, config=config)
     return PromGate(result, tuple(reads + taken))
 
 

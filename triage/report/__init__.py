@@ -60,6 +60,19 @@ class RenderOptions:
     full_report: bool = False  # markdown: the whole triage report rather than the brief table
 
 
+def recording_console(options: RenderOptions, default_width: int = 140) -> Any:
+    """The rich Console a terminal renderer draws into and exports: ``options.width`` columns
+    (else ``default_width``), styled only when ``options.color`` (the 8 standard colours),
+    never highlighting on its own (outside text arrives as ``inert.cell`` Text)."""
+    import io
+
+    from rich.console import Console
+
+    return Console(record=True, width=options.width or default_width, no_color=not options.color,
+                   force_terminal=options.color, color_system="standard" if options.color else None,
+                   file=io.StringIO(), highlight=False)
+
+
 def formats(kind: str) -> tuple[str, ...]:
     return tuple(RENDERERS[kind])
 

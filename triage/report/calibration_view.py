@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import shutil
 from typing import TYPE_CHECKING
 
 from triage.formatting import display_unit, format_number, format_rate, plural
 
-from . import RenderOptions
+from . import RenderOptions, recording_console
 from .inert import cell, json_document
 
 if TYPE_CHECKING:  # the result's module also computes it (the judge): not needed to render one
@@ -40,13 +38,11 @@ def _needed(m: MetricNoise) -> str:
 
 def render(c: Calibration, options: RenderOptions = RenderOptions()) -> str:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    width = options.width or max(100, shutil.get_terminal_size((140, 24)).columns)
-    console = Console(record=True, width=width, no_color=not options.color, force_terminal=options.color,
-                      color_system="standard" if options.color else None, file=io.StringIO(), highlight=False)
+    console = recording_console(options)
+    width = console.width
     widened = sum(1 for m in c.metrics if m.widened)
     console.print(cell(f"calibrated {c.label} from {c.runs} runs: {plural(widened, 'floor')} widened by the noise, "
                        f"{len(c.metrics) - widened} kept at the defaults; budgets written to {c.out}"))

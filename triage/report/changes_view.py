@@ -4,11 +4,10 @@ a rich ``Text``: no markup read from it). Markdown: triage.report.markdown.rende
 
 from __future__ import annotations
 
-import io
 
 from triage.changes import ENTRIES_SHOWN, ChangeSet
 
-from . import RenderOptions
+from . import RenderOptions, recording_console
 from .inert import cell
 
 
@@ -17,12 +16,9 @@ def render_json(changes: ChangeSet, options: RenderOptions = RenderOptions()) ->
 
 
 def render(changes: ChangeSet, options: RenderOptions = RenderOptions()) -> str:
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(record=True, width=options.width or 120, no_color=not options.color,
-                      force_terminal=options.color, color_system="standard" if options.color else None,
-                      file=io.StringIO(), highlight=False)
+    console = recording_console(options, 120)
 
     def say(text: Text | None = None) -> None:
         # One change or entry a line, never wrapped by rich: a terminal wraps it, a pipe keeps it greppable.

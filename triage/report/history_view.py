@@ -3,14 +3,12 @@ metric over the labels, and as JSON (the triage.history/v1 contract)."""
 
 from __future__ import annotations
 
-import io
-import shutil
 
 from triage.changepoints import ChangePoint, History
 from triage.formatting import ci_label, format_number, plural
 from triage.verdict import CI_LEVEL
 
-from . import RenderOptions
+from . import RenderOptions, recording_console
 from .cells import metric_cells
 from .inert import cell, mermaid, terminal
 from .inert import markdown as escape
@@ -55,13 +53,10 @@ def render_json(h: History, options: RenderOptions = RenderOptions()) -> str:
 
 def render(h: History, options: RenderOptions = RenderOptions()) -> str:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    width = options.width or max(100, shutil.get_terminal_size((140, 24)).columns)
-    console = Console(record=True, width=width, no_color=not options.color, force_terminal=options.color,
-                      color_system="standard" if options.color else None, file=io.StringIO(), highlight=False)
+    console = recording_console(options)
     head = Text()
     style = "bold white on red" if h.new else "bold white on green"
     head.append(f" {_headline(h).upper()} ", style=style)

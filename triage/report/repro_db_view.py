@@ -3,13 +3,12 @@ climb of connections against max_connections, second by second); and the JSON do
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from triage.formatting import format_kinds
 from triage.repro.db_report import DbReproReport
 
-from . import RenderOptions
+from . import RenderOptions, recording_console
 from .inert import cell, json_document
 
 BAR = 20  # characters of the connections bar: the whole of max_connections
@@ -67,13 +66,11 @@ def _bar(used: int | None, limit: int, usable: int) -> str:
 
 
 def render(report: DbReproReport, options: RenderOptions = RenderOptions()) -> str:
-    from rich.console import Console
     from rich.table import Table
 
     doc = report.to_json_dict()
     sides = doc["sides"]
-    console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
-                      file=io.StringIO())
+    console = recording_console(options, 120)
     o = report.options
     title = (f"repro db · {report.server} · {o.rows:,} rows · {o.rate:g} requests/s a pod, {o.keys} hot layers "
              f"a pod, steady traffic {o.steady_rate:g} queries/s")

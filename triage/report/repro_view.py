@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 
 from triage.repro.dns_report import ReproReport
 
-from . import RenderOptions
+from . import RenderOptions, recording_console
 from .inert import cell, json_document
 
 
@@ -37,7 +36,6 @@ def _rows(report: ReproReport) -> list[tuple[str, list[str]]]:
 
 
 def render(report: ReproReport, options: RenderOptions = RenderOptions()) -> str:
-    from rich.console import Console
     from rich.table import Table
 
     o = report.options
@@ -54,7 +52,6 @@ def render(report: ReproReport, options: RenderOptions = RenderOptions()) -> str
         table.add_column(cell(side.profile), justify="right", overflow="fold")
     for label, cells in _rows(report):
         table.add_row(cell(label), *map(cell, cells))
-    console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
-                      file=io.StringIO())
+    console = recording_console(options, 120)
     console.print(table)
     return console.export_text(styles=options.color)

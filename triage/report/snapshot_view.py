@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 
 from triage.formatting import short_value
 from triage.model import Measurement, Snapshot
 from triage.stats import quantile
 
-from . import RenderOptions
+from . import RenderOptions, recording_console
 from .inert import cell
 
 
@@ -33,7 +32,6 @@ def render_json(snapshot: Snapshot, options: RenderOptions = RenderOptions()) ->
 
 
 def render(snapshot: Snapshot, options: RenderOptions = RenderOptions()) -> str:
-    from rich.console import Console
     from rich.table import Table
 
     # Every cell is outside text (the snapshot's), so every cell goes through inert.cell: shown
@@ -53,8 +51,7 @@ def render(snapshot: Snapshot, options: RenderOptions = RenderOptions()) -> str:
             table.add_row(cell(r.layer if first else ""), cell(r.probe if first else ""),
                           cell(r.target if first else ""), status if first else "", cell(m.metric),
                           cell(summarise(m)))
-    console = Console(record=True, width=options.width or 120, no_color=not options.color, force_terminal=options.color,
-                      file=io.StringIO())
+    console = recording_console(options, 120)
     console.print(table)
     for r in snapshot.results:
         if r.probe == "ramp":  # a ramp's capacity and how it was found (generator-limited, ...)

@@ -3,11 +3,10 @@ suspects, and the metrics most severe first. Colour only when asked (TTY and no 
 
 from __future__ import annotations
 
-import io
 
 from triage.verdict import Comparison, SideInfo
 
-from . import RenderOptions
+from . import RenderOptions, recording_console
 from .cells import footers, metric_cells, shown_metrics, side_hosts, side_when
 from .inert import cell, terminal
 from .metric_rows import metric_lines
@@ -35,16 +34,14 @@ def _side(info: SideInfo) -> str:
 
 def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> str:
     from rich import box
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
     c = comparison
-    width = options.width or DEFAULT_WIDTH
-    console = Console(record=True, width=width, no_color=not options.color,
-                      force_terminal=options.color, color_system="standard" if options.color else None,
-                      file=io.StringIO(), highlight=False)
+    console = recording_console(options, DEFAULT_WIDTH)
+    width = console.width
 
     head = Text()
     head.append(f" {c.verdict.upper()} ", style=VERDICT_STYLE.get(c.verdict, "bold"))

@@ -113,6 +113,7 @@ class DemoResult:
     elapsed_s: float
 
     loaded: bool = False  # ramped both platforms (--load)
+    next_steps: tuple[str, ...] = ()  # commands to try next on the stored runs (triage.rerun)
 
     @property
     def named_dns(self) -> bool:
@@ -433,7 +434,8 @@ def demo(*, store: str | None = None, rounds: int = demo_scenario.ROUNDS,
     c = replace(c, commands=rerun.for_demo(healthy.label, degraded.label, rounds=rounds, samples=samples,
                                            store_given=store, load=load))
     atomic_write_text(report_path, _report(c))
-    return DemoResult(c, root, report_path, clock() - started, load)
+    return DemoResult(c, root, report_path, clock() - started, load,
+                      rerun.demo_next_steps(healthy.label, degraded.label, root))
 
 
 def repro_dns(profiles: Sequence[str], options: WorkloadOptions, *, progress: ReproProgress | None = None,

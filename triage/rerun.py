@@ -93,3 +93,10 @@ def for_demo(baseline: str, candidate: str, *, rounds: int, samples: int,
     return (f"triage demo --rounds {rounds} --samples {samples}{' --load' if load else ''}"
             f"{_flags(('--store', kept))}",
             *_compare_and_report(baseline, candidate, _judging(Judging(store=kept))))
+
+
+def demo_next_steps(baseline: str, candidate: str, store: str) -> tuple[str, ...]:
+    """What the demo suggests trying next, on the runs it stored in ``store``."""
+    sides, flags = f"{shlex.quote(baseline)} {shlex.quote(candidate)}", _judging(Judging(store=store))
+    return (f"triage compare {sides}{flags}", f"triage report {sides}{flags} --format junit -o junit.xml",
+            f"triage baseline list{flags}", "triage repro dns --compare healthy 'delay=3ms,drop=1%:AAAA' --duration 5")

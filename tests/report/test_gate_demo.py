@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import git
 
 from triage.repro.dns_server import EmbeddedDnsServer
+from triage.rerun import demo_next_steps
 
 
 def dns_config(path, port):
@@ -94,5 +95,10 @@ def test_demo_names_dns_root_and_app_downstream(triage, tmp_path):
     assert "triage demo --rounds 2 --samples 30 --store S" in reproduce
     assert "triage compare 4.3.18 4.3.19 --store S" in reproduce
     assert "triage probe" not in reproduce
+    # What to try next works on the runs it stored (a store path with a space stays one word).
+    assert out.stdout.split("Next, try:\n")[1].splitlines()[:3] == [
+        "  triage compare 4.3.18 4.3.19 --store S", "  triage report 4.3.18 4.3.19 --store S --format junit -o junit.xml",
+        "  triage baseline list --store S"]
+    assert demo_next_steps("4.3.18", "4.3.19", "/tmp/my store")[2] == "triage baseline list --store '/tmp/my store'"
     assert sorted(os.listdir(tmp_path / "S")) == [".git", ".gitignore", "4.3.18", "4.3.19"]
     assert len(os.listdir(tmp_path / "S" / "4.3.19")) == 2

@@ -44,9 +44,5 @@ def demo(
             f"({'as expected' if result.named_dns else 'NOT the expected dns'}); "
             f"report {result.report}; took {result.elapsed_s:.0f}s")
     if not quiet:
-        env.out("\nNext, try:\n"
-                f"  triage compare 4.3.18 4.3.19 --store {result.store}\n"
-                f"  triage report 4.3.18 4.3.19 --store {result.store} --format junit -o junit.xml\n"
-                f"  triage baseline list --store {result.store}\n"
-                "  triage repro dns --compare healthy 'delay=3ms,drop=1%:AAAA' --duration 5")
+        env.out("\nNext, try:\n" + "\n".join(f"  {command}" for command in result.next_steps))
     return result.exit_status

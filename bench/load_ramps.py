@@ -87,7 +87,7 @@ def app_pairs(pairs: int) -> list:
                                          ("kernel", "dns", "app"))
             c = compare_snapshots([sides["free"]], [sides["locked"]])
             cap = capacity(c, "app")
-            roots = [s.layer for s in c.suspects if s.role == "root"]
+            roots = c.root_layers
             others = [m.id for m in c.metrics if m.verdict == "regressed" and m.layer != "app"]
             free = next(r for r in sides["free"].results if r.probe == "ramp").extra["ramp"]["stopped_by"]
             out.append((c, roots))

@@ -420,6 +420,11 @@ class Comparison:
         """Regressions an ack covers (they fail no verdict), most severe first."""
         return [m for m in self.sorted_metrics() if m.acknowledged]
 
+    @property
+    def root_layers(self) -> list[str]:
+        """The layers named root suspect, in the suspects' order."""
+        return [s.layer for s in self.suspects if s.role == "root"]
+
     def acknowledged_layer(self, layer: str) -> bool:
         """Every regression of ``layer`` is acknowledged: it is no reason for this verdict."""
         regressed = [m for m in self.metrics if m.layer == layer and m.verdict == "regressed"]

@@ -39,7 +39,7 @@ def demo(
     c = result.comparison
     if not quiet:
         env.out(output.text(env, c, "table"))
-    roots = ", ".join(s.layer for s in c.suspects if s.role == "root") or "none"
+    roots = ", ".join(c.root_layers) or "none"
     env.out(f"demo verdict: {c.verdict}; root suspect: {roots} "
             f"({'as expected' if result.named_dns else 'NOT the expected dns'}); "
             f"report {result.report}; took {result.elapsed_s:.0f}s")

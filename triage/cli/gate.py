@@ -85,7 +85,7 @@ def _verdict(env, result, quiet: bool) -> int:
     from triage.report.inert import terminal
 
     c = result.comparison
-    roots = [s.layer for s in c.suspects if s.role == "root" and not c.acknowledged_layer(s.layer)]
+    roots = [layer for layer in c.root_layers if not c.acknowledged_layer(layer)]
     env.out(terminal(f"triage gate: {c.verdict}" + (f" (root suspect: {', '.join(roots)})" if roots else "")
                      + f" — {c.reason}"))
     if c.rounds is not None:

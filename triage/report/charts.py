@@ -116,7 +116,7 @@ def _chart(c: Comparison, rows: Sequence[MetricComparison]) -> Chart | None:
 def charts(c: Comparison) -> list[Chart]:
     """The charts of ``c``: its root suspects' regressed latency metrics, one chart per probe
     target (and unit), most severe first; MAX_CHARTS at most."""
-    roots = {s.layer for s in c.suspects if s.role == "root"}
+    roots = set(c.root_layers)
     groups: dict[tuple[str, str, str, str | None], list[MetricComparison]] = {}
     for m in c.sorted_metrics():
         # A load ramp's steps have their chart against offered load (triage.report.load_view).

@@ -28,7 +28,7 @@ def render(comparison: Comparison, options: RenderOptions = RenderOptions()) -> 
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     props = ET.SubElement(suite, "properties")
     for name, value in (("verdict", c.verdict), ("alpha", f"{c.alpha:g}"),
-                        ("root_suspects", ",".join(s.layer for s in c.suspects if s.role == "root"))):
+                        ("root_suspects", ",".join(c.root_layers))):
         ET.SubElement(props, "property", name=name, value=value)
     for m in c.sorted_metrics():
         counts["tests"] += 1

@@ -259,7 +259,7 @@ def _reproduce(commands: tuple[str, ...]) -> list[str]:
 
 def _report(c: Comparison, options: RenderOptions) -> str:
     title = f"triage: {c.baseline.title} → {c.candidate.title}"
-    roots = [s.layer for s in c.suspects if s.role == "root"]
+    roots = c.root_layers
     downstream = [s.layer for s in c.suspects if s.role == "downstream"]
     summary = f"**Verdict: {escape(c.verdict)}**"
     if roots:
@@ -322,7 +322,7 @@ def _what_changed(c: Comparison) -> list[str]:
     if not c.changes.changes and not c.changes.notes:
         return []
     roles = {s.layer: "root suspect" if s.role == "root" else "downstream" for s in c.suspects}
-    order = [s.layer for s in c.suspects if s.role == "root"] + [s.layer for s in c.suspects if s.role != "root"]
+    order = c.root_layers + [s.layer for s in c.suspects if s.role != "root"]
     return changes_lines(c.changes, order, roles)
 
 

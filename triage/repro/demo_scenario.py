@@ -49,6 +49,6 @@ def names_capacity_loss(comparison: Comparison) -> bool:
 
 def names_dns(comparison: Comparison) -> bool:
     """The triage the demo exists to show: dns the root, app downstream of it."""
-    roots = [s.layer for s in comparison.suspects if s.role == "root"]
+    roots = comparison.root_layers
     downstream = [s.layer for s in comparison.suspects if s.role == "downstream"]
     return roots == ["dns"] and "app" in downstream

@@ -13,13 +13,12 @@ read like the DNS reproducer's (triage/repro/spec.py):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from triage.errors import BadInput, InputFileError
+from triage.errors import BadInput
 
-from .spec import load_yaml_mapping, spec_items
+from .spec import read_fields
 
 DEFAULT_PODS = 10
 DEFAULT_POOL = 10
@@ -89,17 +88,4 @@ def _build(spec: str, fields: dict[str, Any]) -> StormProfile:
 
 def parse_storm_profile(spec: str | None) -> StormProfile:
     """``"without-index,pods=12"`` or a YAML path -> StormProfile; BadInput with one line."""
-    text = (spec or "").strip() or "with-index"
-    if text.endswith((".yaml", ".yml")) or ("=" not in text and os.path.isfile(text)):
-        fields: dict[str, Any] = {}
-        for key, value in load_yaml_mapping(text, _KEYS).items():
-            try:
-                _apply(fields, str(key), value)
-            except BadInput as exc:
-                raise InputFileError(text, str(exc).removeprefix("profile: ").split(": ", 1)[-1],
-                                     field=str(key)) from None
-        return _build(os.path.basename(text), fields)
-    fields = {}
-    for key, value in spec_items(text):
-        _apply(fields, key, value)
-    return _build(text, fields)
+    return _build(*read_fields((spec or "").strip() or "with-index", _KEYS, _apply))

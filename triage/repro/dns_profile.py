@@ -31,14 +31,13 @@ Client side (the generated resolv.conf and the wire stub follow these):
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from triage.errors import BadInput, InputFileError
+from triage.errors import BadInput
 
-from .spec import load_yaml_mapping, spec_items
+from .spec import read_fields
 
 HEALTHY = "healthy"
 DEFAULT_SEARCH = ("quay.svc.cluster.local", "svc.cluster.local", "cluster.local")
@@ -320,17 +319,6 @@ def _build(spec: str, fields: dict[str, Any]) -> FaultProfile:
     return replace(FaultProfile(spec=spec), **fields)
 
 
-def _load_yaml(path: str) -> FaultProfile:
-    data = load_yaml_mapping(path, "delay, drop, ...")
-    fields: dict[str, Any] = {}
-    for key, value in data.items():
-        try:
-            _apply(fields, str(key), value)
-        except BadInput as exc:
-            raise InputFileError(path, str(exc).removeprefix("profile: ").split(": ", 1)[-1], field=str(key)) from None
-    return _build(os.path.basename(path), fields)
-
-
 def parse_profile(spec: str | None) -> FaultProfile:
     """``"delay=3ms,jitter=1ms,drop=2%:AAAA"`` or a YAML path -> FaultProfile.
 
@@ -339,11 +327,5 @@ def parse_profile(spec: str | None) -> FaultProfile:
     text = (spec or "").strip()
     if text.lower() in ("", HEALTHY):
         return FaultProfile(spec=HEALTHY)
-    if text.endswith((".yaml", ".yml")) or ("=" not in text and os.path.isfile(text)):
-        return _load_yaml(text)
-    fields: dict[str, Any] = {}
-    for key, value in spec_items(text):
-        if key.strip().lower() == HEALTHY and value is None:
-            continue
-        _apply(fields, key, value)
-    return _build(text, fields)
+    return _build(*read_fields(text, "delay, drop, ...", _apply,
+                               skip=lambda key, value: key.strip().lower() == HEALTHY and value is None))

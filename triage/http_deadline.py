@@ -5,7 +5,9 @@ body a byte every few seconds kept a ``timeout: 5`` request going for 121 s (iss
 a timer armed for the request shuts its socket down when the deadline passes, which wakes the
 blocked read at once; the request then fails as a timeout. The socket is found through
 connection classes that note it on the requesting thread (``_note``); they are mounted on the
-session once (``request_within`` does it), so keep-alive reuse works as before.
+session once (``deadline`` does it), so keep-alive reuse works as before. ``request_within``
+reads a whole answer; ``deadline`` bounds a block that streams one (the Prometheus client
+reads its body in chunks, to cap its size).
 
 ``requests`` and ``urllib3`` are imported inside functions: they are heavy, and the CLI's
 ``--help`` must stay fast.
